@@ -1,0 +1,63 @@
+"""The ``genolm`` command line: one table of commands, each a task module.
+
+A task module has a docstring (its ``--help`` text, with an example), ``HELP`` (one line for
+``genolm --help``), ``add_arguments(parser)`` and ``setup(args)``.  Bad input anywhere raises
+:class:`~genolm.errors.GenolmError`; it is caught here, printed as one line, and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from genolm import __version__
+from genolm.errors import GenolmError
+
+# command -> task module; the one table of what genolm can do.
+COMMANDS: dict[str, str] = {
+    "prepare": "genolm.tasks.prepare",
+    "translate": "genolm.tasks.translate",
+    "orfs": "genolm.tasks.orfs",
+}
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genolm",
+        description="Train and use language models on DNA, mRNA, protein and metagenomes.",
+        epilog="Run 'genolm COMMAND --help' for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"genolm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+                           formatter_class=_Formatter)
+        module.add_arguments(p)
+        p.set_defaults(_setup=module.setup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args._setup(args)
+    except GenolmError as err:
+        print(f"genolm {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"genolm {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `genolm translate x.fa | head`
+        return 0
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sequence input/output: compressed FASTA/FASTQ readers and writers, alphabets, sample sheets."""
