@@ -15,6 +15,7 @@ there is one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,12 +42,12 @@ class Alphabet:
     def symbols(self) -> str:
         return self.core + self.extra
 
-    @property
+    @cached_property
     def allowed(self) -> bytes:
         s = self.symbols
         return (s.upper() + s.lower()).encode("ascii")
 
-    @property
+    @cached_property
     def mask(self) -> np.ndarray:
         """(256,) bool lookup: True where a byte belongs to the alphabet."""
         m = np.zeros(256, dtype=bool)

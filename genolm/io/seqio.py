@@ -127,26 +127,15 @@ def read_records(
     index = -1
     for index, rec in enumerate(_raw_records(path, compression, fmt)):
         name, seq = rec[0], rec[1]
-        if not name:
-            raise GenolmError("header without an id", file=path, line=_locate(path, fmt, index),
-                              expected="'>ID [description]'", found=repr(">"),
-                              hint="give every record an identifier")
-        if not seq and not allow_empty:
-            raise GenolmError("record has no sequence", file=path, line=_locate(path, fmt, index),
-                              record=name, expected="at least one residue", found="an empty record",
-                              hint="remove the empty record")
+        if not name or not (seq or allow_empty):
+            raise _structure_error(path, fmt, index, name)
         if alpha is not None:
             try:
-                data = seq.encode("ascii")
-                bad = alpha.first_invalid(data)
+                bad = alpha.first_invalid(seq.encode("ascii"))
             except UnicodeEncodeError as err:
                 bad = err.start
             if bad >= 0:
-                raise GenolmError(
-                    f"character outside the {alpha.name} alphabet at position {bad + 1}",
-                    file=path, line=_locate(path, fmt, index, bad), record=name,
-                    expected=f"one of {alpha.symbols} (any case)", found=show(seq[bad]),
-                    hint=_alphabet_hint(alpha, seq[bad]))
+                raise alphabet_error(path, fmt, index, name, seq, alpha, bad)
         if case == "upper":
             seq = seq.upper()
         if unique_ids:
@@ -154,6 +143,74 @@ def read_records(
         yield SeqRecord(name, seq, rec[2], rec[3])
     if unique_ids and index >= 0:
         _check_unique(path, fmt, hashes)
+
+
+class Batch(NamedTuple):
+    """Consecutive records of one file: ``first`` is the index of ``ids[0]`` in the file."""
+
+    first: int
+    ids: list[str]
+    seqs: list[str]
+
+
+def read_batches(path: str | os.PathLike, *, max_bases: int = 1 << 22,
+                 unique_ids: bool = True) -> Iterator[Batch]:
+    """Stream a file as batches of about ``max_bases`` bases, for bulk work such as tokenizing.
+
+    Per record only the structure is checked here (an id, a non-empty sequence, unique ids); the
+    alphabet is left to the consumer, which checks a whole batch in one pass and can call
+    :func:`alphabet_error` for the exact line.  Much less per-record overhead than
+    :func:`read_records`, which matters for short reads.
+    """
+    path = Path(path)
+    compression = detect_compression(path)
+    fmt = sniff_format(path, compression)
+    hashes: list[int] = []
+    ids: list[str] = []
+    seqs: list[str] = []
+    first = n = 0
+    for index, rec in enumerate(_raw_records(path, compression, fmt)):
+        name, seq = rec[0], rec[1]
+        if not name or not seq:
+            raise _structure_error(path, fmt, index, name)
+        ids.append(name)
+        seqs.append(seq)
+        n += len(seq)
+        if n >= max_bases:
+            if unique_ids:
+                hashes.extend(map(hash, ids))
+            yield Batch(first, ids, seqs)
+            first, ids, seqs, n = index + 1, [], [], 0
+    if ids:
+        if unique_ids:
+            hashes.extend(map(hash, ids))
+        yield Batch(first, ids, seqs)
+    if unique_ids and hashes:
+        _check_unique(path, fmt, hashes)
+
+
+def _structure_error(path: Path, fmt: str, index: int, name: str) -> GenolmError:
+    if not name:
+        return GenolmError("header without an id", file=path, line=_locate(path, fmt, index),
+                           expected="'>ID [description]'", found=repr(">"),
+                           hint="give every record an identifier")
+    return GenolmError("record has no sequence", file=path, line=_locate(path, fmt, index),
+                       record=name, expected="at least one residue", found="an empty record",
+                       hint="remove the empty record")
+
+
+def alphabet_error(path: Path, fmt: str, index: int, name: str, seq: str, alpha: Alphabet,
+                   bad: int | None = None) -> GenolmError:
+    """The error for record number ``index`` holding a character outside ``alpha``, with its line."""
+    if bad is None:
+        try:
+            bad = alpha.first_invalid(seq.encode("ascii"))
+        except UnicodeEncodeError as err:
+            bad = err.start
+    return GenolmError(f"character outside the {alpha.name} alphabet at position {bad + 1}",
+                       file=path, line=_locate(path, fmt, index, bad), record=name,
+                       expected=f"one of {alpha.symbols} (any case)", found=show(seq[bad]),
+                       hint=_alphabet_hint(alpha, seq[bad]))
 
 
 def _alphabet_hint(alpha: Alphabet, ch: str) -> str:

@@ -1,0 +1,115 @@
+"""Exact k-mer spectra, vectorised: 2-bit base codes rolled into one integer per window.
+
+A k-mer's index is its base-4 number with A=0, C=1, G=2, T/U=3 (lexicographic order, so index 0
+is AAA...A).  Windows that contain any base other than A/C/G/T/U (N, IUPAC codes, soft-masked
+bases are fine: case is ignored) are skipped, never guessed.  ``canonical=True`` counts a k-mer
+and its reverse complement together, under the smaller of the two indices.
+
+>>> kmer_counts("ACGTN", 2).nonzero()[0].tolist()  # AC, CG, GT (GT-N is skipped)
+[1, 6, 11]
+>>> kmer_counts_dict("AAAT", 2, canonical=True)
+{'AA': 2, 'AT': 1}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genolm.bio.seq import check_unknown
+from genolm.errors import GenolmError
+
+MAX_DENSE_K = 12  # 4**12 counters = 128 MiB of int64; larger k: use kmer_counts_dict
+MAX_K = 31  # 2k bits must fit an unsigned 64-bit integer
+ALPHABET = "ACGT"
+
+# (256,) uint8: byte -> 2-bit code (A=0 C=1 G=2 T/U=3), 4 for anything that breaks a window.
+KMER_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _bases in enumerate(("Aa", "Cc", "Gg", "TtUu")):
+    for _b in _bases:
+        KMER_CODE[ord(_b)] = _i
+
+
+def _check_k(k: int, limit: int) -> int:
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= limit:
+        return int(k)
+    dense = limit == MAX_DENSE_K and isinstance(k, int) and MAX_DENSE_K < k <= MAX_K
+    raise GenolmError("k-mer length out of range", expected=f"an integer from 1 to {limit}",
+                      found=repr(k), hint="use kmer_counts_dict for k above 12" if dense else None)
+
+
+def kmer_codes(seq: str | bytes, k: int, *, canonical: bool = False, unknown: str = "error"
+               ) -> np.ndarray:
+    """(n_windows,) uint64 index of every k-mer window made only of A/C/G/T/U, in sequence order.
+
+    >>> kmer_codes("ACGT", 3).tolist(), kmer_codes("ACGT", 3, canonical=True).tolist()
+    ([6, 27], [6, 6])
+    """
+    k = _check_k(k, MAX_K)
+    c = KMER_CODE[np.frombuffer(check_unknown(seq, unknown), dtype=np.uint8)]
+    n = len(c) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    bad = c > 3
+    cum = np.concatenate([[0], np.cumsum(bad)])  # (L+1,) non-ACGT bases before each offset
+    valid = cum[k:] - cum[:-k] == 0  # (n,) windows without a non-ACGT base
+    v = np.where(bad, 0, c).astype(np.uint64)
+    fwd = np.zeros(n, dtype=np.uint64)
+    for j in range(k):  # k vector passes, not a loop over bases
+        fwd = (fwd << 2) | v[j: j + n]
+    if canonical:
+        # Reverse complement: complement is 3 - code, and base j lands at position k-1-j.
+        rc = np.zeros(n, dtype=np.uint64)
+        for j in range(k):
+            rc |= (3 - v[j: j + n]) << (2 * j)
+        fwd = np.minimum(fwd, rc)
+    return fwd[valid]
+
+
+def kmer_counts(seq: str | bytes, k: int, *, canonical: bool = False, unknown: str = "error"
+                ) -> np.ndarray:
+    """(4**k,) int64 count of each k-mer (k <= 12), indexed as in :func:`kmer_index`.
+
+    >>> counts = kmer_counts("AAAAC", 3)
+    >>> int(counts[kmer_index("AAA")]), int(counts[kmer_index("AAC")]), int(counts.sum())
+    (2, 1, 3)
+    """
+    k = _check_k(k, MAX_DENSE_K)
+    codes = kmer_codes(seq, k, canonical=canonical, unknown=unknown)
+    return np.bincount(codes.astype(np.intp), minlength=4 ** k).astype(np.int64)
+
+
+def kmer_counts_dict(seq: str | bytes, k: int, *, canonical: bool = False, unknown: str = "error"
+                     ) -> dict[str, int]:
+    """``{kmer: count}`` of the k-mers present (any k up to 31), sorted by k-mer.
+
+    >>> kmer_counts_dict("ACGTTN", 4)
+    {'ACGT': 1, 'CGTT': 1}
+    """
+    codes, counts = np.unique(kmer_codes(seq, k, canonical=canonical, unknown=unknown),
+                              return_counts=True)
+    return {kmer_string(int(c), k): int(n) for c, n in zip(codes, counts)}
+
+
+def kmer_index(kmer: str) -> int:
+    """Index of a k-mer (A=0, C=1, G=2, T/U=3, most significant base first).
+
+    >>> kmer_index("AAA"), kmer_index("ACG"), kmer_index("ttt")
+    (0, 6, 63)
+    """
+    codes = KMER_CODE[np.frombuffer(kmer.encode("latin-1", errors="replace"), dtype=np.uint8)]
+    if (codes > 3).any() or not 1 <= len(kmer) <= MAX_K:
+        raise GenolmError("not a k-mer of A/C/G/T", expected=f"1 to {MAX_K} of A, C, G, T, U",
+                          found=repr(kmer))
+    index = 0
+    for c in codes.tolist():  # at most 31 bases
+        index = index * 4 + c
+    return index
+
+
+def kmer_string(index: int, k: int) -> str:
+    """The k-mer of an index (inverse of :func:`kmer_index`).
+
+    >>> kmer_string(6, 3)
+    'ACG'
+    """
+    return "".join(ALPHABET[(index >> (2 * (k - 1 - j))) & 3] for j in range(k))

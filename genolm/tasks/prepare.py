@@ -1,0 +1,313 @@
+"""Turn FASTA/FASTQ files into a tokenized, windowed training corpus.
+
+Reads any number of sequence files (plain, gz, bz2, xz or zst; detected from their bytes),
+tokenizes every record, and writes memory-mapped token shards, a ``records.parquet`` table (where
+every token came from) and a ``manifest.json`` (tokenizer, inputs, samples, counts, options).
+Records are assigned to train or validation whole, by a seeded hash of file and id, so a genome
+never sits on both sides.  Re-running with the same inputs and options reuses the result.
+
+Example:
+  genolm prepare data/lambda.fasta.gz data/camisim_reads.fasta.gz --out corpus \\
+      --tokenizer kmer:6 --window 512 --val-fraction 0.1
+  genolm prepare --samples samples.tsv --out ocean --tokenizer char   # files from the sheet
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genolm import __version__
+from genolm.data.build import FileResult, append_parts, tokenize_file
+from genolm.data.shards import MANIFEST, RECORDS, SPLITS, TOKENIZER, ShardWriter
+from genolm.errors import GenolmError
+from genolm.io.alphabet import get_alphabet
+from genolm.io.atomic import atomic_dir
+from genolm.io.samples import read_sample_sheet
+from genolm.io.seqio import read_records, sniff_format
+from genolm.tokenize import Tokenizer
+
+HELP = "turn FASTA/FASTQ files into tokenized, windowed training shards"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PrepareArgs:
+    """Options of ``genolm prepare``; each checks itself and names its flag when wrong."""
+
+    inputs: list[str]
+    out: str
+    tokenizer: str = "char"
+    alphabet: str = "dna"
+    window: int = 1024
+    stride: int | None = None
+    val_fraction: float = 0.05
+    samples: str | None = None
+    seed: int = 0
+    unknown: str = "error"
+    case: str = "fold"
+    workers: int = 1
+    shard_tokens: int = 1 << 30
+    bpe_train_bases: int = 20_000_000
+    force: bool = False
+    progress: bool | None = None  # None: a bar when stderr is a terminal
+
+    def __post_init__(self) -> None:
+        if self.window < 2:
+            raise GenolmError("--window must be at least 2 tokens", found=str(self.window))
+        self.stride = self.stride or self.window
+        if not 1 <= self.stride:
+            raise GenolmError("--stride must be positive", found=str(self.stride))
+        if not 0 <= self.val_fraction < 1:
+            raise GenolmError("--val-fraction must be in [0, 1)", found=str(self.val_fraction))
+        if self.unknown not in ("error", "n", "skip"):
+            raise GenolmError("unknown --unknown policy", expected="error | n | skip", found=self.unknown)
+        if self.case not in ("fold", "keep"):
+            raise GenolmError("unknown --case", expected="fold | keep", found=self.case)
+        if self.workers < 1:
+            raise GenolmError("--workers must be at least 1", found=str(self.workers))
+        if self.shard_tokens < self.window:
+            raise GenolmError("--shard-tokens must hold at least one window", found=str(self.shard_tokens))
+        get_alphabet(self.alphabet)
+        if not self.inputs and not self.samples:
+            raise GenolmError("no input files", hint="give FASTA/FASTQ paths or --samples SHEET")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ files (any compression)")
+    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    p.add_argument("--tokenizer", default="char",
+                   help="char | kmer:K | kmer:K:STRIDE | codon | aa | bpe:VOCAB")
+    p.add_argument("--alphabet", default="dna", help="dna | rna | protein")
+    p.add_argument("--window", type=int, default=1024, help="tokens per training window")
+    p.add_argument("--stride", type=int, default=None, help="tokens between window starts (default: window)")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="fraction of records held out")
+    p.add_argument("--samples", default=None, help="sample sheet (TSV/CSV: sample_id, path, metadata…)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the window order")
+    p.add_argument("--unknown", default="error", choices=("error", "n", "skip"),
+                   help="characters outside the alphabet: stop with an error, replace with N/X, "
+                        "or skip the record")
+    p.add_argument("--case", default="fold", choices=("fold", "keep"),
+                   help="fold soft-masked lowercase to uppercase, or keep it as separate tokens")
+    p.add_argument("--workers", type=int, default=1, help="processes (files are spread over them)")
+    p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
+    p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+
+
+def setup(args: argparse.Namespace) -> int:
+    opts = PrepareArgs(**{k: v for k, v in vars(args).items() if k in PrepareArgs.__dataclass_fields__})
+    manifest = prepare(opts)
+    s = manifest["splits"]
+    print(f"{manifest['out']}: {manifest['totals']['records']:,} records, "
+          f"{manifest['totals']['bases']:,} bases -> train {s['train']['tokens']:,} tokens "
+          f"({s['train']['windows']:,} windows), val {s['val']['tokens']:,} tokens "
+          f"({s['val']['windows']:,} windows)" + (" [up to date]" if manifest.get("reused") else ""))
+    return 0
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+@dataclass
+class _Job:
+    index: int
+    path: str
+    tmp: str
+    tokenizer: dict  # Tokenizer.to_dict(), rebuilt in the worker process
+    seed: int
+    val_fraction: float
+
+
+def prepare(opts: PrepareArgs) -> dict:
+    """Run ``genolm prepare``; return the manifest (also written to ``OUT/manifest.json``)."""
+    t0 = time.perf_counter()
+    sheet = read_sample_sheet(opts.samples) if opts.samples else None
+    inputs = _resolve_inputs(opts, sheet)
+    fingerprint = _fingerprint(opts, inputs)
+    out = Path(opts.out)
+    if not opts.force and (out / MANIFEST).is_file():
+        try:
+            old = json.loads((out / MANIFEST).read_text())
+        except (OSError, ValueError):
+            old = {}
+        if old.get("fingerprint") == fingerprint:
+            old["reused"] = True
+            return old
+    for path, _ in inputs:  # fail fast on a broken header before any work
+        sniff_format(path)
+    tok = _build_tokenizer(opts, inputs)
+    sep = tok.token_to_id("<sep>")
+    with atomic_dir(out) as tmp:
+        tok.save(tmp / TOKENIZER)
+        results = _run_jobs(opts, inputs, tok, tmp)
+        writers = {s: ShardWriter(tmp, s, tok.dtype, opts.shard_tokens) for s in SPLITS}
+        rows = []
+        for res in results:
+            for split, r in append_parts(res, writers, tok.dtype).items():
+                rows.append((split, res.index, inputs[res.index][1], r))
+        splits = {}
+        for s, w in writers.items():
+            shards = w.close()
+            mine = [r for split, _, _, r in rows if split == s]
+            splits[s] = {"shards": shards, "tokens": sum(x["tokens"] for x in shards),
+                         "windows": sum(max(0, (x["tokens"] - opts.window) // opts.stride + 1)
+                                        for x in shards),
+                         "records": sum(len(r["record_id"]) for r in mine),
+                         "bases": int(sum(r["n_bases"].sum() for r in mine))}
+        _write_records(tmp / RECORDS, rows)
+        files = []
+        for res in sorted(results, key=lambda r: r.index):
+            path, sample = inputs[res.index]
+            files.append({"path": str(path), "size": os.path.getsize(path), "format": res.format,
+                          "compression": res.compression, "records": res.n_records,
+                          "bases": res.n_bases, "skipped_records": res.skipped,
+                          "replaced_characters": res.replaced, "sample_id": sample})
+        manifest = {
+            "format": "genolm.prepared", "format_version": FORMAT_VERSION, "genolm": __version__,
+            "out": str(out), "fingerprint": fingerprint,
+            "tokenizer": tok.describe(), "dtype": np.dtype(tok.dtype).name, "sep_id": sep,
+            "window": opts.window, "stride": opts.stride, "seed": opts.seed,
+            "val_fraction": opts.val_fraction, "unknown": opts.unknown, "case": opts.case,
+            "inputs": files, "splits": splits,
+            "totals": {"records": sum(f["records"] for f in files), "bases": sum(f["bases"] for f in files),
+                       "skipped_records": sum(f["skipped_records"] for f in files)},
+            "samples": ({"sheet": str(sheet.path), "columns": sheet.columns, "metadata": sheet.samples}
+                        if sheet else None),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        if opts.val_fraction > 0 and splits["val"]["records"] == 0:
+            manifest["warnings"] = [f"validation split is empty: {manifest['totals']['records']} "
+                                    "record(s) were all hashed into train; add records or raise "
+                                    "--val-fraction"]
+            print(f"genolm prepare: warning: {manifest['warnings'][0]}", file=sys.stderr)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _resolve_inputs(opts: PrepareArgs, sheet) -> list[tuple[Path, str | None]]:
+    if sheet is None:
+        paths = [Path(p) for p in opts.inputs]
+        for p in paths:
+            if not p.is_file():
+                raise GenolmError("no such input file", file=p, hint="check the path")
+        return [(p, None) for p in paths]
+    if not opts.inputs:
+        return [(p, sid) for sid, p in sheet.paths.items()]
+    out = []
+    for p in map(Path, opts.inputs):
+        sid = sheet.sample_for(p)
+        if sid is None:
+            raise GenolmError("input file is not in the sample sheet", file=p,
+                              hint=f"add a row for it to {sheet.path}, or leave INPUT out to use the sheet's files")
+        out.append((p, sid))
+    return out
+
+
+def _fingerprint(opts: PrepareArgs, inputs) -> str:
+    """Same inputs (path, size, mtime) and same options -> same fingerprint -> reuse."""
+    keep = {k: v for k, v in asdict(opts).items() if k not in ("inputs", "out", "workers", "force",
+                                                                "progress", "samples")}
+    stats = []
+    for p, sid in inputs:
+        st = os.stat(p)
+        stats.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns, sid])
+    if opts.samples:
+        st = os.stat(opts.samples)
+        stats.append([str(Path(opts.samples).resolve()), st.st_size, st.st_mtime_ns])
+    blob = json.dumps([FORMAT_VERSION, keep, stats], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _build_tokenizer(opts: PrepareArgs, inputs) -> Tokenizer:
+    kw = dict(alphabet=opts.alphabet, case=opts.case, unknown=opts.unknown)
+    if not opts.tokenizer.startswith("bpe"):
+        return Tokenizer.from_spec(opts.tokenizer, **kw)
+    from genolm.tokenize import train_bpe
+
+    vocab = int(opts.tokenizer.split(":")[1]) if ":" in opts.tokenizer else 4096
+    return train_bpe(_bpe_sample(opts, inputs), vocab, alphabet=opts.alphabet, unknown=opts.unknown)
+
+
+def _bpe_sample(opts: PrepareArgs, inputs):
+    """Up to ``bpe_train_bases`` bases, taken evenly from every input, for training BPE."""
+    budget = opts.bpe_train_bases // max(1, len(inputs))
+    for path, _ in inputs:
+        left = budget
+        for rec in read_records(path, alphabet=None):
+            yield rec.seq[:left]
+            left -= len(rec.seq)
+            if left <= 0:
+                break
+
+
+def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path) -> list[FileResult]:
+    parts = tmp / ".parts"
+    parts.mkdir()
+    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction)
+            for i, (p, _) in enumerate(inputs)]
+    sizes = [os.path.getsize(p) for p, _ in inputs]
+    bar = _progress_bar(opts, sum(sizes))
+    results: list[FileResult] = []
+    try:
+        if opts.workers == 1 or len(jobs) == 1:
+            for job in jobs:
+                results.append(_work(job, tok))
+                bar.update(sizes[job.index])
+        else:
+            import multiprocessing as mp
+
+            # Largest files first so the workers finish together; results are reordered below.
+            order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
+            with mp.get_context("fork").Pool(min(opts.workers, len(jobs))) as pool:
+                for res in pool.imap_unordered(_work, [jobs[i] for i in order]):
+                    results.append(res)
+                    bar.update(sizes[res.index])
+    finally:
+        bar.close()
+    parts.rmdir() if not any(parts.iterdir()) else None
+    results.sort(key=lambda r: r.index)
+    return results
+
+
+def _work(job: _Job, tok: Tokenizer | None = None) -> FileResult:
+    tok = tok or Tokenizer.from_dict(job.tokenizer)
+    return tokenize_file(job.index, job.path, tok, job.tmp, seed=job.seed, val_fraction=job.val_fraction)
+
+
+def _progress_bar(opts: PrepareArgs, total: int):
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if opts.progress is None else opts.progress
+    return tqdm(total=total, unit="B", unit_scale=True, desc="prepare", disable=not show, file=sys.stderr)
+
+
+def _write_records(path: Path, rows: list) -> None:
+    """records.parquet: one row per record, in file order, train rows then val rows per file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def col(key, dtype):
+        return pa.array(np.concatenate([r[key] for *_, r in rows]) if rows else [], dtype)
+
+    n = [len(r["record_id"]) for *_, r in rows]
+    table = pa.table({
+        "split": pa.array([s for (s, *_), k in zip(rows, n) for _ in range(k)], pa.string()).dictionary_encode(),
+        "shard": col("shard", pa.int32()),
+        "start": col("start", pa.int64()),
+        "n_tokens": col("n_tokens", pa.int64()),
+        "n_bases": col("n_bases", pa.int64()),
+        "file": pa.array(np.repeat([f for _, f, _, _ in rows], n).astype(np.int32), pa.int32()),
+        "record_id": pa.array([i for *_, r in rows for i in r["record_id"]], pa.string()),
+        "sample_id": pa.array([sid for (_, _, sid, _), k in zip(rows, n) for _ in range(k)], pa.string()),
+    })
+    pq.write_table(table, path, compression="zstd")

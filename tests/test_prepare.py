@@ -1,0 +1,170 @@
+"""genolm prepare: windows decode to the source bases, splits by record, determinism, reuse."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import DATA, SHARED, run_cli
+from genolm.data.shards import PreparedCorpus
+from genolm.errors import GenolmError
+from genolm.io.seqio import read_records, write_fasta
+from genolm.tasks.prepare import PrepareArgs, prepare
+
+SMALL = [DATA / "lambda.fasta.gz", DATA / "camisim_reads.fasta.gz", DATA / "biomarks18S_2k.fasta.gz"]
+
+
+def source_sequences(paths):
+    return {(i, r.id): r.seq.upper() for i, p in enumerate(paths) for r in read_records(p)}
+
+
+def check_windows(out, paths, n_windows=200, seed=0):
+    """Decode a sample of windows of both splits and compare them with the source records."""
+    corpus = PreparedCorpus(out)
+    tok = corpus.tokenizer
+    seqs = source_sequences(paths)
+    checked = 0
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        windows = corpus.windows(split)
+        for i in rng.choice(len(windows), size=min(n_windows, len(windows)), replace=False):
+            shard, offset = windows.position(int(i))
+            w = windows[int(i)]
+            segments = corpus.locate(split, shard, offset, len(w))
+            assert segments, "every window comes from at least one record"
+            for seg in segments:
+                text = tok.decode(w[seg["token_start"]: seg["token_end"]])
+                src = seqs[(seg["file"], seg["record_id"])]
+                assert text == src[seg["base_start"]: seg["base_end"]]
+                checked += 1
+            # Records inside a window are separated by <sep>, never glued together.
+            assert (w == tok.token_to_id("<sep>")).sum() >= len(segments) - 1
+    return checked
+
+
+@pytest.mark.parametrize("spec", ["char", "kmer:6", "codon"])
+def test_windows_decode_to_source(tmp_path, spec):
+    m = prepare(PrepareArgs(inputs=[str(p) for p in SMALL], out=str(tmp_path / "c"), tokenizer=spec,
+                            window=128, stride=100, val_fraction=0.2, progress=False))
+    assert m["totals"]["records"] == 1 + 26664 + 2000
+    assert m["splits"]["val"]["records"] > 0 and m["splits"]["train"]["records"] > 0
+    assert check_windows(tmp_path / "c", SMALL) > 100
+
+
+def test_split_is_by_record_and_near_fraction(tmp_path):
+    prepare(PrepareArgs(inputs=[str(DATA / "camisim_reads.fasta.gz")], out=str(tmp_path / "c"),
+                        val_fraction=0.25, progress=False))
+    rec = PreparedCorpus(tmp_path / "c").records.to_pandas() if False else PreparedCorpus(tmp_path / "c").records
+    split = rec["split"].to_pylist()
+    ids = rec["record_id"].to_pylist()
+    train = {i for i, s in zip(ids, split) if s == "train"}
+    val = {i for i, s in zip(ids, split) if s == "val"}
+    assert not train & val and len(train | val) == 26664
+    assert 0.22 < len(val) / 26664 < 0.28
+
+
+def test_deterministic_and_worker_count_independent(tmp_path):
+    outs = []
+    for n, workers in ((0, 1), (1, 1), (2, 2)):
+        out = tmp_path / f"c{n}"
+        prepare(PrepareArgs(inputs=[str(p) for p in SMALL], out=str(out), tokenizer="kmer:3",
+                            window=64, val_fraction=0.1, workers=workers, shard_tokens=500_000,
+                            progress=False))
+        outs.append(out)
+    for out in outs[1:]:
+        for f in sorted(outs[0].rglob("*.bin")):
+            assert f.read_bytes() == (out / f.relative_to(outs[0])).read_bytes(), f
+        a = PreparedCorpus(outs[0]).records
+        b = PreparedCorpus(out).records
+        assert a.equals(b)
+    m = json.loads((outs[0] / "manifest.json").read_text())
+    assert len(m["splits"]["train"]["shards"]) > 1  # rollover happened
+    assert all(s["tokens"] <= 500_000 for s in m["splits"]["train"]["shards"])
+
+
+def test_window_order_is_seeded():
+    shards = [np.arange(1000, dtype=np.uint16)]
+    from genolm.data.shards import TokenWindows
+
+    a = TokenWindows(shards, 10, 10, seed=1)
+    b = TokenWindows(shards, 10, 10, seed=1)
+    c = TokenWindows(shards, 10, 10, seed=2)
+    assert len(a) == 100 and (a.order == b.order).all() and not (a.order == c.order).all()
+    assert sorted(int(a[i][0]) for i in range(len(a))) == list(range(0, 1000, 10))
+
+
+def test_reuse_and_force(tmp_path, capsys):
+    out = tmp_path / "c"
+    args = [DATA / "lambda.fasta.gz", "--out", out, "--no-progress"]
+    assert run_cli(["prepare", *args], capsys)[0] == 0
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    code, stdout, _ = run_cli(["prepare", *args], capsys)
+    assert code == 0 and "up to date" in stdout
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+    code, stdout, _ = run_cli(["prepare", *args, "--window", "256"], capsys)  # options changed
+    assert code == 0 and "up to date" not in stdout
+    assert json.loads((out / "manifest.json").read_text())["window"] == 256
+
+
+def test_unknown_policies(tmp_path):
+    fa = tmp_path / "x.fa"
+    write_fasta([("a", "ACGTXACGT"), ("b", "ACGTACGT"), ("c", "ACGT")], fa)
+    with pytest.raises(GenolmError) as err:
+        prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "e"), progress=False))
+    assert "x.fa:2" in str(err.value) and "'a'" in str(err.value)
+    assert not (tmp_path / "e").exists()
+    m = prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "s"), unknown="skip", window=4,
+                            val_fraction=0, progress=False))
+    assert m["totals"]["skipped_records"] == 1 and m["splits"]["train"]["records"] == 2
+    m = prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "n"), unknown="n", window=4,
+                            val_fraction=0, progress=False))
+    assert m["inputs"][0]["replaced_characters"] == 1
+    corpus = PreparedCorpus(tmp_path / "n")
+    assert corpus.tokenizer.decode(np.asarray(corpus.shards("train")[0])).startswith("ACGTNACGT")
+
+
+def test_sample_sheet_carried_into_manifest(tmp_path):
+    m = prepare(PrepareArgs(inputs=[], samples=str(DATA / "tara" / "samples.tsv"), out=str(tmp_path / "t"),
+                            window=128, progress=False))
+    meta = m["samples"]["metadata"]
+    assert set(meta) == {"41SUR", "41DCM", "66SUR", "132DCM", "122SUR", "100DCM"}
+    assert meta["41SUR"]["temperature_c"] == pytest.approx(29.089367)
+    rec = PreparedCorpus(tmp_path / "t").records
+    by_sample = {}
+    for rid, sid in zip(rec["record_id"].to_pylist(), rec["sample_id"].to_pylist()):
+        by_sample.setdefault(sid, set()).add(rid)
+    # Contig ids start with station + layer: every record sits with its own sample.
+    assert all(all(r.startswith(s) for r in ids) for s, ids in by_sample.items())
+
+
+def test_failure_keeps_previous_output(tmp_path):
+    out = tmp_path / "c"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(out), progress=False))
+    before = sorted(p.name for p in out.rglob("*"))
+    with pytest.raises(GenolmError):
+        prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"),
+                                    str(Path(__file__).parent / "data/malformed/error_truncated.fa.gz")],
+                            out=str(out), progress=False))
+    assert sorted(p.name for p in out.rglob("*")) == before
+    assert [p for p in tmp_path.iterdir() if p.name != "c"] == []  # no temp dirs left behind
+
+
+def test_bpe_tokenizer(tmp_path):
+    m = prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(tmp_path / "b"),
+                            tokenizer="bpe:200", window=64, val_fraction=0, progress=False))
+    assert m["tokenizer"]["kind"] == "bpe"
+    assert check_windows(tmp_path / "b", [DATA / "lambda.fasta.gz"], n_windows=50) > 0
+
+
+@pytest.mark.skipif(not (SHARED / "genomes/bacteria").is_dir(), reason="shared data not present")
+def test_real_corpus_windows_decode(tmp_path):
+    """The issue's acceptance check: 16 genomes + 50k 18S amplicons + CAMISIM reads."""
+    paths = sorted((SHARED / "genomes/bacteria").glob("*.fasta.gz")) + [
+        SHARED / "ocean/biomarks_18S/BioMarKs50k.fasta.gz",
+        SHARED / "metagenome/camisim_10genomes/reads.fasta.gz"]
+    m = prepare(PrepareArgs(inputs=[str(p) for p in paths], out=str(tmp_path / "r"), window=1024,
+                            workers=2, progress=False))
+    assert m["totals"]["records"] == 76684 and m["totals"]["bases"] == 71278575
+    assert check_windows(tmp_path / "r", paths, n_windows=300) >= 600
