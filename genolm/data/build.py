@@ -1,9 +1,10 @@
 """Building a prepared corpus: one sequence file -> token parts per split -> shards.
 
-Work is done in batches of records (a few MB of bases), not record by record: a batch is checked
-and tokenized in one vectorised pass, separators are inserted with one ``np.insert``, and the
-train/validation split is applied with one boolean mask.  That keeps the per-record Python cost
-small enough for short reads, where records number in the millions.
+Work is done in batches of records (a few MB of bases), not record by record: each batch is split
+into train/validation records, and each side is checked, tokenized and given its ``<sep>``
+separators in one vectorised call (``Tokenizer.encode_records``; for single-letter tokens one
+``bytes.translate`` over the joined records).  That keeps the per-record Python cost small enough
+for short reads, where records number in the millions.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from genolm.errors import GenolmError
 from genolm.io.compression import detect_compression
 from genolm.io.seqio import Batch, alphabet_error, read_batches, sniff_format
 from genolm.tokenize import Tokenizer
+
+
+# A file's part of at least this many tokens becomes a shard by itself (renamed, not copied);
+# smaller parts are packed together so that many small files do not make many small shards.
+ADOPT_TOKENS = 1 << 20
 
 
 @dataclass
@@ -62,79 +68,60 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
                   *, seed: int, val_fraction: float) -> FileResult:
     """Tokenize every record of ``path`` into ``tmp/{index}.{split}.bin`` part files."""
     path = Path(path)
-    sep = tok.token_to_id("<sep>")
     res = FileResult(index, {s: os.path.join(tmp, f"{index}.{s}.bin") for s in SPLITS},
                      {s: PartRecords() for s in SPLITS})
     res.compression = detect_compression(path)
     res.format = sniff_format(path, res.compression)
     salt = f"{seed}:{path.name}:".encode()
     offsets = dict.fromkeys(SPLITS, 0)
-    replaced0 = tok.stats.get("replaced", 0) if hasattr(tok, "stats") else 0
+    replaced0 = tok.stats.get("replaced", 0)
     handles = {s: open(res.parts[s], "wb", buffering=1 << 22) for s in SPLITS}
     try:
         for batch in read_batches(path):
             res.n_records += len(batch.ids)
-            tokens, tok_lens, bases, keep = _encode(tok, batch, path, res.format)
-            ids = batch.ids if keep is None else [i for i, k in zip(batch.ids, keep) if k]
-            res.skipped += len(batch.ids) - len(ids)
             res.n_bases += sum(map(len, batch.seqs))
-            if not ids:
-                continue
-            # <sep> after every record: (sum(tok_lens) + n,) tokens.
-            stream = np.insert(tokens, np.cumsum(tok_lens), np.asarray(sep, tokens.dtype))
-            per_rec = tok_lens + 1
-            is_val = split_of(ids, salt, val_fraction)
-            for split, sel in (("train", ~is_val), ("val", is_val)):
-                if not sel.any():
+            is_val = split_of(batch.ids, salt, val_fraction)
+            for split, want in (("train", False), ("val", True)):
+                if want and not is_val.any() or not want and is_val.all():
                     continue
-                part = stream if sel.all() else stream[np.repeat(sel, per_rec)]
-                handles[split].write(part.tobytes())
-                n_tok = per_rec[sel]
+                if is_val.any() and not is_val.all():  # select this split's records (rare for genomes)
+                    pick = np.flatnonzero(is_val == want).tolist()
+                    sub = Batch(batch.first, [batch.ids[i] for i in pick], [batch.seqs[i] for i in pick])
+                else:
+                    pick, sub = None, batch
+                stream, n_tok, kept = _encode(tok, sub, pick, batch, path, res.format)
+                ids, seqs = sub.ids, sub.seqs
+                if kept is not None:
+                    res.skipped += int((~kept).sum())
+                    ids = [i for i, k in zip(ids, kept) if k]
+                    seqs = [q for q, k in zip(seqs, kept) if k]
+                if not ids:
+                    continue
+                handles[split].write(memoryview(stream))
                 rec = res.records[split]
-                rec.ids.extend(ids if sel.all() else [i for i, s in zip(ids, sel) if s])
+                rec.ids.extend(ids)
                 rec.starts.append(offsets[split] + np.cumsum(n_tok) - n_tok)
                 rec.n_tokens.append(n_tok)
-                rec.n_bases.append(bases[sel])
+                rec.n_bases.append(np.fromiter(map(len, seqs), np.int64, len(seqs)))
                 offsets[split] += int(n_tok.sum())
     finally:
         for fh in handles.values():
             fh.close()
-    if hasattr(tok, "stats"):
-        res.replaced = tok.stats.get("replaced", 0) - replaced0
+    res.replaced = tok.stats.get("replaced", 0) - replaced0
     return res
 
 
-def _encode(tok: Tokenizer, batch: Batch, path: Path, fmt: str):
-    """(tokens, tokens per record, bases per record, kept mask or None) for one batch."""
-    bases = np.fromiter(map(len, batch.seqs), np.int64, len(batch.seqs))
+def _encode(tok: Tokenizer, sub: Batch, pick, batch: Batch, path: Path, fmt: str):
+    """``tok.encode_records`` on a (sub-)batch; a character outside the alphabet under
+    ``unknown="error"`` becomes the reader's exact error (file, line, record)."""
     try:
-        if getattr(tok, "positionwise", False):
-            # One token per base: encoding the concatenation = concatenating the encodings.
-            try:
-                tokens = tok.encode("".join(batch.seqs).encode("ascii"))
-            except UnicodeEncodeError:
-                tokens = None if tok.unknown == "skip" else _raise_bad(tok, batch, path, fmt)
-            if tokens is not None:
-                return tokens, bases, bases, None
-        encoded = tok.encode_batch(batch.seqs)
+        return tok.encode_records(sub.seqs)
     except GenolmError:
-        _raise_bad(tok, batch, path, fmt)
-    keep = np.array([e is not None for e in encoded], bool)
-    kept = [e for e in encoded if e is not None]
-    tok_lens = np.fromiter(map(len, kept), np.int64, len(kept))
-    tokens = np.concatenate(kept) if kept else np.zeros(0, tok.dtype)
-    return tokens, tok_lens, bases[keep], (None if keep.all() else keep)
-
-
-def _raise_bad(tok: Tokenizer, batch: Batch, path: Path, fmt: str):
-    """Find the record with a character outside the alphabet and raise its exact error."""
-    for i, seq in enumerate(batch.seqs):
-        try:
-            bad = tok.alphabet.first_invalid(seq.encode("ascii"))
-        except UnicodeEncodeError:
-            bad = 0
-        if bad >= 0:
-            raise alphabet_error(path, fmt, batch.first + i, batch.ids[i], seq, tok.alphabet)
+        pass
+    for j, seq in enumerate(sub.seqs):
+        if tok.check(seq) >= 0:
+            index = batch.first + (pick[j] if pick is not None else j)
+            raise alphabet_error(path, fmt, index, sub.ids[j], seq, tok.alphabet)
     raise GenolmError("tokenizer rejected a batch", file=path)  # pragma: no cover - defensive
 
 
@@ -148,8 +135,15 @@ def append_parts(res: FileResult, writers: dict[str, ShardWriter], dtype) -> dic
         if not len(starts):
             os.unlink(res.parts[split])
             continue
-        part = np.memmap(res.parts[split], dtype=dtype, mode="r")
+        total = int(n_tok.sum())
         w = writers[split]
+        if ADOPT_TOKENS <= total <= w.max_tokens:
+            # A large part becomes a shard as it is: renamed, not copied.
+            shard = np.full(len(starts), w.adopt(res.parts[split], total), np.int32)
+            rows[split] = {"shard": shard, "start": starts, "n_tokens": n_tok, "n_bases": n_bases,
+                           "record_id": rec.ids}
+            continue
+        part = np.memmap(res.parts[split], dtype=dtype, mode="r")
         ends = starts + n_tok
         shard = np.zeros(len(starts), np.int32)
         new_start = np.zeros(len(starts), np.int64)

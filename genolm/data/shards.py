@@ -71,6 +71,16 @@ class ShardWriter:
         self._n += len(tokens)
         return len(self.shards) - 1, start
 
+    def adopt(self, path: str | os.PathLike, n_tokens: int) -> int:
+        """Make the token file ``path`` (on the same file system) a shard of its own, by renaming
+        it; return its shard index.  The shard being filled, if any, is closed first."""
+        self._finish()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        name = f"{len(self.shards):06d}.bin"
+        os.replace(path, self.dir / name)
+        self.shards.append({"file": f"{self.split}/{name}", "tokens": int(n_tokens)})
+        return len(self.shards) - 1
+
     def _roll(self) -> None:
         self._finish()
         self.dir.mkdir(parents=True, exist_ok=True)

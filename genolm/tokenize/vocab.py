@@ -170,6 +170,27 @@ class Tokenizer:
         """Encode many sequences; entries are None for records dropped under ``skip``."""
         return [self.encode(s) for s in seqs]
 
+    def encode_records(self, seqs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Encode many records into one stream, each followed by ``<sep>``.
+
+        Returns ``(stream, tokens per record including its <sep>, kept)``; ``kept`` is None when
+        every record was kept, else a bool mask (records dropped under ``unknown="skip"``).
+
+        >>> stream, n, kept = Tokenizer.from_spec("char").encode_records(["AC", "G"])
+        >>> stream.tolist(), n.tolist(), kept
+        ([71, 72, 5, 73, 5], [3, 2], None)
+        """
+        encoded = self.encode_batch(seqs)
+        kept = [e for e in encoded if e is not None]
+        n = np.fromiter(map(len, kept), np.int64, len(kept)) + 1
+        stream = np.full(int(n.sum()), SEP, self.dtype)
+        ends = np.cumsum(n)
+        for arr, end in zip(kept, ends):
+            stream[end - 1 - len(arr): end - 1] = arr
+        if len(kept) == len(encoded):
+            return stream, n, None
+        return stream, n, np.array([e is not None for e in encoded], bool)
+
     def decode(self, ids, *, keep_special: bool = False) -> str:
         """Ids -> sequence text; special and condition tokens are dropped unless ``keep_special``.
 
