@@ -22,8 +22,17 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the docstring's layout (examples!) and shows real defaults, not None/False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" not in text and default is not None and default is not False
+                and default is not argparse.SUPPRESS
+                and action.option_strings and action.nargs != 0):
+            text += " (default: %(default)s)"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:

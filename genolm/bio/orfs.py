@@ -128,25 +128,28 @@ def _strand_orfs(masks: np.ndarray, strand: int, code: GeneticCode, min_aa: int,
 # ----------------------------------------------------------------------------- pyrodigal
 
 
-def gene_finder(seqs: Iterable[str | bytes], *, meta: bool | None = None, table: int = 11,
+def gene_finder(seqs: Iterable[str | bytes], *, meta: bool | None = None, table: int | None = None,
                 min_aa: int = 30, unknown: str = "error"):
     """A ``pyrodigal.GeneFinder`` for these sequences (contigs of one genome, or a metagenome).
 
     ``meta=None`` picks Prodigal's metagenomic models when the sequences total < 100 kb and
-    otherwise trains on them (single mode; needs >= 20 kb).  In meta mode only the models for
-    ``table`` are used (Prodigal ships models for tables 11 and 4).
+    otherwise trains on them (single mode; needs >= 20 kb).  ``table=None`` means table 11 in
+    single mode and, in meta mode, all 50 models of tables 11 and 4, exactly as ``prodigal -p
+    meta`` does (so the calls match the original tool); a given ``table`` keeps only its models.
 
     >>> gene_finder(["ACGT" * 100]).meta
     True
     """
     import pyrodigal
 
-    code = genetic_code(table)
+    code = genetic_code(11 if table is None else table)
     data = [check_unknown(s, unknown) for s in seqs]
     if meta is None:
         meta = sum(map(len, data)) < META_MAX_NT
     min_gene = 3 * int(min_aa)
     kw = dict(min_gene=min_gene, min_edge_gene=min(60, min_gene), max_overlap=min(60, min_gene))
+    if meta and table is None:
+        return pyrodigal.GeneFinder(meta=True, **kw)
     if meta:
         bins = [b for b in pyrodigal.METAGENOMIC_BINS if b.training_info.translation_table == code.id]
         if not bins:
@@ -167,7 +170,7 @@ def gene_finder(seqs: Iterable[str | bytes], *, meta: bool | None = None, table:
     return finder
 
 
-def call_genes(seq: str | bytes, *, meta: bool | None = None, table: int = 11, min_aa: int = 30,
+def call_genes(seq: str | bytes, *, meta: bool | None = None, table: int | None = None, min_aa: int = 30,
                finder=None, unknown: str = "error") -> list[ORF]:
     """Protein-coding genes of one sequence, called by Prodigal (pyrodigal), as :class:`ORF` records.
 

@@ -43,7 +43,7 @@ class OrfsArgs:
 
     input: str
     method: str = "simple"
-    table: int = 11
+    table: int | None = None  # None: 11, or all of Prodigal's models in --mode meta
     min_aa: int = 30
     starts: str = "ATG"
     mode: str = "auto"
@@ -62,7 +62,7 @@ class OrfsArgs:
             raise GenolmError("--min-aa must be at least 1", found=str(self.min_aa))
         # Checks --table (and, for simple, a table whose stops depend on context) before reading.
         try:
-            find_orfs("", self.table, min_aa=self.min_aa, starts=self.starts)
+            find_orfs("", self.table or 11, min_aa=self.min_aa, starts=self.starts)
         except GenolmError as err:
             raise GenolmError(f"--table {self.table}: {err.message}", expected=err.expected,
                               found=err.found, hint=err.hint) from None
@@ -72,8 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", help="FASTA/FASTQ of DNA (any compression)")
     parser.add_argument("--method", default="simple", choices=("simple", "prodigal"),
                         help="simple: start-to-stop ORFs; prodigal: gene calls by Prodigal")
-    parser.add_argument("--table", type=int, default=11,
-                        help="NCBI genetic code: " + ", ".join(map(str, TABLE_IDS)))
+    parser.add_argument("--table", type=int, default=None,
+                        help="NCBI genetic code: " + ", ".join(map(str, TABLE_IDS)) + " (default 11; "
+                             "Prodigal's metagenomic mode, like prodigal -p meta, then chooses among "
+                             "all its models, tables 11 and 4)")
     parser.add_argument("--min-aa", type=int, default=30, help="shortest ORF/gene, in amino acids")
     parser.add_argument("--starts", default="ATG", choices=START_MODES,
                         help="simple: start codons (ATG, those of --table, or any codon)")
@@ -118,7 +120,7 @@ def _calls(opts: OrfsArgs) -> Iterator[tuple[str, list[ORF]]]:
     for rec in records:
         try:
             if finder is None:
-                yield rec.id, find_orfs(rec.seq, opts.table, min_aa=opts.min_aa, starts=opts.starts,
+                yield rec.id, find_orfs(rec.seq, opts.table or 11, min_aa=opts.min_aa, starts=opts.starts,
                                         unknown=opts.unknown)
             else:
                 yield rec.id, call_genes(rec.seq, finder=finder, unknown=opts.unknown)

@@ -101,7 +101,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="processes (files are spread over them)")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar (it is shown only on a terminal anyway)")
 
 
 def setup(args: argparse.Namespace) -> int:

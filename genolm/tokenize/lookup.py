@@ -20,6 +20,7 @@ import itertools
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.tokenize import kmer_batch
 from genolm.tokenize.vocab import N_CONDITIONS, SEP, Tokenizer, reserved_tokens, spec_ints
 
 MAX_K = 10  # 4**10 ≈ 1M k-mers; beyond that the embedding table, not the tokenizer, is the problem
@@ -231,6 +232,14 @@ class KmerTokenizer(Tokenizer):
         out[(start[split] + np.arange(k)).ravel()] = self._single[arr[(split * k + np.arange(k)).ravel()]]
         out[out.size - tail.size:] = tail
         return out
+
+    def encode_records(self, seqs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Fast path of :meth:`Tokenizer.encode_records`: every record at once, in a fixed number
+        of numpy passes (see :mod:`genolm.tokenize.kmer_batch`); the same stream, counts and
+        ``stats``. Batches holding a character outside the alphabet take the generic path, which
+        applies the ``unknown`` policy record by record."""
+        out = kmer_batch.encode_records(self, seqs)
+        return super().encode_records(seqs) if out is None else out
 
     # ---- decode --------------------------------------------------------------------------------
 
