@@ -60,11 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     except GenolmError as err:
         print(f"genolm {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `genolm translate x.fa | head`
+        return 0
+    except OSError as err:  # disk full, permission denied, …: still one line, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"genolm {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"genolm {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `genolm translate x.fa | head`
-        return 0
     return int(code or 0)
 
 

@@ -333,3 +333,85 @@ def test_tokenize_imports_only_lower_layers():
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
             for name in names:
                 assert not name.startswith("genolm") or name.startswith(allowed), (path.name, name)
+
+
+# ---- batched k-mer encode_records (genolm.tokenize.kmer_batch) ---------------------------------
+
+BATCH_SPECS = ["kmer:1", "kmer:3", "kmer:6", "kmer:4:2", "kmer:6:1", "kmer:5:3", "codon"]
+
+
+def batch_records(core: str) -> st.SearchStrategy:
+    """Lists of records mixing clean ACGT, mostly-clean (rare N/IUPAC) and IUPAC-heavy text, in
+    both cases; lengths 0..60 so some are shorter than K and most leave a tail."""
+    letters = core + IUPAC_AMBIGUOUS
+    record = st.one_of(st.text(alphabet=core + core.lower(), max_size=60),
+                       st.text(alphabet=st.sampled_from(core * 6 + core.lower() * 2 + "NnRyk"), max_size=60),
+                       st.text(alphabet=letters + letters.lower(), max_size=60))
+    return st.lists(record, max_size=40)
+
+
+def assert_same_as_generic(spec: str, seqs, alphabet: str = "dna", **kw) -> None:
+    """The batched encode_records gives the generic one's stream, counts, kept, stats and errors."""
+    fast, ref = get_tokenizer(spec, alphabet=alphabet, **kw), get_tokenizer(spec, alphabet=alphabet, **kw)
+    try:
+        expected = Tokenizer.encode_records(ref, seqs)  # the base-class, record-by-record path
+    except GenolmError as e:
+        with pytest.raises(GenolmError) as err:
+            fast.encode_records(seqs)
+        assert str(err.value) == str(e)
+        return
+    stream, n, kept = fast.encode_records(seqs)
+    assert stream.dtype == expected[0].dtype and stream.tolist() == expected[0].tolist()
+    assert n.dtype == expected[1].dtype and n.tolist() == expected[1].tolist()
+    assert (kept is None) == (expected[2] is None)
+    assert kept is None or kept.tolist() == expected[2].tolist()
+    assert fast.stats == ref.stats  # <nkmer> windows, split blocks, replaced letters
+
+
+@SETTINGS
+@pytest.mark.parametrize("spec", BATCH_SPECS)
+@given(seqs=batch_records("ACGT"))
+def test_kmer_encode_records_batched_equals_generic(spec, seqs):
+    from genolm.tokenize import kmer_batch
+    assert_same_as_generic(spec, seqs)
+    assert kmer_batch.encode_records(get_tokenizer(spec), seqs) is not None  # the fast path ran
+
+
+@SETTINGS
+@given(seqs=batch_records("ACGU"))
+def test_codon_rna_encode_records_batched_equals_generic(seqs):
+    from genolm.tokenize import kmer_batch
+    assert_same_as_generic("codon", seqs, alphabet="rna")
+    assert_same_as_generic("kmer:4:1", seqs, alphabet="rna")
+    assert kmer_batch.encode_records(get_tokenizer("codon", alphabet="rna"), seqs) is not None
+
+
+@SETTINGS
+@pytest.mark.parametrize("spec", ["kmer:6", "kmer:6:1", "kmer:4:2", "codon"])
+@given(seqs=batch_records("ACGT"), data=st.data())
+def test_kmer_encode_records_unknown_policies_like_generic(spec, seqs, data):
+    # one unknown character (a gap, U in DNA, a newline, a space, non-latin-1 …) in one record
+    i = data.draw(st.integers(0, len(seqs)))
+    seqs = seqs + ["ACGTACGTAC"] if i == len(seqs) else list(seqs)
+    at = data.draw(st.integers(0, len(seqs[i])))
+    seqs[i] = seqs[i][:at] + data.draw(st.sampled_from(["-", "U", "u", "\n", " ", "x", "é", "→"])) + seqs[i][at:]
+    for unknown in ("skip", "n", "error"):
+        assert_same_as_generic(spec, seqs, unknown=unknown)
+
+
+def test_kmer_encode_records_batched_long_reads_and_wide_codes():
+    rng = np.random.default_rng(5)
+    seqs = []
+    for length in rng.integers(0, 400, 300):
+        s = bytearray(np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, length)].tobytes())
+        if length > 50 and rng.random() < 0.3:
+            s[10:40] = s[10:40].lower()
+        if length > 100 and rng.random() < 0.3:
+            run = int(rng.integers(1, 30))
+            s[60:60 + run] = b"N" * run
+        seqs.append(s.decode())
+    for spec in BATCH_SPECS + ["kmer:2", "kmer:8", "kmer:8:3", "kmer:9", "kmer:10:1", "kmer:7:6"]:
+        assert_same_as_generic(spec, seqs)
+    assert_same_as_generic("kmer:6", [])
+    assert_same_as_generic("kmer:6:1", ["ACG", "", "acgtn"])  # no window anywhere
+    assert_same_as_generic("kmer:3", [b"ACGTA", b"NNA"])  # bytes records take the generic path

@@ -32,6 +32,7 @@ Other columns are kept: numeric when every value parses as a number, text otherw
 from __future__ import annotations
 
 import csv
+import datetime
 import math
 import os
 import re
@@ -185,5 +186,10 @@ def _column_values(path: Path, column: str, cells: list[tuple[int, str]]) -> lis
 
 
 def _valid_date(v: str) -> bool:
+    """A real calendar date (2009-02-30 is not), at year, month or day precision."""
     parts = [int(p) for p in v.split("-")]
-    return (len(parts) < 2 or 1 <= parts[1] <= 12) and (len(parts) < 3 or 1 <= parts[2] <= 31)
+    try:
+        datetime.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    except ValueError:
+        return False
+    return True

@@ -148,7 +148,7 @@ def prepare(opts: PrepareArgs) -> dict:
         sniff_format(path)
     tok = _build_tokenizer(opts, inputs)
     sep = tok.token_to_id("<sep>")
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replaceable=_is_prepared) as tmp:
         tok.save(tmp / TOKENIZER)
         results = _run_jobs(opts, inputs, tok, tmp)
         writers = {s: ShardWriter(tmp, s, tok.dtype, opts.shard_tokens) for s in SPLITS}
@@ -165,6 +165,7 @@ def prepare(opts: PrepareArgs) -> dict:
                                         for x in shards),
                          "records": sum(len(r["record_id"]) for r in mine),
                          "bases": int(sum(r["n_bases"].sum() for r in mine))}
+        (tmp / ".parts").rmdir()  # every part has become (or been copied into) a shard
         _write_records(tmp / RECORDS, rows)
         files = []
         for res in sorted(results, key=lambda r: r.index):
@@ -193,6 +194,14 @@ def prepare(opts: PrepareArgs) -> dict:
             print(f"genolm prepare: warning: {manifest['warnings'][0]}", file=sys.stderr)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+def _is_prepared(path: Path) -> bool:
+    """Is ``path`` an earlier output of ``genolm prepare`` (and so safe to replace)?"""
+    try:
+        return json.loads((path / MANIFEST).read_text()).get("format") == "genolm.prepared"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _resolve_inputs(opts: PrepareArgs, sheet) -> list[tuple[Path, str | None]]:
@@ -275,7 +284,6 @@ def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path) -> list[File
                     bar.update(sizes[res.index])
     finally:
         bar.close()
-    parts.rmdir() if not any(parts.iterdir()) else None
     results.sort(key=lambda r: r.index)
     return results
 

@@ -1,29 +1,36 @@
 """Batched k-mer encoding: many records -> one ``<sep>``-separated stream in a fixed number of
 numpy passes, with no Python loop over records or positions (only over the K letters of a k-mer).
 
-This is :meth:`KmerTokenizer.encode_records`; it gives exactly the stream of the generic
-record-by-record path (:meth:`Tokenizer.encode_records`), which it leaves to the caller whenever a
-record holds a character outside the alphabet (returning None), so that the unknown-symbol policy
-stays in one place.
+This is :meth:`KmerTokenizer.encode_records`. It gives exactly the stream, counts and ``stats`` of
+the generic record-by-record path (:meth:`Tokenizer.encode_records`), to which it leaves any
+batch holding a character outside the alphabet (it returns None), so that the unknown-symbol
+policy stays in one place.
 
-Layout. The R records are joined, with no separator, into one byte buffer ``buf`` (M bytes);
-record r is ``buf[o[r] : o[r] + L[r]]``. Per record the tokenizer sees::
+Input layout. The R records are joined with no separator into one byte buffer ``buf`` (M bytes);
+record r is ``buf[o[r] : o[r] + L[r]]``. The tokenizer splits each record into::
 
     windows  n[r] = (L - K) // S + 1 of them (0 when L < K), at o[r], o[r] + S, …, K bytes each
-    tail     the bytes from c[r] = o[r] + (n - 1) * S + K (o[r] when n = 0) to the record end
+    tail     the L - cover letters after the windows, cover = (n - 1) * S + K (0 when n = 0)
     <sep>    one
 
-Windows are numbered globally (W in all; record r's are w0[r] .. w0[r] + n[r] - 1) and ``pos``
-(W,) holds their first bytes, made by one ``np.repeat`` of a per-record offset. A window's k-mer
-code is K gathers ``code[pos + j]`` shifted in; it is "bad" when one of its letters is not ACGT
-(K gathers of a 0/1 byte map; skipped when the whole buffer is ACGT). Bad windows become
-``<nkmer>`` when overlapping, and K single-letter tokens when not (a split block).
+Window codes. A window's k-mer code has its first base in the most significant bits. Windows are
+numbered globally (W in all; record r's are w0[r] .. w0[r] + n[r] - 1):
 
-Output. Record r produces ``count[r] = n + (K - 1) * bad[r] + tail + 1`` tokens (the K - 1 term
-for split blocks only) and starts at ``out0[r]``, the exclusive cumulative sum of the counts. The
-stream is pre-filled with ``<sep>``; window tokens are scattered to ``out0 + their index in the
-record + (K - 1) * split blocks before them in the record``, the tail singles right after the
-record's windows, and the record's last slot keeps its ``<sep>``.
+* non-overlapping (S == K): ``pos`` (W,) holds the window starts (one ``np.repeat`` of a
+  per-record offset) and the code is K gathers ``code[pos + j]`` shifted in (K·W element reads);
+* overlapping (S < K): windows cover each byte K/S times, so the code of *every* byte position is
+  rolled over the buffer once (2K contiguous passes) and the windows' codes are picked out of it:
+  by ``pos`` for S > 1, by a (M,) bool mask of window starts for S == 1 (no (W,) int64 arrays).
+
+A window is "bad" when it holds a non-ACGT letter: an or rolled over a 0/1 uint8 byte map (cheap
+at any stride), picked out like the codes, and skipped when the buffer is all ACGT. A bad window
+becomes ``<nkmer>`` when overlapping, K single-letter tokens (a split block) when not.
+
+Output layout. Record r gives ``count[r] = n + (K - 1) * splits[r] + tail + 1`` tokens: its
+window part (n + (K - 1) * splits tokens) then its tail singles and ``<sep>``. Both parts are
+placed with (T,) bool masks made by ``np.repeat`` of a True/False pattern with per-record run
+lengths, so the stream is two masked assignments: ``stream[is_win] = window tokens`` and
+``stream[~is_win] = tail letters and <sep>s``.
 """
 
 from __future__ import annotations
@@ -33,12 +40,27 @@ import numpy as np
 from genolm.tokenize.vocab import SEP
 
 
-def _gather_or(arr: np.ndarray, pos: np.ndarray, k: int, out: np.ndarray, shift: int) -> np.ndarray:
-    """out = arr[pos] (shifted) | arr[pos + 1] (shifted) | … over the K letters of each window."""
-    for j in range(k):  # arr[j:] is a view, so arr[j:][pos] == arr[pos + j] with no index add
+def _runs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Bool mask ``[True] * first[0] + [False] * second[0] + [True] * first[1] + …`` (C speed)."""
+    return np.repeat(np.tile(np.array([True, False]), len(first)), np.stack([first, second], 1).ravel())
+
+
+def _gather(arr: np.ndarray, pos: np.ndarray, k: int, out: np.ndarray, shift: int) -> np.ndarray:
+    """(W,) ``arr[pos]`` combined over the K letters of each window: shift-or (codes) or or (flags)."""
+    for j in range(k):  # arr[j:] is a view: arr[j:][pos] == arr[pos + j] without adding to pos
         if shift:
             out <<= shift
         out |= arr[j:].take(pos)
+    return out
+
+
+def _roll(arr: np.ndarray, k: int, out: np.ndarray, shift: int) -> np.ndarray:
+    """(M - K + 1,) the same for the window at every byte position: 2K contiguous passes."""
+    m = out.size
+    for j in range(k):
+        if shift:
+            out <<= shift
+        out |= arr[j: j + m]
     return out
 
 
@@ -47,53 +69,67 @@ def encode_records(tok, seqs: list[str]) -> tuple[np.ndarray, np.ndarray, None] 
     some record is not ASCII text or holds a letter outside the alphabet (use the generic path)."""
     try:
         data = "".join(seqs).encode("ascii")
-    except (TypeError, UnicodeEncodeError):  # bytes records, or letters no alphabet has
+    except (TypeError, UnicodeEncodeError):  # bytes records, or characters no alphabet has
         return None
-    rest = data.translate(None, tok._acgt)  # the non-ACGT letters: usually none, one C pass
+    rest = data.translate(None, tok._acgt)  # the non-ACGT letters: usually none (one C pass)
     if rest and rest.translate(None, tok.alphabet.allowed):
         return None  # an unknown character somewhere: the policy applies record by record
-    k, s = tok.k, tok.stride
-    L = np.fromiter(map(len, seqs), np.int64, len(seqs))  # (R,) record lengths (ASCII: bytes)
+    k, s, R = tok.k, tok.stride, len(seqs)
+    buf = np.frombuffer(data, np.uint8)                     # (M,)
+    L = np.fromiter(map(len, seqs), np.int64, R)            # (R,) record lengths (ASCII: bytes)
     o = np.cumsum(L) - L                                    # (R,) record starts in buf
     n = np.where(L >= k, (L - k) // s + 1, 0)               # (R,) windows per record
+    cover = np.where(n > 0, (n - 1) * s + k, 0)             # (R,) letters under some window
+    tail = L - cover                                        # (R,) tail letters
     w0 = np.cumsum(n) - n                                   # (R,) global index of the first window
     W = int(n.sum())
-    pos = np.arange(W) * s + np.repeat(o - w0 * s, n)       # (W,) window starts: o[r] + (w - w0[r]) * S
+
+    # ---- window codes and bad windows: ids (W,), bad (W,) bool or None ----
     code = np.frombuffer(data.translate(tok._code_table), np.uint8)  # (M,) A C G T -> 0 1 2 3
-    ids = tok._code_to_id[_gather_or(code, pos, k, np.zeros(W, tok._code_dtype), 2)]  # (W,)
-    c = np.where(n > 0, o + (n - 1) * s + k, o)             # (R,) first tail byte
-    tail = o + L - c                                        # (R,) tail letters
-    split = None                                            # non-overlapping bad blocks, or None
-    extra = np.zeros(len(seqs), np.int64)                   # (R,) K - 1 slots per split block
-    if rest:
-        flag = np.frombuffer(data.translate(tok._bad_table), np.uint8)  # (M,) 1 = not ACGT
-        bad = _gather_or(flag, pos, k, np.zeros(W, np.uint8), 0).view(bool)  # (W,)
-        if tok.overlapping:
-            ids[bad] = tok.nkmer_id
-            tok.stats["nkmer"] += int(bad.sum())
-        else:
-            before = np.concatenate([[0], np.cumsum(bad)])  # (W + 1,) bad blocks before window w
-            extra = (k - 1) * (before[w0 + n] - before[w0])
-            split = np.flatnonzero(bad)                     # (b,) split blocks
-            tok.stats["split"] += split.size
-    count = n + extra + tail + 1                            # (R,) tokens per record, with <sep>
-    out0 = np.cumsum(count) - count                         # (R,) first output slot per record
-    stream = np.full(int(count.sum()), SEP, tok.dtype)      # (T,)
-    wout = np.arange(W) + np.repeat(out0 - w0, n)           # (W,) output slot of each window
-    if split is None:
-        stream[wout] = ids
-    else:  # shift each block by K - 1 per split block before it in its record
-        wout += (k - 1) * (before[:W] - np.repeat(before[w0], n))
-        keep = np.ones(W, bool)
-        keep[split] = False
-        stream[wout[keep]] = ids[keep]
+    flag = np.frombuffer(data.translate(tok._bad_table), np.uint8) if rest else None  # 1 = not ACGT
+    m = max(buf.size - k + 1, 0)                            # byte positions a window can start at
+    if s == 1 and tok.overlapping:  # window starts as a bool mask: the first n bytes of each record
+        pos, sel = None, _runs(n, L - n)[:m]                # (m,)
+    else:
+        pos, sel = np.arange(W) * s + np.repeat(o - w0 * s, n), None  # (W,) o[r] + (w - w0[r]) * S
+    pick = (lambda a: a.take(pos)) if sel is None else (lambda a: a[sel])  # (m,) -> (W,)
+    if not W:
+        kcode = np.zeros(0, tok._code_dtype)
+    elif tok.overlapping:
+        kcode = pick(_roll(code, k, np.zeros(m, tok._code_dtype), 2))
+    else:
+        kcode = _gather(code, pos, k, np.zeros(W, tok._code_dtype), 2)
+    # uint8 or-ing is cheap enough to roll over every position even for non-overlapping windows.
+    bad = pick(_roll(flag, k, np.zeros(m, np.uint8), 0)).view(bool) if rest else None  # (W,)
+    ids = tok._code_to_id.take(kcode)                       # (W,)
+
+    # ---- window part of the output: wtok (W + (K - 1) * splits,) ----
+    splits = np.zeros(R, np.int64)                          # (R,) split blocks per record
+    wtok = ids
+    if bad is not None and tok.overlapping:
+        ids[bad] = tok.nkmer_id
+        tok.stats["nkmer"] += int(bad.sum())
+    elif bad is not None and bad.any():                     # split blocks: K single tokens each
+        split = np.flatnonzero(bad)                         # (b,) their window indices
+        tok.stats["split"] += split.size
+        before = np.concatenate([[0], np.cumsum(bad)])      # (W + 1,) bad windows before window w
+        splits = before[w0 + n] - before[w0]
+        width = np.where(bad, k, 1)                         # (W,) output slots per window
+        wtok = np.repeat(ids, width)
         letters = np.arange(k)                              # (K,)
-        src = (pos[split, None] + letters).ravel()          # (b*K,) bytes of the split blocks
-        stream[(wout[split, None] + letters).ravel()] = tok._single[np.frombuffer(data, np.uint8)[src]]
-    n_tail = int(tail.sum())
-    if n_tail:  # tail letter t of record r: byte c[r] + t -> slot out0[r] + windows' slots + t
-        t0 = np.cumsum(tail) - tail                         # (R,) tail letters before record r
-        t = np.arange(n_tail)                               # (Tt,)
-        src = t + np.repeat(c - t0, tail)
-        stream[t + np.repeat(out0 + n + extra - t0, tail)] = tok._single[np.frombuffer(data, np.uint8)[src]]
+        start = pos[split, None]                            # (b, 1) their first bytes
+        slot = (np.cumsum(width) - width)[split, None]      # (b, 1)
+        wtok[(slot + letters).ravel()] = tok._single.take(buf[(start + letters).ravel()])
+
+    # ---- assemble: per record [window part][tail singles, <sep>] ----
+    count = n + (k - 1) * splits + tail + 1                 # (R,) tokens per record, with <sep>
+    stream = np.empty(int(count.sum()), tok.dtype)          # (T,)
+    is_win = _runs(count - tail - 1, tail + 1)              # (T,) bool: slot of the window part
+    stream[is_win] = wtok
+    if int(tail.sum()):
+        after = np.full(int(tail.sum()) + R, SEP, tok.dtype)  # (Tt + R,) tail letters, <sep>, …
+        after[_runs(tail, np.ones(R, np.int64))] = tok._single.take(buf[~_runs(cover, tail)])
+        stream[~is_win] = after
+    else:
+        stream[~is_win] = SEP
     return stream, count, None

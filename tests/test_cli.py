@@ -1,0 +1,232 @@
+"""The command line: one table of commands, helpful --help, argparse errors, the installed script."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, ROOT, run_cli
+import genolm
+from genolm.cli import COMMANDS, build_parser, main
+
+LAMBDA = DATA / "lambda.fasta.gz"
+
+
+def genolm_command() -> list[str]:
+    """The installed ``genolm`` script of this venv, else ``python -m genolm``."""
+    beside = Path(sys.executable).parent / "genolm"
+    for candidate in (beside, ROOT / ".venv" / "bin" / "genolm"):
+        if candidate.is_file():
+            return [str(candidate)]
+    found = shutil.which("genolm")
+    return [found] if found else [sys.executable, "-m", "genolm"]
+
+
+def exit_code(argv, capsys) -> tuple[int, str, str]:
+    """Run argv expecting argparse to exit (help, version, usage errors)."""
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_commands_table_points_at_task_modules():
+    assert COMMANDS, "the CLI has commands"
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        assert module_name.startswith("genolm.tasks.")
+        for attr in ("HELP", "add_arguments", "setup"):
+            assert hasattr(module, attr), f"{module_name} lacks {attr}"
+        assert isinstance(module.HELP, str) and module.HELP.strip()
+        assert "\n" not in module.HELP and len(module.HELP) <= 100, f"{name}: HELP must be one short line"
+        assert module.__doc__ and "Example" in module.__doc__
+
+
+def test_top_level_help_lists_every_command_with_its_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping: each command and its help on one line
+    code, out, _ = exit_code(["--help"], capsys)
+    assert code == 0
+    for name, module_name in COMMANDS.items():
+        help_line = importlib.import_module(module_name).HELP
+        assert re.search(rf"^\s+{re.escape(name)}\s+{re.escape(help_line)}$", out, re.M), name
+    assert "genolm COMMAND --help" in out
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_command_help_has_an_example(capsys, command):
+    code, out, _ = exit_code([command, "--help"], capsys)
+    assert code == 0
+    assert "Example" in out
+    assert f"genolm {command}" in out.split("Example", 1)[1], "the example runs the command itself"
+
+
+def test_version(capsys):
+    code, out, _ = exit_code(["--version"], capsys)
+    assert code == 0 and out.strip() == f"genolm {genolm.__version__}"
+
+
+def test_python_m_genolm_version():
+    r = subprocess.run([sys.executable, "-m", "genolm", "--version"], capture_output=True, text=True,
+                       timeout=60, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == f"genolm {genolm.__version__}"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["translate", LAMBDA, "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["prepare", LAMBDA], "the following arguments are required: --out"),
+    (["frobnicate"], "invalid choice"),
+    ([], "the following arguments are required: COMMAND"),
+    (["translate", LAMBDA, "--table", "eleven"], "invalid int value"),
+    (["orfs", LAMBDA, "--method", "guess"], "invalid choice"),
+])
+def test_usage_errors_exit_2(capsys, argv, message):
+    code, out, err = exit_code(argv, capsys)
+    assert code == 2 and out == ""
+    assert message in err and err.startswith("usage: genolm")
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["translate", LAMBDA, "--frame", "4"], "--frame"),
+    (["translate", LAMBDA, "--table", "99"], "--table 99"),
+    (["orfs", LAMBDA, "--min-aa", "0"], "--min-aa"),
+    (["prepare", LAMBDA, "--out", "never", "--window", "1"], "--window"),
+    (["prepare", LAMBDA, "--out", "never", "--val-fraction", "1"], "--val-fraction"),
+])
+def test_bad_option_values_exit_2_naming_the_flag(capsys, tmp_path, argv, flag):
+    argv = [tmp_path / "never" if a == "never" else a for a in argv]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"genolm {argv[0]}: error: ")
+    assert flag in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_input_exits_2(capsys, tmp_path):
+    code, out, err = run_cli(["translate", tmp_path / "nope.fa"], capsys)
+    assert code == 2 and out == "" and "no such file" in err and "nope.fa" in err
+
+
+def test_installed_script_translates_to_stdout():
+    r = subprocess.run(genolm_command() + ["translate", str(LAMBDA)], capture_output=True, text=True,
+                       timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    header, *lines = r.stdout.splitlines()
+    assert header == ">gi|9626243|ref|NC_001416.1| frame=+1 table=11"
+    protein = "".join(lines)
+    genome = "".join(gzip.open(LAMBDA, "rt").read().splitlines()[1:])
+    assert len(protein) == len(genome) // 3
+    assert protein.startswith("GRRPRGFSLFMKIFRFKAFPFFFVIT*")
+    assert all(len(line) <= 60 for line in lines)
+
+
+def test_installed_script_into_a_closed_pipe_is_quiet():
+    """`genolm translate big.fa | head` must end quietly with 0, not a BrokenPipe traceback."""
+    p = subprocess.Popen(genolm_command() + ["translate", str(DATA / "H.Pylori__G27.fasta.gz"),
+                                             "--frame", "all"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert p.stdout.read(100).startswith(b">")
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 0
+    assert err == b""
+
+
+def test_installed_script_error_is_one_line(tmp_path):
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">a\nACGT\n>b\nACJT\n")
+    r = subprocess.run(genolm_command() + ["translate", str(bad)], capture_output=True, text=True,
+                       timeout=60, cwd=ROOT)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"genolm translate: error: {bad}:4: record 'b': ")
+    # stdout is streamed: the good record before the error may already be out, never the bad one
+    assert ">b" not in r.stdout
+
+
+def test_parser_builds_every_command():
+    parser = build_parser()
+    for name in COMMANDS:
+        args = parser.parse_args([name, "x.fa"] + (["--out", "o"] if name == "prepare" else []))
+        assert args.command == name and callable(args._setup)
+
+
+# ----------------------------------------------------------------------------- where outputs go
+
+
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_outputs_respect_the_umask(tmp_path, capsys):
+    assert run_cli(["translate", LAMBDA, "--out", tmp_path / "t.faa"], capsys)[0] == 0
+    assert run_cli(["orfs", LAMBDA, "--out", tmp_path / "o.tsv", "--proteins", tmp_path / "p.faa"],
+                   capsys)[0] == 0
+    assert run_cli(["prepare", LAMBDA, "--out", tmp_path / "c", "--window", "64", "--no-progress"],
+                   capsys)[0] == 0
+    for name in ("t.faa", "o.tsv", "p.faa"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask(), name
+    assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o777 & ~umask()
+
+
+def test_prepare_output_holds_no_leftovers(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert run_cli(["prepare", LAMBDA, "--out", out, "--window", "64", "--no-progress"], capsys)[0] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+    assert [p for p in os.listdir(out) if p.startswith(".")] == []
+
+
+def test_prepare_does_not_delete_a_directory_it_did_not_write(tmp_path, capsys):
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    code, _, err = run_cli(["prepare", LAMBDA, "--out", out, "--window", "64", "--no-progress"], capsys)
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert code == 2 and err.startswith("genolm prepare: error: ")
+
+
+def test_prepare_replaces_its_own_previous_output(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    argv = ["prepare", LAMBDA, "--out", out, "--no-progress", "--window"]
+    assert run_cli(argv + ["64"], capsys)[0] == 0
+    first = json.loads((out / "manifest.json").read_text())
+    assert run_cli(argv + ["32"], capsys)[0] == 0
+    assert json.loads((out / "manifest.json").read_text())["window"] == 32 != first["window"]
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+
+
+def test_prepare_does_not_replace_a_file(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("precious")
+    code, _, err = run_cli(["prepare", LAMBDA, "--out", target, "--window", "64", "--no-progress"], capsys)
+    assert target.is_file() and target.read_text() == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert code == 2 and err.startswith("genolm prepare: error: ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["translate", LAMBDA, "--out", "{file}/x.faa"],
+    ["orfs", LAMBDA, "--out", "{file}/x.tsv"],
+    ["prepare", LAMBDA, "--out", "{file}/corpus", "--no-progress"],
+    ["translate", LAMBDA, "--out", "{dir}"],
+], ids=["translate-parent-is-file", "orfs-parent-is-file", "prepare-parent-is-file", "translate-onto-dir"])
+def test_unwritable_output_is_a_one_line_error(tmp_path, capsys, argv):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    argv = [str(a).format(file=tmp_path / "afile", dir=tmp_path / "adir") for a in argv]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"genolm {argv[0]}: error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
