@@ -371,8 +371,10 @@ def test_fastq_header_splits_the_id_at_any_blank(tmp_path, header):
 
 
 # What a C parser would misread without a word - a NUL ends a sequence early (kseq), a line
-# starting with '@' or '+' starts a FASTQ record inside the FASTA file (kseq), a '#' line is
-# dropped as a comment (dnaio) - must instead be an error naming its line, in every compression.
+# starting with '@' or '+' starts a FASTQ record inside the FASTA file (kseq) - must instead be an
+# error naming its line, in every compression, even with no alphabet check.  Other stray text
+# ('#' lines, non-ASCII, letters outside the alphabet) stays in the sequence, the same way in
+# every compression, where the alphabet check names it.
 STRAY = {
     "nul": (b">id\nAC\x00GT\nTT\n>b\nAAA\n", 2),
     "at-line": (b">a\nACGT\n@b\nACGT\n", 3),
@@ -398,7 +400,7 @@ def test_stray_bytes_are_an_error_at_their_line(tmp_path, name, suffix):
     assert "FASTQ records are 4 lines" not in str(err), "a FASTQ hint for a FASTA file"
     # the stray byte is also caught when no alphabet is checked
     with pytest.raises(GenolmError):
-        list(read_records(p, alphabet=None if name not in ("non-ascii", "letter-o") else "dna"))
+        list(read_records(p, alphabet=None if name not in ("non-ascii", "letter-o", "hash-line") else "dna"))
 
 
 def test_no_memfd_fallback_reads_alike_and_cleans_up(tmp_path, monkeypatch):

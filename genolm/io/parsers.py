@@ -154,7 +154,7 @@ def _plain_chunks(path: Path, compression: str | None, size: int = CHUNK_BYTES) 
                     raise decompress_error(path, compression, err) from None
                 start = max(0, len(pending) - 1)
                 pending += data
-                cut = pending.rfind(b"\n>", start) + 1 if data else len(pending)
+                cut = _last_record_start(pending, start) if data else len(pending)
                 if cut <= 0:
                     continue  # no record boundary yet: a long record, keep reading
                 _check_chunk(pending, path, offset)
@@ -175,13 +175,21 @@ def _plain_chunks(path: Path, compression: str | None, size: int = CHUNK_BYTES) 
             os.unlink(name)
 
 
+def _last_record_start(buf: bytearray, start: int) -> int:
+    """Offset of the last '>' that starts a line at or after ``start`` (0 if none): memrchr for
+    '>' (rare), not a backward search for a two-byte pattern through megabases of sequence."""
+    i = buf.rfind(b">", start)
+    while i > 0 and buf[i - 1] != 10:  # a '>' inside a header line: keep looking
+        i = buf.rfind(b">", start, i)
+    return max(i, 0)
+
+
 # Bytes that kseq (pyfastx) misreads without a word: a NUL ends a sequence early; a line starting
 # with '@' starts a new record and one starting with '+' is taken for a FASTQ quality separator
-# (the rest of the record vanishes).  ';' (old FASTA comments) and '#' lines are rejected too, so
-# every backend reads a file the same way.
+# (the rest of the record vanishes).  Anything else odd in a sequence line (';', '#', digits…)
+# stays in the sequence, where the alphabet check names it.
 _SUSPECT = {b"\x00": "a NUL byte (binary data)", b"@": "a line starting with '@' inside a FASTA file",
-            b"+": "a line starting with '+' inside a FASTA file",
-            b";": "a comment line (';') inside a FASTA file", b"#": "a line starting with '#' inside a FASTA file"}
+            b"+": "a line starting with '+' inside a FASTA file"}
 
 
 def _check_chunk(buf: bytearray, path: Path, offset: int) -> None:
