@@ -9,6 +9,7 @@ for short reads, where records number in the millions.
 
 from __future__ import annotations
 
+import itertools
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -60,8 +61,11 @@ class FileResult:
 def split_of(ids: list[str], salt: bytes, val_fraction: float) -> np.ndarray:
     """(n,) bool: True for records held out for validation — a seeded hash of file and id, so the
     same record always lands on the same side, whatever else is in the corpus."""
-    threshold = int(val_fraction * 2**32)
-    return np.fromiter((zlib.crc32(salt + i.encode()) < threshold for i in ids), bool, len(ids))
+    # crc32(salt + id) == crc32(id, crc32(salt)): the salt is hashed once, and map() keeps the
+    # per-record work in C (this runs once per read, millions of times).
+    hashes = np.fromiter(map(zlib.crc32, map(str.encode, ids), itertools.repeat(zlib.crc32(salt))),
+                         np.uint32, len(ids))
+    return hashes < int(val_fraction * 2**32)
 
 
 def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str | os.PathLike,
@@ -75,7 +79,7 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
     salt = f"{seed}:{path.name}:".encode()
     offsets = dict.fromkeys(SPLITS, 0)
     replaced0 = tok.stats.get("replaced", 0)
-    handles = {s: open(res.parts[s], "wb", buffering=1 << 22) for s in SPLITS}
+    handles = {s: open(res.parts[s], "wb", buffering=0) for s in SPLITS}  # big writes: no extra copy
     try:
         for batch in read_batches(path):
             res.n_records += len(batch.ids)
@@ -97,7 +101,7 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
                     seqs = [q for q, k in zip(seqs, kept) if k]
                 if not ids:
                     continue
-                handles[split].write(memoryview(stream))
+                _write_all(handles[split], stream)
                 rec = res.records[split]
                 rec.ids.extend(ids)
                 rec.starts.append(offsets[split] + np.cumsum(n_tok) - n_tok)
@@ -109,6 +113,13 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
             fh.close()
     res.replaced = tok.stats.get("replaced", 0) - replaced0
     return res
+
+
+def _write_all(fh, arr: np.ndarray) -> None:
+    """Write an array through an unbuffered file, looping over short writes."""
+    view = memoryview(arr).cast("B")
+    while view:
+        view = view[fh.write(view):]
 
 
 def _encode(tok: Tokenizer, sub: Batch, pick, batch: Batch, path: Path, fmt: str):

@@ -24,7 +24,7 @@ from genolm.errors import GenolmError, show
 from genolm.io.compression import detect_compression, open_binary
 
 SNIFF_BYTES = 1 << 16
-CHUNK_BYTES = 4 << 20  # inflated bytes per chunk handed to pyfastx
+CHUNK_BYTES = 4 << 20  # decompressed bytes per chunk handed to pyfastx
 RECORDS_PER_CHUNK = 50_000
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -301,22 +302,34 @@ def _progress_bar(opts: PrepareArgs, total: int):
 
 
 def _write_records(path: Path, rows: list) -> None:
-    """records.parquet: one row per record, in file order, train rows then val rows per file."""
+    """records.parquet: one row per record, in file order, train rows then val rows per file.
+
+    ``rows`` holds (split, file index, sample id, arrays) per file and split; the per-record
+    columns are built with np.repeat and dictionary arrays, not Python loops over records.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    n = np.array([len(r["record_id"]) for *_, r in rows], np.int64)
 
     def col(key, dtype):
         return pa.array(np.concatenate([r[key] for *_, r in rows]) if rows else [], dtype)
 
-    n = [len(r["record_id"]) for *_, r in rows]
+    def repeated(values: list) -> pa.Array:  # one value per (file, split) group -> per record
+        names = sorted({v for v in values if v is not None})
+        codes = np.array([names.index(v) if v is not None else -1 for v in values], np.int32)
+        codes = np.repeat(codes, n)
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(names, pa.string()))
+
     table = pa.table({
-        "split": pa.array([s for (s, *_), k in zip(rows, n) for _ in range(k)], pa.string()).dictionary_encode(),
+        "split": repeated([split for split, *_ in rows]),
         "shard": col("shard", pa.int32()),
         "start": col("start", pa.int64()),
         "n_tokens": col("n_tokens", pa.int64()),
         "n_bases": col("n_bases", pa.int64()),
-        "file": pa.array(np.repeat([f for _, f, _, _ in rows], n).astype(np.int32), pa.int32()),
-        "record_id": pa.array([i for *_, r in rows for i in r["record_id"]], pa.string()),
-        "sample_id": pa.array([sid for (_, _, sid, _), k in zip(rows, n) for _ in range(k)], pa.string()),
+        "file": pa.array(np.repeat(np.array([f for _, f, _, _ in rows], np.int32), n), pa.int32()),
+        "record_id": pa.array(list(itertools.chain.from_iterable(r["record_id"] for *_, r in rows)),
+                              pa.string()),
+        "sample_id": repeated([sid for _, _, sid, _ in rows]),
     })
     pq.write_table(table, path, compression="zstd")
