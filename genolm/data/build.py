@@ -69,8 +69,9 @@ def split_of(ids: list[str], salt: bytes, val_fraction: float) -> np.ndarray:
 
 
 def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str | os.PathLike,
-                  *, seed: int, val_fraction: float) -> FileResult:
-    """Tokenize every record of ``path`` into ``tmp/{index}.{split}.bin`` part files."""
+                  *, seed: int, val_fraction: float, progress=None) -> FileResult:
+    """Tokenize every record of ``path`` into ``tmp/{index}.{split}.bin`` part files;
+    ``progress(n)`` hears of every n bytes of the file read."""
     path = Path(path)
     res = FileResult(index, {s: os.path.join(tmp, f"{index}.{s}.bin") for s in SPLITS},
                      {s: PartRecords() for s in SPLITS})
@@ -81,7 +82,7 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
     replaced0 = tok.stats.get("replaced", 0)
     handles = {s: open(res.parts[s], "wb", buffering=0) for s in SPLITS}  # big writes: no extra copy
     try:
-        for batch in read_batches(path):
+        for batch in read_batches(path, progress=progress):
             res.n_records += len(batch.ids)
             res.n_bases += sum(map(len, batch.seqs))
             is_val = split_of(batch.ids, salt, val_fraction)

@@ -17,7 +17,7 @@ import io
 import lzma
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from genolm.errors import GenolmError
 
@@ -47,27 +47,67 @@ def detect_compression(path: str | os.PathLike) -> str | None:
     return None
 
 
-def open_binary(path: str | os.PathLike, compression: str | None = "detect") -> BinaryIO:
+def open_binary(path: str | os.PathLike, compression: str | None = "detect", *,
+                progress: Callable[[int], None] | None = None) -> BinaryIO:
     """Open ``path`` for reading as a decompressed binary stream.
 
     gzip goes through ISA-L (``isal.igzip``, several times faster than zlib); all decoders verify
     their checksums and raise on a truncated stream (turned into GenolmError by the readers).
+    ``progress(n)`` is called with the number of bytes read from the file (compressed bytes), for
+    progress bars that move while one large file is being read.
     """
     if compression == "detect":
         compression = detect_compression(path)
+    raw: BinaryIO = open(path, "rb")
+    if progress is not None:
+        raw = io.BufferedReader(_Counting(raw, progress), buffer_size=1 << 16)
     if compression is None:
-        return open(path, "rb")
+        return raw
     if compression == "gz":
         from isal import igzip
 
-        return igzip.open(path, "rb")
+        return _Closing(igzip.IGzipFile(fileobj=raw, mode="rb"), raw)
     if compression == "bz2":
-        return bz2.open(path, "rb")
+        return _Closing(bz2.BZ2File(raw, "rb"), raw)
     if compression == "xz":
-        return lzma.open(path, "rb")
+        return _Closing(lzma.LZMAFile(raw, "rb"), raw)
     if compression == "zst":
-        return io.BufferedReader(_ZstdReader(open(path, "rb")), buffer_size=1 << 20)
+        return io.BufferedReader(_ZstdReader(raw), buffer_size=1 << 20)
     raise ValueError(f"unknown compression {compression!r}")
+
+
+class _Counting(io.RawIOBase):
+    """A raw file that reports how many bytes were read from it."""
+
+    def __init__(self, raw: BinaryIO, progress: Callable[[int], None]) -> None:
+        self._raw, self._progress = raw, progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self._raw.readinto(buf)
+        if n:
+            self._progress(n)
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Closing(io.BufferedReader):
+    """A decoder over a file object it did not open: closing it closes that file too."""
+
+    def __init__(self, decoder, raw: BinaryIO) -> None:
+        super().__init__(decoder, buffer_size=1 << 16)
+        self._file = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._file.close()
 
 
 class _ZstdReader(io.RawIOBase):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -88,18 +88,20 @@ class Columns(NamedTuple):
     descs: list
 
 
-def raw_columns(path: Path, compression: str | None, fmt: str) -> Iterator[Columns]:
-    """Records of a file in column chunks, from the fastest parser that is strict enough."""
+def raw_columns(path: Path, compression: str | None, fmt: str, *,
+                progress: Callable[[int], None] | None = None) -> Iterator[Columns]:
+    """Records of a file in column chunks, from the fastest parser that is strict enough;
+    ``progress(n)`` hears of every n bytes read from the file."""
     if fmt == "fasta":
-        return _pyfastx_fasta(path, compression)
-    return _dnaio_records(path, compression, fmt)
+        return _pyfastx_fasta(path, compression, progress)
+    return _dnaio_records(path, compression, fmt, progress)
 
 
-def _pyfastx_fasta(path: Path, compression: str | None) -> Iterator[Columns]:
+def _pyfastx_fasta(path: Path, compression: str | None, progress=None) -> Iterator[Columns]:
     import pyfastx
 
     try:
-        for source in _plain_chunks(path, compression):
+        for source in _plain_chunks(path, compression, progress=progress):
             for chunk in _chunked(pyfastx.Fastx(source, comment=True, uppercase=False)):
                 ids, seqs, descs = map(list, zip(*chunk))
                 yield Columns(ids, seqs, None, descs)
@@ -128,7 +130,8 @@ def _chunked(records: Iterator, n: int = RECORDS_PER_CHUNK) -> Iterator[list]:
         yield chunk
 
 
-def _plain_chunks(path: Path, compression: str | None, size: int = CHUNK_BYTES) -> Iterator[str]:
+def _plain_chunks(path: Path, compression: str | None, size: int = CHUNK_BYTES, *,
+                  progress=None) -> Iterator[str]:
     """Hand a FASTA file to pyfastx as plain text, a chunk of whole records at a time.
 
     The file is decompressed here (gzip through ISA-L, ~3x faster than the zlib inside pyfastx;
@@ -146,7 +149,7 @@ def _plain_chunks(path: Path, compression: str | None, size: int = CHUNK_BYTES) 
     pending = bytearray()
     offset = 0  # byte offset of pending[0] in the decompressed stream
     try:
-        with open_binary(path, compression) as fh:
+        with open_binary(path, compression, progress=progress) as fh:
             while True:
                 try:
                     data = fh.read(size)
@@ -226,10 +229,10 @@ def locate_offset(path: Path, offset: int) -> int | None:
         return None
 
 
-def _dnaio_records(path: Path, compression: str | None, fmt: str) -> Iterator[tuple]:
+def _dnaio_records(path: Path, compression: str | None, fmt: str, progress=None) -> Iterator[Columns]:
     import dnaio
 
-    fh = open_binary(path, compression)
+    fh = open_binary(path, compression, progress=progress)
     try:
         with dnaio.open(fh, fileformat=fmt) as reader:
             for chunk in _chunked(reader):

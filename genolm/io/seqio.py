@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -101,14 +101,15 @@ def read_records(
         _check_unique(path, compression, fmt, hashes)
 
 
-def read_batches(path: str | os.PathLike, *, max_bases: int = 1 << 20,
-                 unique_ids: bool = True) -> Iterator[Batch]:
+def read_batches(path: str | os.PathLike, *, max_bases: int = 1 << 20, unique_ids: bool = True,
+                 progress: Callable[[int], None] | None = None) -> Iterator[Batch]:
     """Stream a file as batches of about ``max_bases`` bases, for bulk work such as tokenizing.
 
     Only the structure is checked here (an id and a non-empty sequence per record, unique ids);
     the alphabet is left to the consumer, which checks a whole batch in one pass and can call
     :func:`alphabet_error` for the exact line.  No Python work per record beyond a few list
-    operations, which is what makes short reads fast.
+    operations, which is what makes short reads fast.  ``progress(n)`` is told of every n bytes
+    read from the file (compressed bytes: the unit of its size on disk).
     """
     path = Path(path)
     compression = detect_compression(path)
@@ -117,7 +118,7 @@ def read_batches(path: str | os.PathLike, *, max_bases: int = 1 << 20,
     index = 0  # file index of ids[0]
     ids: list[str] = []
     seqs: list[str] = []
-    for cols in raw_columns(path, compression, fmt):
+    for cols in raw_columns(path, compression, fmt, progress=progress):
         if not all(cols.ids) or not all(cols.seqs):
             bad = next(i for i, (n, s) in enumerate(zip(cols.ids, cols.seqs)) if not n or not s)
             raise _structure_error(path, fmt, index + len(ids) + bad, cols.ids[bad])

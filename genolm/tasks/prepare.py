@@ -56,7 +56,7 @@ class PrepareArgs:
     seed: int = 0
     unknown: str = "error"
     case: str = "fold"
-    workers: int = 1
+    workers: int = 0  # 0: one per CPU core (the output does not depend on it)
     shard_tokens: int = 1 << 30
     bpe_train_bases: int = 20_000_000
     force: bool = False
@@ -74,8 +74,8 @@ class PrepareArgs:
             raise GenolmError("unknown --unknown policy", expected="error | n | skip", found=self.unknown)
         if self.case not in ("fold", "keep"):
             raise GenolmError("unknown --case", expected="fold | keep", found=self.case)
-        if self.workers < 1:
-            raise GenolmError("--workers must be at least 1", found=str(self.workers))
+        if self.workers < 0:
+            raise GenolmError("--workers must be 0 (one per core) or more", found=str(self.workers))
         if self.shard_tokens < self.window:
             raise GenolmError("--shard-tokens must hold at least one window", found=str(self.shard_tokens))
         get_alphabet(self.alphabet)
@@ -99,7 +99,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "or skip the record")
     p.add_argument("--case", default="fold", choices=("fold", "keep"),
                    help="fold soft-masked lowercase to uppercase, or keep it as separate tokens")
-    p.add_argument("--workers", type=int, default=1, help="processes (files are spread over them)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes; files are spread over them, and the output is the same for any "
+                        "number (default: 0 = one per CPU core)")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -262,36 +264,71 @@ def _bpe_sample(opts: PrepareArgs, inputs):
 
 
 def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path) -> list[FileResult]:
+    """Tokenize every input (in ``opts.workers`` processes), with a progress bar in bytes read."""
     parts = tmp / ".parts"
     parts.mkdir()
     jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction)
             for i, (p, _) in enumerate(inputs)]
     sizes = [os.path.getsize(p) for p, _ in inputs]
+    workers = min(opts.workers or _cpu_count(), len(jobs))
     bar = _progress_bar(opts, sum(sizes))
     results: list[FileResult] = []
     try:
-        if opts.workers == 1 or len(jobs) == 1:
+        if workers == 1:
             for job in jobs:
-                results.append(_work(job, tok))
-                bar.update(sizes[job.index])
+                results.append(_work(job, tok, bar.update))
         else:
-            import multiprocessing as mp
-
-            # Largest files first so the workers finish together; results are reordered below.
-            order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
-            with mp.get_context("fork").Pool(min(opts.workers, len(jobs))) as pool:
-                for res in pool.imap_unordered(_work, [jobs[i] for i in order]):
-                    results.append(res)
-                    bar.update(sizes[res.index])
+            results = _run_pool(jobs, sizes, workers, bar)
     finally:
         bar.close()
     results.sort(key=lambda r: r.index)
     return results
 
 
-def _work(job: _Job, tok: Tokenizer | None = None) -> FileResult:
+_BYTES_READ = None  # multiprocessing.Value shared with the forked workers: bytes of input read
+
+
+def _run_pool(jobs: list[_Job], sizes: list[int], workers: int, bar) -> list[FileResult]:
+    import multiprocessing as mp
+
+    global _BYTES_READ
+    ctx = mp.get_context("fork")
+    _BYTES_READ = ctx.Value("q", 0)
+    # Largest files first so the workers finish together; results are reordered by the caller.
+    order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
+    results = []
+    try:
+        with ctx.Pool(workers) as pool:
+            pending = pool.imap_unordered(_work, [jobs[i] for i in order])
+            while len(results) < len(jobs):
+                try:
+                    results.append(pending.next(timeout=0.25))
+                except mp.TimeoutError:
+                    pass
+                bar.update(_BYTES_READ.value - bar.n)
+    finally:
+        _BYTES_READ = None
+    return results
+
+
+def _work(job: _Job, tok: Tokenizer | None = None, progress=None) -> FileResult:
     tok = tok or Tokenizer.from_dict(job.tokenizer)
-    return tokenize_file(job.index, job.path, tok, job.tmp, seed=job.seed, val_fraction=job.val_fraction)
+    if progress is None and _BYTES_READ is not None:  # in a worker process
+        counter = _BYTES_READ
+
+        def progress(n: int) -> None:
+            with counter.get_lock():
+                counter.value += n
+
+    return tokenize_file(job.index, job.path, tok, job.tmp, seed=job.seed,
+                         val_fraction=job.val_fraction, progress=progress)
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _progress_bar(opts: PrepareArgs, total: int):
