@@ -10,6 +10,7 @@ for short reads, where records number in the millions.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -83,23 +84,27 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
     handles = {s: open(res.parts[s], "wb", buffering=0) for s in SPLITS}  # big writes: no extra copy
     try:
         for batch in read_batches(path, progress=progress):
+            bases = np.fromiter(map(len, batch.seqs), np.int64, len(batch.seqs))  # (n,)
             res.n_records += len(batch.ids)
-            res.n_bases += sum(map(len, batch.seqs))
+            res.n_bases += int(bases.sum())
             is_val = split_of(batch.ids, salt, val_fraction)
+            mixed = bool(is_val.any()) and not is_val.all()
             for split, want in (("train", False), ("val", True)):
-                if want and not is_val.any() or not want and is_val.all():
+                if not mixed and bool(is_val[0]) != want:
                     continue
-                if is_val.any() and not is_val.all():  # select this split's records (rare for genomes)
-                    pick = np.flatnonzero(is_val == want).tolist()
-                    sub = Batch(batch.first, [batch.ids[i] for i in pick], [batch.seqs[i] for i in pick])
-                else:
-                    pick, sub = None, batch
+                pick = None
+                sub, sub_bases = batch, bases
+                if mixed:  # this split's records (reads: nearly every batch; genomes: rarely)
+                    pick = np.flatnonzero(is_val == want)
+                    take = operator.itemgetter(*pick.tolist())
+                    sub = Batch(batch.first, _as_list(take(batch.ids)), _as_list(take(batch.seqs)))
+                    sub_bases = bases[pick]
                 stream, n_tok, kept = _encode(tok, sub, pick, batch, path, res.format)
-                ids, seqs = sub.ids, sub.seqs
+                ids = sub.ids
                 if kept is not None:
                     res.skipped += int((~kept).sum())
-                    ids = [i for i, k in zip(ids, kept) if k]
-                    seqs = [q for q, k in zip(seqs, kept) if k]
+                    ids = list(itertools.compress(ids, kept))
+                    sub_bases = sub_bases[kept]
                 if not ids:
                     continue
                 _write_all(handles[split], stream)
@@ -107,13 +112,18 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
                 rec.ids.extend(ids)
                 rec.starts.append(offsets[split] + np.cumsum(n_tok) - n_tok)
                 rec.n_tokens.append(n_tok)
-                rec.n_bases.append(np.fromiter(map(len, seqs), np.int64, len(seqs)))
+                rec.n_bases.append(sub_bases)
                 offsets[split] += int(n_tok.sum())
     finally:
         for fh in handles.values():
             fh.close()
     res.replaced = tok.stats.get("replaced", 0) - replaced0
     return res
+
+
+def _as_list(picked) -> list:
+    """itemgetter gives a bare item for one index, a tuple for several."""
+    return list(picked) if isinstance(picked, tuple) else [picked]
 
 
 def _write_all(fh, arr: np.ndarray) -> None:
@@ -132,7 +142,7 @@ def _encode(tok: Tokenizer, sub: Batch, pick, batch: Batch, path: Path, fmt: str
         pass
     for j, seq in enumerate(sub.seqs):
         if tok.check(seq) >= 0:
-            index = batch.first + (pick[j] if pick is not None else j)
+            index = batch.first + (int(pick[j]) if pick is not None else j)
             raise alphabet_error(path, fmt, index, sub.ids[j], seq, tok.alphabet)
     raise GenolmError("tokenizer rejected a batch", file=path)  # pragma: no cover - defensive
 
