@@ -27,7 +27,20 @@ MAX_K = 10  # 4**10 ≈ 1M k-mers; beyond that the embedding table, not the toke
 NKMER = "<nkmer>"
 
 
-class CharTokenizer(Tokenizer):
+class _NoParams:
+    """Spec and save-file handling of the kinds that take no parameters (``char``, ``codon``)."""
+
+    @classmethod
+    def _from_spec_args(cls, spec, args, alphabet, **kw):
+        spec_ints(spec, args, (), 0)
+        return cls(alphabet or "dna", **kw)
+
+    @classmethod
+    def _from_saved(cls, d):
+        return cls(d["alphabet"], case=d["case"], unknown=d["unknown"], n_conditions=d["n_conditions"])
+
+
+class CharTokenizer(_NoParams, Tokenizer):
     """One token per nucleotide (or residue, with ``alphabet="protein"``), IUPAC codes included.
 
     ``case="keep"`` gives lowercase (soft-masked) letters their own tokens, after the uppercase ones.
@@ -89,16 +102,6 @@ class CharTokenizer(Tokenizer):
             return super().encode_records(seqs)
         n = np.fromiter(map(len, seqs), np.int64, len(seqs)) + 1
         return np.frombuffer(ids, np.uint8), n, None
-
-
-    @classmethod
-    def _from_spec_args(cls, spec, args, alphabet, **kw):
-        spec_ints(spec, args, (), 0)
-        return cls(alphabet or "dna", **kw)
-
-    @classmethod
-    def _from_saved(cls, d):
-        return cls(d["alphabet"], case=d["case"], unknown=d["unknown"], n_conditions=d["n_conditions"])
 
 
 class AaTokenizer(CharTokenizer):
@@ -275,7 +278,7 @@ class KmerTokenizer(Tokenizer):
                    n_conditions=d["n_conditions"])
 
 
-class CodonTokenizer(KmerTokenizer):
+class CodonTokenizer(_NoParams, KmerTokenizer):
     """Non-overlapping 3-mers in frame 0 over DNA or RNA (``kmer:3`` under its own name).
 
     >>> CodonTokenizer("rna").decode(CodonTokenizer("rna").encode("AUGGCu"))
@@ -291,11 +294,3 @@ class CodonTokenizer(KmerTokenizer):
     def spec(self) -> str:
         return "codon"
 
-    @classmethod
-    def _from_spec_args(cls, spec, args, alphabet, **kw):
-        spec_ints(spec, args, (), 0)
-        return cls(alphabet or "dna", **kw)
-
-    @classmethod
-    def _from_saved(cls, d):
-        return cls(d["alphabet"], case=d["case"], unknown=d["unknown"], n_conditions=d["n_conditions"])
