@@ -17,7 +17,7 @@ SMALL = [DATA / "lambda.fasta.gz", DATA / "camisim_reads.fasta.gz", DATA / "biom
 
 
 def source_sequences(paths):
-    return {(i, r.id): r.seq.upper() for i, p in enumerate(paths) for r in read_records(p)}
+    return {(i, r.id): r.seq.upper() for i, p in enumerate(paths) for r in read_records(p, alphabet=None)}
 
 
 def check_windows(out, paths, n_windows=200, seed=0):
@@ -168,3 +168,26 @@ def test_real_corpus_windows_decode(tmp_path):
                             workers=2, progress=False))
     assert m["totals"]["records"] == 76684 and m["totals"]["bases"] == 71278575
     assert check_windows(tmp_path / "r", paths, n_windows=300) >= 600
+
+
+def test_same_input_twice_is_an_error(tmp_path, capsys):
+    code, out, err = run_cli(["prepare", DATA / "lambda.fasta.gz", str(DATA / "lambda.fasta.gz").replace(
+        "/data/", "/data/../data/"), "--out", tmp_path / "c", "--no-progress"], capsys)
+    assert code == 2 and "given twice" in err and not (tmp_path / "c").exists()
+
+
+def test_protein_and_rna_corpora(tmp_path):
+    from genolm.io.seqio import write_fasta
+
+    prot = tmp_path / "p.faa"
+    write_fasta([("p1", "MKVLAAGIVE*"), ("p2", "MSTKKKPLTQEQ")], prot)
+    m = prepare(PrepareArgs(inputs=[str(prot)], out=str(tmp_path / "p"), alphabet="protein",
+                            tokenizer="aa", window=4, val_fraction=0, progress=False))
+    assert m["totals"]["bases"] == 23 and m["tokenizer"]["alphabet"] == "protein"
+    assert check_windows(tmp_path / "p", [prot], n_windows=5) > 0
+    rna = tmp_path / "r.fa"
+    write_fasta([("r1", "ACGUACGUAAUU"), ("r2", "GGCCUUAA")], rna)
+    prepare(PrepareArgs(inputs=[str(rna)], out=str(tmp_path / "r"), alphabet="rna", tokenizer="codon",
+                        window=2, val_fraction=0, progress=False))
+    corpus = PreparedCorpus(tmp_path / "r")
+    assert corpus.tokenizer.decode(np.asarray(corpus.shards("train")[0])) == "ACGUACGUAAUUGGCCUUAA"

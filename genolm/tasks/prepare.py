@@ -112,8 +112,9 @@ def setup(args: argparse.Namespace) -> int:
     opts = PrepareArgs(**{k: v for k, v in vars(args).items() if k in PrepareArgs.__dataclass_fields__})
     manifest = prepare(opts)
     s = manifest["splits"]
+    letters = "residues" if manifest["tokenizer"].get("alphabet") == "protein" else "bases"
     print(f"{manifest['out']}: {manifest['totals']['records']:,} records, "
-          f"{manifest['totals']['bases']:,} bases -> train {s['train']['tokens']:,} tokens "
+          f"{manifest['totals']['bases']:,} {letters} -> train {s['train']['tokens']:,} tokens "
           f"({s['train']['windows']:,} windows), val {s['val']['tokens']:,} tokens "
           f"({s['val']['windows']:,} windows)" + (" [up to date]" if manifest.get("reused") else ""))
     return 0
@@ -208,6 +209,13 @@ def _is_prepared(path: Path) -> bool:
 
 
 def _resolve_inputs(opts: PrepareArgs, sheet) -> list[tuple[Path, str | None]]:
+    seen: dict[Path, str] = {}
+    for p in opts.inputs:
+        real = Path(p).resolve()
+        if real in seen:
+            raise GenolmError("the same input file is given twice", file=p, found=f"also as {seen[real]}",
+                              hint="each record would be counted twice; give every file once")
+        seen[real] = p
     if sheet is None:
         paths = [Path(p) for p in opts.inputs]
         for p in paths:
