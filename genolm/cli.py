@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from genolm import __version__
 from genolm.errors import GenolmError
@@ -55,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Library warnings (e.g. Prodigal on a short genome) as one line each, like errors.
+    plain = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_a, **_k: f"genolm {args.command}: warning: {message}\n"
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = plain
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args._setup(args)
     except GenolmError as err:
