@@ -191,3 +191,21 @@ def test_protein_and_rna_corpora(tmp_path):
                         window=2, val_fraction=0, progress=False))
     corpus = PreparedCorpus(tmp_path / "r")
     assert corpus.tokenizer.decode(np.asarray(corpus.shards("train")[0])) == "ACGUACGUAAUUGGCCUUAA"
+
+
+@pytest.mark.parametrize("spec", ["char", "kmer:3"])
+def test_region_split_holds_out_the_tail_of_every_record(tmp_path, spec):
+    paths = [DATA / "lambda.fasta.gz", DATA / "H.Pylori__G27.fasta.gz"]
+    m = prepare(PrepareArgs(inputs=[str(p) for p in paths], out=str(tmp_path / "c"), split="region",
+                            tokenizer=spec, val_fraction=0.1, window=128, progress=False))
+    assert m["split"] == "region"
+    rec = PreparedCorpus(tmp_path / "c").records
+    rows = list(zip(rec["split"].to_pylist(), rec["record_id"].to_pylist(), rec["n_bases"].to_pylist(),
+                    rec["base_offset"].to_pylist()))
+    seqs = source_sequences(paths)
+    for (_, rid) in seqs:
+        parts = {s: (n, off) for s, r, n, off in rows if r == rid}
+        total = len(next(v for (f, i), v in seqs.items() if i == rid))
+        assert parts["train"] == (total - round(total * 0.1), 0)  # head trains
+        assert parts["val"] == (round(total * 0.1), total - round(total * 0.1))  # tail validates
+    assert check_windows(tmp_path / "c", paths, n_windows=100) > 50

@@ -38,10 +38,11 @@ class PartRecords:
     starts: list[np.ndarray] = field(default_factory=list)
     n_tokens: list[np.ndarray] = field(default_factory=list)
     n_bases: list[np.ndarray] = field(default_factory=list)
+    base_offsets: list[np.ndarray] = field(default_factory=list)  # where each part starts in its record
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
-        return cat(self.starts), cat(self.n_tokens), cat(self.n_bases)
+        return cat(self.starts), cat(self.n_tokens), cat(self.n_bases), cat(self.base_offsets)
 
 
 @dataclass
@@ -70,9 +71,14 @@ def split_of(ids: list[str], salt: bytes, val_fraction: float) -> np.ndarray:
 
 
 def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str | os.PathLike,
-                  *, seed: int, val_fraction: float, progress=None) -> FileResult:
+                  *, seed: int, val_fraction: float, split: str = "record", progress=None) -> FileResult:
     """Tokenize every record of ``path`` into ``tmp/{index}.{split}.bin`` part files;
-    ``progress(n)`` hears of every n bytes of the file read."""
+    ``progress(n)`` hears of every n bytes of the file read.
+
+    ``split="record"``: whole records go to train or validation by a seeded hash of their id.
+    ``split="region"``: every record is cut in two — its first (1 - val_fraction) of bases train,
+    the rest validates (an "unseen region" of every genome).
+    """
     path = Path(path)
     res = FileResult(index, {s: os.path.join(tmp, f"{index}.{s}.bin") for s in SPLITS},
                      {s: PartRecords() for s in SPLITS})
@@ -87,38 +93,57 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
             bases = np.fromiter(map(len, batch.seqs), np.int64, len(batch.seqs))  # (n,)
             res.n_records += len(batch.ids)
             res.n_bases += int(bases.sum())
-            is_val = split_of(batch.ids, salt, val_fraction)
-            mixed = bool(is_val.any()) and not is_val.all()
-            for split, want in (("train", False), ("val", True)):
-                if not mixed and bool(is_val[0]) != want:
-                    continue
-                pick = None
-                sub, sub_bases = batch, bases
-                if mixed:  # this split's records (reads: nearly every batch; genomes: rarely)
-                    pick = np.flatnonzero(is_val == want)
-                    take = operator.itemgetter(*pick.tolist())
-                    sub = Batch(batch.first, _as_list(take(batch.ids)), _as_list(take(batch.seqs)))
-                    sub_bases = bases[pick]
+            parts = (_region_parts(batch, bases, val_fraction) if split == "region"
+                     else _record_parts(batch, bases, split_of(batch.ids, salt, val_fraction)))
+            for name, sub, pick, sub_bases, base_offset in parts:
                 stream, n_tok, kept = _encode(tok, sub, pick, batch, path, res.format)
                 ids = sub.ids
                 if kept is not None:
                     res.skipped += int((~kept).sum())
                     ids = list(itertools.compress(ids, kept))
-                    sub_bases = sub_bases[kept]
+                    sub_bases, base_offset = sub_bases[kept], base_offset[kept]
                 if not ids:
                     continue
-                _write_all(handles[split], stream)
-                rec = res.records[split]
+                _write_all(handles[name], stream)
+                rec = res.records[name]
                 rec.ids.extend(ids)
-                rec.starts.append(offsets[split] + np.cumsum(n_tok) - n_tok)
+                rec.starts.append(offsets[name] + np.cumsum(n_tok) - n_tok)
                 rec.n_tokens.append(n_tok)
                 rec.n_bases.append(sub_bases)
-                offsets[split] += int(n_tok.sum())
+                rec.base_offsets.append(base_offset)
+                offsets[name] += int(n_tok.sum())
     finally:
         for fh in handles.values():
             fh.close()
     res.replaced = tok.stats.get("replaced", 0) - replaced0
     return res
+
+
+def _record_parts(batch: Batch, bases: np.ndarray, is_val: np.ndarray):
+    """(split, sub-batch, indices in batch or None, bases, base offsets) for whole records."""
+    mixed = bool(is_val.any()) and not is_val.all()
+    for name, want in (("train", False), ("val", True)):
+        if not mixed and bool(is_val[0]) != want:
+            continue
+        if not mixed:
+            yield name, batch, None, bases, np.zeros(len(bases), np.int64)
+            continue
+        # this split's records (reads: nearly every batch; genomes: rarely)
+        pick = np.flatnonzero(is_val == want)
+        take = operator.itemgetter(*pick.tolist())
+        sub = Batch(batch.first, _as_list(take(batch.ids)), _as_list(take(batch.seqs)))
+        yield name, sub, pick, bases[pick], np.zeros(len(pick), np.int64)
+
+
+def _region_parts(batch: Batch, bases: np.ndarray, val_fraction: float):
+    """The head of every record for training, its tail for validation."""
+    cut = bases - np.round(bases * val_fraction).astype(np.int64)  # (n,) first validation base
+    yield "train", Batch(batch.first, batch.ids, [s[:c] for s, c in zip(batch.seqs, cut.tolist())]), \
+        None, cut, np.zeros(len(cut), np.int64)
+    pick = np.flatnonzero(cut < bases)  # records long enough to have a tail
+    if len(pick):
+        sub = Batch(batch.first, [batch.ids[i] for i in pick], [batch.seqs[i][cut[i]:] for i in pick])
+        yield "val", sub, pick, bases[pick] - cut[pick], cut[pick]
 
 
 def _as_list(picked) -> list:
@@ -153,7 +178,7 @@ def append_parts(res: FileResult, writers: dict[str, ShardWriter], dtype) -> dic
     rows = {}
     for split in SPLITS:
         rec = res.records[split]
-        starts, n_tok, n_bases = rec.arrays()
+        starts, n_tok, n_bases, base_offsets = rec.arrays()
         if not len(starts):
             os.unlink(res.parts[split])
             continue
@@ -163,7 +188,7 @@ def append_parts(res: FileResult, writers: dict[str, ShardWriter], dtype) -> dic
             # A large part becomes a shard as it is: renamed, not copied.
             shard = np.full(len(starts), w.adopt(res.parts[split], total), np.int32)
             rows[split] = {"shard": shard, "start": starts, "n_tokens": n_tok, "n_bases": n_bases,
-                           "record_id": rec.ids}
+                           "base_offset": base_offsets, "record_id": rec.ids}
             continue
         part = np.memmap(res.parts[split], dtype=dtype, mode="r")
         ends = starts + n_tok
@@ -181,5 +206,5 @@ def append_parts(res: FileResult, writers: dict[str, ShardWriter], dtype) -> dic
         del part
         os.unlink(res.parts[split])
         rows[split] = {"shard": shard, "start": new_start, "n_tokens": n_tok, "n_bases": n_bases,
-                       "record_id": rec.ids}
+                       "base_offset": base_offsets, "record_id": rec.ids}
     return rows

@@ -7,8 +7,9 @@ Layout of a prepared corpus directory::
     train/000000.bin     raw token ids (dtype in the manifest), records end to end, each
     train/000001.bin     followed by <sep>; memory-mapped by readers, never loaded whole
     val/000000.bin
-    records.parquet      one row per record: split, shard, start, n_tokens, n_bases, file,
-                         record_id, sample_id — where every token came from
+    records.parquet      one row per record (or record part, with --split region): split, shard,
+                         start, n_tokens, n_bases, base_offset, file, record_id, sample_id —
+                         where every token came from
 
 A training window is ``window`` consecutive tokens of one shard, starting every ``stride`` tokens
 (so windows over a long genome overlap when stride < window, and short reads are packed several
@@ -127,9 +128,16 @@ class TokenWindows:
 
     def position(self, i: int) -> tuple[int, int]:
         """(shard, token offset) of the i-th window in shuffled order."""
-        j = int(self.order[i])
+        return self._where(int(self.order[i]))
+
+    def _where(self, j: int) -> tuple[int, int]:
         shard = int(np.searchsorted(self._cum, j, side="right") - 1)
         return shard, (j - int(self._cum[shard])) * self.stride
+
+    def at(self, j: int) -> np.ndarray:
+        """The j-th window in file order (samplers that shuffle by themselves use this)."""
+        shard, offset = self._where(j)
+        return np.asarray(self.shards[shard][offset: offset + self.window])
 
     def __getitem__(self, i: int) -> np.ndarray:
         shard, offset = self.position(i)
@@ -193,6 +201,7 @@ class PreparedCorpus:
         n_tok = t["n_tokens"].to_numpy()[order]
         ids = t["record_id"].to_numpy(zero_copy_only=False)[order]
         files = t["file"].to_numpy()[order]
+        base0 = t["base_offset"].to_numpy()[order]
         advance = self.tokenizer.advance
         data = self.shards(split)[shard]
         out = []
@@ -201,7 +210,7 @@ class PreparedCorpus:
         while i < len(starts) and starts[i] < end:
             lo, hi = max(offset, starts[i]), min(end, starts[i] + n_tok[i])
             if lo < hi:
-                base_start = int(advance[np.asarray(data[starts[i]: lo])].sum())
+                base_start = int(base0[i]) + int(advance[np.asarray(data[starts[i]: lo])].sum())
                 base_end = base_start + int(advance[np.asarray(data[lo:hi])].sum())
                 out.append({"record_id": ids[i], "file": int(files[i]), "base_start": base_start,
                             "base_end": base_end, "token_start": lo - offset, "token_end": hi - offset})

@@ -52,6 +52,7 @@ class PrepareArgs:
     window: int = 1024
     stride: int | None = None
     val_fraction: float = 0.05
+    split: str = "record"  # record: whole records by hash | region: the tail of every record
     samples: str | None = None
     seed: int = 0
     unknown: str = "error"
@@ -70,6 +71,8 @@ class PrepareArgs:
             raise GenolmError("--stride must be positive", found=str(self.stride))
         if not 0 <= self.val_fraction < 1:
             raise GenolmError("--val-fraction must be in [0, 1)", found=str(self.val_fraction))
+        if self.split not in ("record", "region"):
+            raise GenolmError("unknown --split", expected="record | region", found=self.split)
         if self.unknown not in ("error", "n", "skip"):
             raise GenolmError("unknown --unknown policy", expected="error | n | skip", found=self.unknown)
         if self.case not in ("fold", "keep"):
@@ -92,6 +95,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=1024, help="tokens per training window")
     p.add_argument("--stride", type=int, default=None, help="tokens between window starts (default: window)")
     p.add_argument("--val-fraction", type=float, default=0.05, help="fraction of records held out")
+    p.add_argument("--split", default="record", choices=("record", "region"),
+                   help="record: each record goes whole to train or validation (by a seeded hash of "
+                        "its id); region: the last --val-fraction of every record validates, the "
+                        "rest trains (an unseen region of every genome)")
     p.add_argument("--samples", default=None, help="sample sheet (TSV/CSV: sample_id, path, metadata…)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the window order")
     p.add_argument("--unknown", default="error", choices=("error", "n", "skip"),
@@ -131,6 +138,7 @@ class _Job:
     tokenizer: dict  # Tokenizer.to_dict(), rebuilt in the worker process
     seed: int
     val_fraction: float
+    split: str
 
 
 def prepare(opts: PrepareArgs) -> dict:
@@ -183,7 +191,7 @@ def prepare(opts: PrepareArgs) -> dict:
             "out": str(out), "fingerprint": fingerprint,
             "tokenizer": tok.describe(), "dtype": np.dtype(tok.dtype).name, "sep_id": sep,
             "window": opts.window, "stride": opts.stride, "seed": opts.seed,
-            "val_fraction": opts.val_fraction, "unknown": opts.unknown, "case": opts.case,
+            "val_fraction": opts.val_fraction, "split": opts.split, "unknown": opts.unknown, "case": opts.case,
             "inputs": files, "splits": splits,
             "totals": {"records": sum(f["records"] for f in files), "bases": sum(f["bases"] for f in files),
                        "skipped_records": sum(f["skipped_records"] for f in files)},
@@ -275,7 +283,7 @@ def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path) -> list[File
     """Tokenize every input (in ``opts.workers`` processes), with a progress bar in bytes read."""
     parts = tmp / ".parts"
     parts.mkdir()
-    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction)
+    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction, opts.split)
             for i, (p, _) in enumerate(inputs)]
     sizes = [os.path.getsize(p) for p, _ in inputs]
     workers = min(opts.workers or _cpu_count(), len(jobs))
@@ -329,7 +337,7 @@ def _work(job: _Job, tok: Tokenizer | None = None, progress=None) -> FileResult:
                 counter.value += n
 
     return tokenize_file(job.index, job.path, tok, job.tmp, seed=job.seed,
-                         val_fraction=job.val_fraction, progress=progress)
+                         val_fraction=job.val_fraction, split=job.split, progress=progress)
 
 
 def _cpu_count() -> int:
@@ -372,6 +380,7 @@ def _write_records(path: Path, rows: list) -> None:
         "start": col("start", pa.int64()),
         "n_tokens": col("n_tokens", pa.int64()),
         "n_bases": col("n_bases", pa.int64()),
+        "base_offset": col("base_offset", pa.int64()),
         "file": pa.array(np.repeat(np.array([f for _, f, _, _ in rows], np.int32), n), pa.int32()),
         "record_id": pa.array(list(itertools.chain.from_iterable(r["record_id"] for *_, r in rows)),
                               pa.string()),
