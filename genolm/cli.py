@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "prepare": "genolm.tasks.prepare",
     "translate": "genolm.tasks.translate",
     "orfs": "genolm.tasks.orfs",
+    "pretrain": "genolm.tasks.pretrain",
+    "export": "genolm.tasks.export",
 }
 
 

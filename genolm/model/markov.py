@@ -1,0 +1,405 @@
+"""Interpolated order-k Markov models over ACGT: the bits-per-base baseline every DNA LM must beat.
+
+The model predicts base ``x_i`` from the ``k`` bases before it, for every ``k`` from 0 to
+``max_order``, and blends the orders recursively in the hierarchical form of interpolated
+(modified) Kneser–Ney / Pitman–Yor smoothing, with raw counts at every order::
+
+    p_k(x | c) = (n(c,x) - D_k(n(c,x)) + g_k(c) * p_{k-1}(x | c'))      c' = c without its oldest base
+                 ---------------------------------------------------
+                                  n(c) + alpha_k
+    g_k(c)     = alpha_k + sum_j D_k(j-class) * #{x : n(c,x) in that class}
+    p_{-1}     = 1/4
+
+``D_k(n)`` is one of three discounts (n = 1, n = 2, n >= 3; none for n = 0) and ``alpha_k`` a
+concentration, so each order has four weights; a context never seen in training passes the
+lower order through unchanged.  The 4 (K+1) weights are fit by L-BFGS to minimise the bits per
+base of a *validation* set that must come from the training side of a split (never the test set):
+:meth:`MarkovModel.fit_weights`.
+
+Counting is exact: every (k+1)-mer of the training set, for k = 0..K, in dense ``4**(k+1)``
+arrays indexed like :func:`genolm.bio.kmers.kmer_index` (order 12: 4**13 uint32 = 256 MiB; all
+orders together 1.33x that).  ``both_strands=True`` also counts the reverse complement of every
+sequence.
+
+Bases other than A/C/G/T (N and the IUPAC ambiguity codes; case is ignored) are never guessed:
+
+* training: a (k+1)-mer that contains one is not counted;
+* scoring: a non-ACGT base is not scored (its log2 probability is NaN and it is left out of the
+  bits per base); an ACGT base whose context reaches back over one is predicted from the orders
+  that fit after it (right after an N: order 0), exactly as at the start of a sequence.
+
+Characters that are not nucleotide codes at all raise :class:`GenolmError` (``unknown="error"``),
+or are read as N with ``unknown="n"``.
+
+>>> m = MarkovModel(max_order=2, both_strands=False).fit(["ACGTACGTACGTACGT"])
+>>> round(float(2 ** m.log2_probs("ACGTA")[-1]), 3)  # 'A' after 'GT': seen 3 times out of 3
+0.707
+>>> m.evaluate(["ACGNNTA"]).n_scored
+5
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from genolm.bio.kmers import KMER_CODE
+from genolm.bio.seq import check_unknown
+from genolm.errors import GenolmError
+
+ALPHABET = "ACGT"
+MAX_ORDER = 13  # top table 4**14 uint32 = 1 GiB; the codes of (K+1)-mers must fit 32 bits
+FORMAT = "genolm.markov/1"
+_FLUSH = 1 << 25  # k-mer occurrences gathered before one round of bincounts (~300 MB of temporaries)
+_CHUNK = 1 << 20  # positions scored at a time (bounds the (n, 4) float64 temporaries to ~100 MB)
+
+
+@dataclass(frozen=True)
+class MarkovScore:
+    """Bits per base over the scored bases; ``n_skipped`` non-ACGT bases were not scored."""
+
+    bits_per_base: float
+    n_scored: int
+    n_skipped: int
+
+
+# ----------------------------------------------------------------------------- contexts
+
+
+def encode(seq: str | bytes, unknown: str = "error") -> np.ndarray:
+    """(L,) uint8 codes A=0 C=1 G=2 T/U=3, and 4 for N / an IUPAC code (any case).
+
+    >>> encode("ACgtN").tolist()
+    [0, 1, 2, 3, 4]
+    """
+    return KMER_CODE[np.frombuffer(check_unknown(seq, unknown), dtype=np.uint8)]
+
+
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    """The codes of the reverse-complement strand (non-ACGT stays non-ACGT).
+
+    >>> reverse_complement_codes(encode("AACN")).tolist()
+    [4, 2, 3, 3]
+    """
+    return np.where(codes < 4, 3 - codes, 4).astype(np.uint8)[::-1]
+
+
+def contexts(codes: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each position i: the last ``order`` bases before it and how many of them are usable.
+
+    Returns ``ctx`` (L,) uint32, base i-1 in the lowest 2 bits and base i-j in bits 2(j-1)..2j-1
+    (so ``ctx & (4**k - 1)`` is the order-k context, numbered like a k-mer), and ``depth`` (L,)
+    int8: the number of ACGT bases right before i, capped at ``order`` (orders above it are not
+    used at i).
+
+    >>> ctx, depth = contexts(encode("ACGNT"), 2)
+    >>> ctx.tolist(), depth.tolist()
+    ([0, 0, 1, 6, 8], [0, 1, 2, 2, 0])
+    """
+    n = len(codes)
+    bad = codes > 3
+    v = np.where(bad, 0, codes).astype(np.uint32)
+    ctx = np.zeros(n, dtype=np.uint32)
+    for j in range(1, min(order, n) + 1):  # `order` vector passes, not a loop over bases
+        ctx[j:] |= v[: n - j] << np.uint32(2 * (j - 1))
+    idx = np.arange(n, dtype=np.int64)
+    last_bad = np.maximum.accumulate(np.where(bad, idx, -1))  # (L,) last non-ACGT at or before i
+    depth = np.zeros(n, dtype=np.int64)
+    depth[1:] = idx[1:] - 1 - last_bad[:-1]
+    return ctx, np.minimum(depth, order).astype(np.int8)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class MarkovModel:
+    """Interpolated Markov model of orders 0..``max_order`` over ACGT (see the module docstring).
+
+    >>> m = MarkovModel(max_order=3).fit(["ACGT" * 50, "GGGATTC" * 30])
+    >>> m.fit_weights(["ACGTACGTGGGATTCGGGATTC"])["bits_after"] < 1.0
+    True
+    >>> 0 < m.bits_per_base(["ACGTACGT"]) < 1
+    True
+    """
+
+    def __init__(self, max_order: int = 12, both_strands: bool = True) -> None:
+        if not (isinstance(max_order, (int, np.integer)) and not isinstance(max_order, bool)
+                and 0 <= max_order <= MAX_ORDER):
+            raise GenolmError("Markov order out of range", expected=f"an integer from 0 to {MAX_ORDER}",
+                              found=repr(max_order),
+                              hint=f"order {MAX_ORDER} already needs {4 ** (MAX_ORDER + 1) * 4 >> 30} GiB "
+                                   "for its count table")
+        self.max_order = int(max_order)
+        self.both_strands = bool(both_strands)
+        # counts[k]: (4**(k+1),) count of each (k+1)-mer = (order-k context, next base).
+        self.counts: list[np.ndarray] = [np.zeros(4 ** (k + 1), np.uint32) for k in range(self.max_order + 1)]
+        # Per-order weights: alpha (K+1,) > 0, discount (K+1, 3) for counts 1, 2, >=3.
+        self.alpha = np.ones(self.max_order + 1)
+        self.discount = np.tile([0.5, 1.0, 1.5], (self.max_order + 1, 1))
+        self.n_trained = 0  # (K+1)-mer windows and shorter, i.e. ACGT positions counted
+
+    # ------------------------------------------------------------------ counting
+
+    def fit(self, seqs: Iterable[str | bytes], *, unknown: str = "error") -> "MarkovModel":
+        """Count the k-mers of ``seqs`` (forgetting earlier counts; weights are kept)."""
+        self.counts = [np.zeros_like(c) for c in self.counts]
+        self.n_trained = 0
+        return self.update(seqs, unknown=unknown)
+
+    def update(self, seqs: Iterable[str | bytes], *, unknown: str = "error") -> "MarkovModel":
+        """Add the k-mers of ``seqs`` to the counts (e.g. the validation set, once weights are fit)."""
+        if isinstance(seqs, (str, bytes)):
+            raise GenolmError("expected a list of sequences", found="a single string",
+                              hint="pass [seq]")
+        K = self.max_order
+        kmers: list[np.ndarray] = []
+        depths: list[np.ndarray] = []
+        pending = 0
+        for seq in seqs:
+            fwd = encode(seq, unknown)
+            for codes in (fwd, reverse_complement_codes(fwd)) if self.both_strands else (fwd,):
+                ctx, depth = contexts(codes, K)
+                ok = codes < 4
+                # (K+1)-mer ending at i: context in the high bits, base i in the low 2 bits.
+                kmers.append(((ctx << np.uint32(2)) | codes.astype(np.uint32))[ok])
+                depths.append(depth[ok])
+                pending += int(ok.sum())
+            if pending >= _FLUSH:
+                self._add(np.concatenate(kmers), np.concatenate(depths))
+                kmers, depths, pending = [], [], 0
+        if pending:
+            self._add(np.concatenate(kmers), np.concatenate(depths))
+        return self
+
+    def _add(self, kmers: np.ndarray, depth: np.ndarray) -> None:
+        """Add (n,) (K+1)-mer codes whose first ``K - depth`` bases are not real (sequence start/N)."""
+        K = self.max_order
+        total = self.n_trained + len(kmers)
+        if total >= 2 ** 32 and self.counts[0].dtype == np.uint32:
+            self.counts = [c.astype(np.uint64) for c in self.counts]
+        # Only the top order is bincounted in full: the count of a (k+1)-mer is the sum of the
+        # counts of the (k+2)-mers that extend it to the left, plus its occurrences with no base
+        # (or a non-ACGT one) to its left, i.e. depth exactly k.
+        delta = np.bincount(kmers[depth == K], minlength=4 ** (K + 1))
+        self.counts[K] += delta.astype(self.counts[K].dtype)
+        for k in range(K - 1, -1, -1):
+            edge = kmers[depth == k] & np.uint32(4 ** (k + 1) - 1)
+            delta = delta.reshape(4, -1).sum(0) + np.bincount(edge, minlength=4 ** (k + 1))
+            self.counts[k] += delta.astype(self.counts[k].dtype)
+        self.n_trained = total
+
+    def with_max_order(self, order: int) -> "MarkovModel":
+        """The same counts (shared, not copied) and weights, using orders 0..``order`` only."""
+        if not 0 <= order <= self.max_order:
+            raise GenolmError("order above the model's", expected=f"0 to {self.max_order}", found=str(order))
+        m = MarkovModel.__new__(MarkovModel)
+        m.max_order, m.both_strands, m.n_trained = int(order), self.both_strands, self.n_trained
+        m.counts = self.counts[: order + 1]
+        m.alpha = self.alpha[: order + 1].copy()
+        m.discount = self.discount[: order + 1].copy()
+        return m
+
+    # ------------------------------------------------------------------ prediction
+
+    def _rows(self, k: int, ctx: np.ndarray) -> np.ndarray:
+        """(m, 4) float64 counts of the 4 bases after each order-k context code in ``ctx``."""
+        return self.counts[k].reshape(-1, 4)[ctx & np.uint32(4 ** k - 1)].astype(np.float64)
+
+    def _probs(self, ctx: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """(n, 4) predictive distributions for positions with these contexts."""
+        p = np.full((len(ctx), 4), 0.25)
+        for k in range(self.max_order + 1):
+            use = np.flatnonzero(depth >= k)
+            if len(use) == len(ctx):
+                use = slice(None)  # every position has an order-k context: skip the gathers
+            rows = self._rows(k, ctx[use])  # (m, 4)
+            n = rows.sum(1)
+            disc = np.concatenate([[0.0], self.discount[k]])[np.minimum(rows, 3).astype(np.intp)]
+            s = np.where(n > 0, n + self.alpha[k], 1.0)
+            g = np.where(n > 0, (self.alpha[k] + disc.sum(1)) / s, 1.0)
+            p[use] = (rows - disc) / s[:, None] + g[:, None] * p[use]
+        return p
+
+    def probs(self, seq: str | bytes, *, unknown: str = "error") -> np.ndarray:
+        """(L, 4) probability of A, C, G, T at each position given the bases before it.
+
+        Defined at every position, including non-ACGT ones (the prediction the model would make
+        there); each row sums to 1.
+
+        >>> MarkovModel(max_order=1).probs("AC").sum(1).tolist()
+        [1.0, 1.0]
+        """
+        ctx, depth = contexts(encode(seq, unknown), self.max_order)
+        out = np.empty((len(ctx), 4))
+        for lo in range(0, len(ctx), _CHUNK):
+            out[lo: lo + _CHUNK] = self._probs(ctx[lo: lo + _CHUNK], depth[lo: lo + _CHUNK])
+        return out
+
+    def log2_probs(self, seq: str | bytes, *, unknown: str = "error") -> np.ndarray:
+        """(L,) log2 probability of each base given the bases before it; NaN at non-ACGT bases.
+
+        >>> MarkovModel(max_order=1).log2_probs("ANC").tolist()
+        [-2.0, nan, -2.0]
+        """
+        codes = encode(seq, unknown)
+        ctx, depth = contexts(codes, self.max_order)
+        out = np.full(len(codes), np.nan)
+        for lo in range(0, len(codes), _CHUNK):
+            sl = slice(lo, lo + _CHUNK)
+            c = codes[sl]
+            ok = np.flatnonzero(c < 4)
+            p = self._probs(ctx[sl][ok], depth[sl][ok])
+            out[lo + ok] = np.log2(p[np.arange(len(ok)), c[ok]])
+        return out
+
+    def evaluate(self, seqs: Iterable[str | bytes], *, unknown: str = "error") -> MarkovScore:
+        """Bits per base of ``seqs`` (each scored from its own start), with the counts of bases."""
+        if isinstance(seqs, (str, bytes)):
+            raise GenolmError("expected a list of sequences", found="a single string", hint="pass [seq]")
+        total, scored, skipped = 0.0, 0, 0
+        for seq in seqs:
+            lp = self.log2_probs(seq, unknown=unknown)
+            ok = ~np.isnan(lp)
+            total -= float(lp[ok].sum())
+            scored += int(ok.sum())
+            skipped += int((~ok).sum())
+        return MarkovScore(total / scored if scored else float("nan"), scored, skipped)
+
+    def bits_per_base(self, seqs: Iterable[str | bytes], *, unknown: str = "error") -> float:
+        """Mean -log2 p over the scored (ACGT) bases of ``seqs``."""
+        return self.evaluate(seqs, unknown=unknown).bits_per_base
+
+    # ------------------------------------------------------------------ weights
+
+    def _validation_stats(self, seqs, max_bases: int, seed: int, unknown: str) -> list[dict]:
+        """Per order: where the order has a seen context, and the counts the weights act on."""
+        ctxs, depths, xs = [], [], []
+        for seq in seqs:
+            codes = encode(seq, unknown)
+            ctx, depth = contexts(codes, self.max_order)
+            ok = codes < 4
+            ctxs.append(ctx[ok])
+            depths.append(depth[ok])
+            xs.append(codes[ok].astype(np.intp))
+        ctx, depth, x = (np.concatenate(a) if a else np.zeros(0, t)
+                         for a, t in zip((ctxs, depths, xs), (np.uint32, np.int8, np.intp)))
+        if len(x) > max_bases:  # positions are independent given their contexts: subsample
+            keep = np.sort(np.random.default_rng(seed).choice(len(x), max_bases, replace=False))
+            ctx, depth, x = ctx[keep], depth[keep], x[keep]
+        stats = []
+        for k in range(self.max_order + 1):
+            pos = np.flatnonzero(depth >= k)
+            rows = self._rows(k, ctx[pos])
+            n = rows.sum(1)
+            seen = n > 0
+            pos, rows, n = pos[seen], rows[seen], n[seen]
+            r = rows[np.arange(len(pos)), x[pos]]
+            stats.append(dict(pos=pos, n=n, r=r, cls=np.minimum(r, 3).astype(np.intp),
+                              nj=np.stack([(rows == 1).sum(1), (rows == 2).sum(1), (rows >= 3).sum(1)], 1)))
+        return stats, len(x)
+
+    @staticmethod
+    def _loss_grad(alpha, disc, stats, n_pos):
+        """Mean -log2 p of the validation bases, and its gradient w.r.t. alpha (K+1,) and disc (K+1, 3)."""
+        p = np.full(n_pos, 0.25)
+        saved = []
+        for k, st in enumerate(stats):  # forward: p_k = a + g * p_{k-1} where order k is seen
+            dz = np.concatenate([[0.0], disc[k]])
+            s = st["n"] + alpha[k]
+            a = (st["r"] - dz[st["cls"]]) / s
+            g = (alpha[k] + st["nj"] @ disc[k]) / s
+            prev = p[st["pos"]]
+            p[st["pos"]] = a + g * prev
+            saved.append((s, a, g, prev))
+        loss = -np.log2(p).mean()
+        ga, gd = np.zeros_like(alpha), np.zeros_like(disc)
+        up = -1.0 / (p * np.log(2) * n_pos)  # d loss / d p_K
+        for k in range(len(stats) - 1, -1, -1):  # backward through the same recursion
+            st = stats[k]
+            s, a, g, prev = saved[k]
+            u = up[st["pos"]]
+            ga[k] = np.sum(u * (-a + (1 - g) * prev) / s)
+            for j in range(3):
+                gd[k, j] = np.sum(u * (st["nj"][:, j] * prev - (st["cls"] == j + 1)) / s)
+            up[st["pos"]] = u * g
+        return loss, ga, gd
+
+    def fit_weights(self, val_seqs: Iterable[str | bytes], *, max_bases: int = 2_000_000,
+                    max_iter: int = 200, seed: int = 0, unknown: str = "error") -> dict:
+        """Fit ``alpha`` and ``discount`` to minimise bits per base on ``val_seqs`` (L-BFGS).
+
+        ``val_seqs`` must not be in the training counts (otherwise every count looks reliable and
+        the weights learn to trust high orders blindly), and must not be the test set.  At most
+        ``max_bases`` validation positions are used (a seeded random sample).  Starts from the
+        current weights; returns the validation bits per base before and after.
+        """
+        import torch  # only for its L-BFGS; the loss and gradient are numpy
+
+        stats, n_pos = self._validation_stats(val_seqs, max_bases, seed, unknown)
+        if n_pos == 0:
+            raise GenolmError("no validation bases to fit the weights on", expected="ACGT bases",
+                              found="none", hint="pass the validation sequences")
+        K1 = self.max_order + 1
+        scale = np.arange(1, 4, dtype=np.float64)  # discount j lives in (0, j)
+
+        def unpack(theta):
+            alpha = np.exp(theta[:K1])
+            disc = scale / (1 + np.exp(-theta[K1:].reshape(K1, 3)))
+            return alpha, disc
+
+        d0 = np.clip(self.discount / scale, 1e-4, 1 - 1e-4)
+        theta0 = np.concatenate([np.log(np.maximum(self.alpha, 1e-8)), np.log(d0 / (1 - d0)).ravel()])
+        before = self._loss_grad(*unpack(theta0), stats, n_pos)[0]
+        param = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([param], lr=1, max_iter=max_iter, history_size=20,
+                                tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+
+        def closure():
+            theta = param.detach().numpy()
+            alpha, disc = unpack(theta)
+            loss, ga, gd = self._loss_grad(alpha, disc, stats, n_pos)
+            sig = disc / scale
+            grad = np.concatenate([ga * alpha, (gd * scale * sig * (1 - sig)).ravel()])
+            param.grad = torch.from_numpy(grad)
+            return torch.tensor(loss, dtype=torch.float64)
+
+        opt.step(closure)
+        self.alpha, self.discount = unpack(param.detach().numpy())
+        after = self._loss_grad(self.alpha, self.discount, stats, n_pos)[0]
+        return {"bits_before": float(before), "bits_after": float(after), "n_bases": n_pos}
+
+    # ------------------------------------------------------------------ save / load
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write counts and weights to one ``.npz`` (compressed; no pickled objects)."""
+        arrays = {f"counts_{k}": c for k, c in enumerate(self.counts)}
+        np.savez_compressed(path, format=np.array(FORMAT), max_order=np.array(self.max_order),
+                            both_strands=np.array(self.both_strands), n_trained=np.array(self.n_trained),
+                            alpha=self.alpha, discount=self.discount, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MarkovModel":
+        """Read a model written by :meth:`save`."""
+        path = Path(path)
+        try:
+            z = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise GenolmError("not a readable .npz file", file=path, found=str(err),
+                              hint="pass a file written by MarkovModel.save") from None
+        with z:
+            if "format" not in z.files or str(z["format"]) != FORMAT:
+                raise GenolmError("not a genolm Markov model", file=path, expected=FORMAT,
+                                  found=str(z["format"]) if "format" in z.files else "no format tag")
+            m = cls(int(z["max_order"]), bool(z["both_strands"]))
+            m.n_trained = int(z["n_trained"])
+            m.alpha, m.discount = z["alpha"].astype(np.float64), z["discount"].astype(np.float64)
+            m.counts = [z[f"counts_{k}"] for k in range(m.max_order + 1)]
+        return m
+
+    def __repr__(self) -> str:
+        return (f"MarkovModel(max_order={self.max_order}, both_strands={self.both_strands}, "
+                f"n_trained={self.n_trained:,})")

@@ -1,0 +1,221 @@
+"""The transformer backbone, read top to bottom: norm -> rotary -> attention -> MLP -> block -> model.
+
+Llama-style: pre-norm blocks with RMSNorm, rotary position embeddings, no biases and a SwiGLU MLP;
+attention runs through ``scaled_dot_product_attention`` so GPUs use flash kernels.  The same code
+is causal (CLM) or bidirectional (MLM) by ``cfg.causal``.  The backbone returns hidden states;
+heads and losses live elsewhere.  Single-device math only: parallelism, compile and activation
+checkpointing wrap this module from ``genolm.train``.
+
+Rotary embeddings use the *half-split* convention of Hugging Face Llama (channel ``i`` of a head
+is rotated with channel ``i + head_dim/2``), so weights export to ``LlamaForCausalLM`` unchanged.
+
+Packed sequences: ``doc_ids`` (B, T) gives each token's document; a document is a run of equal
+ids (as the packer writes them).  Attention then stays inside each document, so packed reads never
+see each other; with rotary (relative) positions a packed document gets exactly the outputs it
+would get alone.  A padded batch can use the same mechanism: give the padding its own doc id.
+
+>>> from genolm.model.config import config_for
+>>> model = Transformer(config_for("debug", vocab_size=80))
+>>> model(torch.randint(0, 80, (2, 10))).shape
+torch.Size([2, 10, 32])
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genolm.errors import GenolmError
+from genolm.model.config import ModelConfig
+
+
+# ---- inputs shared by every backbone -------------------------------------------------------------
+
+ID_DTYPES = (torch.int64, torch.int32)  # what nn.Embedding indexes with
+
+
+def check_inputs(input_ids: torch.Tensor, doc_ids: torch.Tensor | None, max_len: int | None = None) -> None:
+    """Shapes and dtypes of ``forward(input_ids, doc_ids)``; no device sync (values aren't read)."""
+    if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2 or input_ids.dtype not in ID_DTYPES:
+        found = (f"{input_ids.ndim}-D {input_ids.dtype}" if isinstance(input_ids, torch.Tensor)
+                 else type(input_ids).__name__)
+        raise GenolmError("input_ids must be a (batch, time) tensor of token ids",
+                          expected="a 2-D int64 or int32 tensor", found=found,
+                          hint="ids.unsqueeze(0) adds a batch dimension, ids.long() converts uint8/uint16 shards")
+    if max_len is not None and input_ids.shape[1] > max_len:
+        raise GenolmError("sequence longer than the model's max_len", expected=f"at most {max_len} tokens",
+                          found=str(input_ids.shape[1]), hint="cut the input into windows, or build the "
+                          "model with a larger max_len")
+    if doc_ids is not None and (not isinstance(doc_ids, torch.Tensor) or doc_ids.shape != input_ids.shape
+                                or doc_ids.dtype not in ID_DTYPES):
+        found = (f"{tuple(doc_ids.shape)} {doc_ids.dtype}" if isinstance(doc_ids, torch.Tensor)
+                 else type(doc_ids).__name__)
+        raise GenolmError("doc_ids must be an integer tensor shaped like input_ids",
+                          expected=f"{tuple(input_ids.shape)} integers", found=found)
+
+
+def segment_ids(doc_ids: torch.Tensor) -> torch.Tensor:
+    """Number the runs of equal ``doc_ids`` in each row: [[7,7,3,3,3,7]] -> [[0,0,1,1,1,2]].
+
+    Every family defines a document as such a run, so they all agree on what "the same document"
+    means even if a packer reuses an id.
+    """
+    change = doc_ids[:, 1:] != doc_ids[:, :-1]  # (B, T-1)
+    first = torch.zeros_like(doc_ids[:, :1], dtype=torch.long)  # (B, 1)
+    return torch.cat([first, change.long().cumsum(1)], dim=1)  # (B, T) int64
+
+
+# ---- norm ------------------------------------------------------------------------------------------
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm with a learned gain, computed in float32 (as Llama does)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).type_as(x) * self.weight
+
+    def reset_parameters(self) -> None:
+        nn.init.ones_(self.weight)
+
+
+# ---- rotary position embedding ---------------------------------------------------------------------
+
+def rotary_tables(head_dim: int, max_len: int, theta: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin tables (max_len, head_dim): frequency ``i`` fills channels ``i`` and ``i + head_dim/2``."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim)
+    t = torch.arange(max_len, device=device, dtype=torch.float32)
+    freqs = torch.outer(t, inv_freq)  # (T, hd/2)
+    emb = torch.cat([freqs, freqs], dim=-1)  # (T, hd)
+    return emb.cos(), emb.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (first half, second half) channel pairs of ``x`` (B, nh, T, hs) by position."""
+    x1, x2 = x.chunk(2, dim=-1)  # (B, nh, T, hs/2) each
+    rotated = torch.cat([-x2, x1], dim=-1)
+    return (x * cos + rotated * sin).type_as(x)
+
+
+# ---- attention -------------------------------------------------------------------------------------
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads, self.causal, self.dropout = cfg.n_heads, cfg.causal, cfg.dropout
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)  # q, k, v in one matmul
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                doc_mask: torch.Tensor | None = None) -> torch.Tensor:
+        B, T, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=-1)  # (B, T, d) each
+        q, k, v = (z.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for z in (q, k, v))  # (B, nh, T, hs)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        p = self.dropout if self.training else 0.0
+        if doc_mask is None:
+            # No explicit mask, so flash / memory-efficient kernels apply.
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=doc_mask, dropout_p=p)
+        y = y.transpose(1, 2).reshape(B, T, d)  # (B, T, d)
+        return self.out(y)
+
+
+def document_mask(doc_ids: torch.Tensor, causal: bool) -> torch.Tensor:
+    """(B, 1, T, T) boolean mask: query ``i`` may attend key ``j`` only within its own document
+    (and only ``j <= i`` when causal).  Every row allows at least the diagonal, so no NaNs."""
+    seg = segment_ids(doc_ids)  # (B, T)
+    mask = seg[:, None, :, None] == seg[:, None, None, :]  # (B, 1, T, T)
+    if causal:
+        T = doc_ids.shape[1]
+        mask = mask & torch.ones(T, T, dtype=torch.bool, device=doc_ids.device).tril()
+    return mask
+
+
+# ---- MLP -------------------------------------------------------------------------------------------
+
+class SwiGLU(nn.Module):
+    """down(silu(gate(x)) * up(x)): the gated MLP of Llama / PaLM."""
+
+    def __init__(self, d_model: int, d_ff: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(d_model, d_ff, bias=False)
+        self.up = nn.Linear(d_model, d_ff, bias=False)
+        self.down = nn.Linear(d_ff, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(F.silu(self.gate(x)) * self.up(x))  # (B, T, d_ff) -> (B, T, d)
+
+
+# ---- block -----------------------------------------------------------------------------------------
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.mlp = SwiGLU(cfg.d_model, cfg.d_ff)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cos, sin, doc_mask=None):
+        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, doc_mask))
+        x = x + self.drop(self.mlp(self.mlp_norm(x)))
+        return x  # (B, T, d)
+
+
+# ---- model -----------------------------------------------------------------------------------------
+
+class Transformer(nn.Module):
+    """Token ids (B, T) -> hidden states (B, T, d), final norm applied."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.hidden_size = cfg.d_model
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        # Derived from the config, so not saved in checkpoints (persistent=False).
+        cos, sin = rotary_tables(cfg.head_dim, cfg.max_len, cfg.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """normal(0, init_std) everywhere; the two residual output projections of each block get
+        init_std / sqrt(2 n_layers) so the residual stream's variance doesn't grow with depth.
+        Also recomputes the rotary tables (for models built on the meta device, then materialised)."""
+        std = self.cfg.init_std
+        nn.init.normal_(self.embed.weight, std=std)
+        for block in self.layers:
+            for lin in (block.attn.qkv, block.mlp.gate, block.mlp.up):
+                nn.init.normal_(lin.weight, std=std)
+            for lin in (block.attn.out, block.mlp.down):
+                nn.init.normal_(lin.weight, std=std / math.sqrt(2 * self.cfg.n_layers))
+            block.attn_norm.reset_parameters()
+            block.mlp_norm.reset_parameters()
+        self.norm.reset_parameters()
+        if self.rope_cos.device.type != "meta":
+            cos, sin = rotary_tables(self.cfg.head_dim, self.cfg.max_len, self.cfg.rope_theta, self.rope_cos.device)
+            self.rope_cos.copy_(cos)
+            self.rope_sin.copy_(sin)
+
+    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
+        check_inputs(input_ids, doc_ids, self.cfg.max_len)
+        T = input_ids.shape[1]
+        cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hs)
+        doc_mask = None if doc_ids is None else document_mask(doc_ids, self.cfg.causal)  # (B, 1, T, T)
+        x = self.drop(self.embed(input_ids))  # (B, T, d)
+        for block in self.layers:
+            x = block(x, cos, sin, doc_mask)
+        return self.norm(x)  # (B, T, d)

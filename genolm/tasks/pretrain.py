@@ -1,0 +1,74 @@
+"""Pretrain a language model on a corpus made by ``genolm prepare``.
+
+A causal model (``--objective clm``: predicts the next token; for generation and likelihoods) or a
+masked one (``--objective mlm``: predicts 15% hidden tokens from both sides; for embeddings), as a
+transformer or, for comparison on the same data, an LSTM or a dilated CNN (``--family``).  Prints
+and logs validation loss and bits per base; writes atomic checkpoints to OUT/checkpoint that
+``--resume`` continues from (bit-exactly on CPU).  Many GPUs: launch the same command with
+``torchrun --nproc-per-node N -m genolm pretrain …`` (DDP; ``--parallel fsdp`` shards the model).
+
+Outputs in OUT: checkpoint/ (config.json, model.safetensors, tokenizer.json, train_state.pt),
+metrics.jsonl (one JSON object per line: step, loss, lr, tokens_per_s; val_loss, val_bpb),
+tb/ (TensorBoard).
+
+Example:
+  genolm prepare data/lambda.fasta.gz data/H.Pylori__G27.fasta.gz --out corpus --window 256
+  genolm pretrain --data corpus --out run --model tiny --objective clm --steps 300
+  genolm pretrain --data corpus --out run --model tiny --steps 600 --resume   # continue
+  genolm pretrain --data corpus --out lstm --model tiny --family lstm --steps 300
+  torchrun --nproc-per-node 8 -m genolm pretrain --data corpus --out run --model base --config recipe.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainArgs
+
+HELP = "pretrain a transformer (causal or masked), LSTM or CNN on a prepared corpus"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    # Defaults live in TrainArgs (and a --config recipe may set any of them): flags default to None.
+    d = {f.name: f.default for f in dataclasses.fields(TrainArgs)}
+    p.add_argument("--data", required=True, help="corpus directory from 'genolm prepare'")
+    p.add_argument("--out", required=True, help="run directory (checkpoint, metrics, TensorBoard)")
+    p.add_argument("--config", default=None, help="YAML recipe: any option below, model_config: {…}")
+    p.add_argument("--model", default=None, help=f"flavor: debug | tiny | small | base | large (default: {d['model']})")
+    p.add_argument("--family", default=None, choices=FAMILIES, help=f"(default: {d['family']})")
+    p.add_argument("--objective", default=None, choices=OBJECTIVES, help=f"(default: {d['objective']})")
+    p.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default: {d['steps']})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"windows per step over all processes (default: {d['batch_size']})")
+    p.add_argument("--grad-accum", type=int, default=None, help=f"micro-batches per step (default: {d['grad_accum']})")
+    p.add_argument("--window", type=int, default=None, help="tokens per window (default: the corpus's)")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default: {d['lr']})")
+    p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 5%% of --steps)")
+    p.add_argument("--weight-decay", type=float, default=None, help=f"(default: {d['weight_decay']})")
+    p.add_argument("--grad-clip", type=float, default=None, help=f"(default: {d['grad_clip']})")
+    p.add_argument("--no-rc-augment", dest="rc_augment", action="store_const", const=False, default=None,
+                   help="do not reverse-complement half of the training windows")
+    p.add_argument("--seed", type=int, default=None, help=f"(default: {d['seed']})")
+    p.add_argument("--eval-every", type=int, default=None, help=f"steps between validations (default: {d['eval_every']})")
+    p.add_argument("--eval-batches", type=int, default=None, help=f"(default: {d['eval_batches']})")
+    p.add_argument("--save-every", type=int, default=None, help=f"steps between checkpoints (default: {d['save_every']})")
+    p.add_argument("--log-every", type=int, default=None, help=f"(default: {d['log_every']})")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--precision", default=None, choices=PRECISIONS, help="(default: bf16 on GPU, fp32 on CPU)")
+    p.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile the model")
+    p.add_argument("--parallel", default=None, choices=PARALLEL, help="with several processes (default: ddp)")
+    p.add_argument("--resume", action="store_const", const=True, default=None,
+                   help="continue the run in --out from its last checkpoint")
+
+
+def setup(args: argparse.Namespace) -> int:
+    from genolm.train.loop import train
+
+    flags = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainArgs)}}
+    opts = TrainArgs.from_sources(flags, args.config)
+    last = train(opts)
+    if last.get("val_bpb") is not None:
+        print(f"{opts.out}: step {opts.steps}, val_loss {last['val_loss']:.4f}, "
+              f"val_bpb {last['val_bpb']:.4f} bits/base")
+    return 0

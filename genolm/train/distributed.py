@@ -1,0 +1,115 @@
+"""The one place that knows about devices, processes and wrapping: torchrun environment, DDP /
+FSDP2, ``torch.compile``.  Models stay single-device code (torchtitan's rule); this module wraps
+them from outside, in a fixed order: compile, then data parallelism.
+
+Launch many processes with ``torchrun --nproc-per-node N -m genolm.cli pretrain …``; each reads
+RANK / WORLD_SIZE / LOCAL_RANK from the environment, uses NCCL on GPUs and gloo on CPUs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from genolm.errors import GenolmError
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: str = "cpu"
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def setup(device: str = "auto") -> Dist:
+    """Read the torchrun environment, pick the device, start the process group if needed."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise GenolmError("--device cuda asked for, but no GPU is visible", hint="use --device cpu")
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    elif device != "cpu":
+        raise GenolmError("unknown --device", expected="auto | cpu | cuda", found=device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return Dist(rank, world, local, device)
+
+
+def teardown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap(model: torch.nn.Module, d: Dist, *, strategy: str = "ddp", compile: bool = False) -> torch.nn.Module:
+    """Compile (optional), then DDP or FSDP2 across ranks; one process: the model itself."""
+    if compile:
+        model = torch.compile(model)
+    if not d.enabled or strategy == "none":
+        return model
+    if strategy == "ddp":
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.startswith("cuda") else None)
+    if strategy == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        for block in _blocks(unwrap(model)):
+            fully_shard(block)
+        fully_shard(model)
+        return model
+    raise GenolmError("unknown --parallel strategy", expected="ddp | fsdp | none", found=strategy)
+
+
+def _blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The repeated layers of a model, the unit FSDP shards by."""
+    for module in model.modules():
+        for name in ("blocks", "layers"):
+            seq = getattr(module, name, None)
+            if isinstance(seq, torch.nn.ModuleList) and len(seq):
+                return list(seq)
+    return []
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain model under DDP / compile wrappers."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+
+
+def full_state_dict(model: torch.nn.Module) -> dict:
+    """The whole model's weights on CPU (gathers FSDP shards; every rank must call it)."""
+    base = unwrap(model)
+    if any(type(p).__name__ == "DTensor" for p in base.parameters()):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {k: v.detach().cpu() for k, v in base.state_dict().items()}
+
+
+def all_sum(values: list[float], d: Dist) -> list[float]:
+    """Sum floats over ranks (evaluation totals)."""
+    if not d.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=d.device)
+    dist.all_reduce(t)
+    return t.tolist()

@@ -1,0 +1,240 @@
+"""The training loop: setup → (resume) → steps with accumulation, clipping, schedule → periodic
+validation (loss, bits per base) → atomic checkpoints → metrics (JSONL, TensorBoard, progress bar).
+
+The loop is the same on a laptop CPU and on many GPUs: ``distributed.setup`` reads the torchrun
+environment, ``distributed.wrap`` applies compile and DDP/FSDP2 from outside the model, and each
+rank trains on its own slice of every global batch (``data.loader.BatchSampler``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genolm.data.loader import (BatchSampler, augment_rc, complement_table, doc_ids, mask_for_mlm,
+                                step_generator)
+from genolm.data.shards import TOKENIZER, PreparedCorpus
+from genolm.errors import GenolmError
+from genolm.model import build_model, config_for
+from genolm.model.config import ModelConfig
+from genolm.tokenize import SEP
+from genolm.train import checkpoint, distributed
+from genolm.train.args import TrainArgs
+from genolm.train.losses import IGNORE, bits_per_base, clm_targets, token_losses
+from genolm.train.optim import build_optimizer, build_scheduler
+
+METRICS = "metrics.jsonl"
+
+
+def train(args: TrainArgs) -> dict:
+    """Run ``genolm pretrain``; return the last metrics (also in ``OUT/metrics.jsonl``)."""
+    d = distributed.setup(args.device)
+    try:
+        return _train(args, d)
+    finally:
+        distributed.teardown()
+
+
+def _train(args: TrainArgs, d: distributed.Dist) -> dict:
+    corpus = PreparedCorpus(args.data)
+    tok = corpus.tokenizer
+    run = Path(args.out)
+    window = args.window or corpus.manifest["window"]
+    stride = corpus.manifest["stride"] if args.window in (None, corpus.manifest["window"]) else window
+    resume = args.resume and (checkpoint.checkpoint_dir(run) / "train_state.pt").is_file()
+    if args.resume and not resume and d.main:
+        print(f"genolm pretrain: no checkpoint in {run}: starting a new run", file=sys.stderr)
+    if not resume and (run / METRICS).exists():
+        raise GenolmError("run directory already holds a run", file=run,
+                          hint="pass --resume to continue it, or choose a new --out")
+
+    torch.manual_seed(args.seed)
+    cfg = (ModelConfig.from_dict(checkpoint.read_config(run)["model"]) if resume else
+           config_for(args.model, family=args.family, vocab_size=tok.vocab_size,
+                      causal=args.objective == "clm", max_len=window, **args.overrides))
+    if cfg.vocab_size != tok.vocab_size:
+        raise GenolmError("the checkpoint's vocabulary does not match the corpus's tokenizer",
+                          expected=str(tok.vocab_size), found=str(cfg.vocab_size))
+    model = build_model(cfg).to(d.device)
+    optimizer = build_optimizer(model, lr=args.lr, weight_decay=args.weight_decay, device=d.device)
+    scheduler = build_scheduler(optimizer, warmup=args.warmup, total=args.steps, min_ratio=args.min_lr_ratio)
+    start, tokens_seen, elapsed0 = 0, 0, 0.0
+    if resume:
+        checkpoint.load_weights(run, model)
+        state = checkpoint.load_train_state(run)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start, tokens_seen, elapsed0 = state["step"], state["tokens_seen"], state["elapsed"]
+    wrapped = distributed.wrap(model, d, strategy=args.parallel, compile=args.compile)
+
+    micro = args.batch_size // args.grad_accum
+    if micro % d.world:
+        raise GenolmError("--batch-size / --grad-accum must divide evenly over the processes",
+                          expected=f"a multiple of {d.world}", found=str(micro))
+    samplers = [BatchSampler(corpus.windows("train", window, stride, seed=args.seed), micro,
+                             args.seed, d.rank, d.world)]
+    val = corpus.windows("val", window, stride, seed=args.seed)
+    table = complement_table(tok) if args.rc_augment else None
+    advance = torch.as_tensor(tok.advance, dtype=torch.float64)
+    dtype = torch.bfloat16 if (args.precision == "bf16" or (args.precision == "auto" and
+                                                           d.device.startswith("cuda"))) else None
+    log = _Logger(run, d, args, start) if d.main else None
+    config = {"model": cfg.to_dict(), "objective": args.objective, "data": str(Path(args.data).resolve()),
+              "window": window, "args": {k: v for k, v in vars(args).items() if k != "resume"}}
+    if d.main and not resume:
+        run.mkdir(parents=True, exist_ok=True)
+
+    t0 = time.perf_counter()
+    last = {}
+    for step in range(start, args.steps):
+        loss_sum, scored = 0.0, 0
+        gen = step_generator(args.seed, step, d.rank)
+        batches = []
+        for k in range(args.grad_accum):  # micro-batch k of this step: sampler step = step*accum+k
+            ids = samplers[0].batch(step * args.grad_accum + k)
+            ids = augment_rc(ids, table, gen)
+            inputs, targets = (mask_for_mlm(ids, tok, args.mask_prob, gen) if args.objective == "mlm"
+                               else (ids, clm_targets(ids, tok.first_symbol_id)))
+            batches.append((inputs, targets, doc_ids(ids) if bool((ids == SEP).any()) else None))
+        # Normalise by the scored tokens of the whole global batch, so that accumulation and
+        # DDP's gradient averaging give the same update as one big batch on one process.
+        total = distributed.all_sum([float(sum(int((t != IGNORE).sum()) for _, t, _ in batches))], d)[0]
+        for k, (inputs, targets, docs) in enumerate(batches):
+            sync = contextlib.nullcontext() if k == len(batches) - 1 or not hasattr(wrapped, "no_sync") \
+                else wrapped.no_sync()
+            with sync, _autocast(d.device, dtype):
+                logits = wrapped(inputs.to(d.device), doc_ids=None if docs is None else docs.to(d.device))
+                nats = token_losses(logits, targets.to(d.device)).sum()
+                (nats * (d.world / max(total, 1.0))).backward()
+            loss_sum += float(nats.detach())
+            scored += int((targets != IGNORE).sum())
+        grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), args.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens_seen += args.batch_size * window
+        done = step + 1
+        if log is not None:
+            loss = distributed.all_sum([loss_sum, scored], d)
+            last = log.step(done, loss[0] / max(loss[1], 1), optimizer.param_groups[0]["lr"],
+                            float(grad_norm), tokens_seen, elapsed0 + time.perf_counter() - t0)
+        elif d.enabled:
+            distributed.all_sum([loss_sum, scored], d)
+        if done % args.eval_every == 0 or done == args.steps:
+            metrics = evaluate(wrapped, val, tok, args, d, dtype, advance)
+            if log is not None and metrics:
+                last.update(log.eval(done, metrics))
+        if done % args.save_every == 0 or done == args.steps:
+            state_dict = distributed.full_state_dict(wrapped)
+            if d.main:
+                checkpoint.save_checkpoint(
+                    run, state_dict=state_dict, config=config, tokenizer=corpus.root / TOKENIZER,
+                    train_state={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                 "torch_rng": torch.get_rng_state(), "step": done,
+                                 "tokens_seen": tokens_seen, "elapsed": elapsed0 + time.perf_counter() - t0},
+                    meta={"step": done, "tokens_seen": tokens_seen, "objective": args.objective})
+    if log is not None:
+        log.close()
+    return last
+
+
+def _autocast(device: str, dtype):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
+
+
+@torch.no_grad()
+def evaluate(model, val, tok, args: TrainArgs, d, dtype, advance: torch.Tensor) -> dict:
+    """Validation loss (nats per scored token) and bits per base over the first
+    ``eval_batches × batch_size`` windows of the validation split (the same every time)."""
+    n = min(len(val), args.eval_batches * args.batch_size)
+    if n == 0:
+        return {}
+    model.eval()
+    nats = bases = count = 0.0
+    mine = np.arange(d.rank, n, d.world)
+    gen = torch.Generator().manual_seed(args.seed + 1_000_003)  # the same masks at every evaluation
+    for lo in range(0, len(mine), args.batch_size):
+        ids = torch.from_numpy(np.stack([np.asarray(val[int(i)], dtype=np.int64) for i in mine[lo: lo + args.batch_size]]))
+        inputs, targets = (mask_for_mlm(ids, tok, args.mask_prob, gen) if args.objective == "mlm"
+                           else (ids, clm_targets(ids, tok.first_symbol_id)))
+        docs = doc_ids(ids) if bool((ids == SEP).any()) else None
+        with _autocast(d.device, dtype):
+            logits = model(inputs.to(d.device), doc_ids=None if docs is None else docs.to(d.device))
+        losses = token_losses(logits, targets.to(d.device)).double().cpu()
+        scored = targets != IGNORE
+        nats += float(losses.sum())
+        count += float(scored.sum())
+        bases += float(advance[targets.clamp(min=0)][scored].sum())
+    model.train()
+    nats, count, bases = distributed.all_sum([nats, count, bases], d)
+    return {"val_loss": nats / max(count, 1), "val_bpb": bits_per_base(nats, bases), "val_tokens": int(count)}
+
+
+class _Logger:
+    """Rank 0's outputs: metrics.jsonl (one JSON object per line), TensorBoard, a progress bar."""
+
+    def __init__(self, run: Path, d, args: TrainArgs, start: int) -> None:
+        from tqdm import tqdm
+
+        run.mkdir(parents=True, exist_ok=True)
+        self.file = open(run / METRICS, "a")
+        self.args = args
+        self.tb = _tensorboard(run / "tb")
+        self.bar = tqdm(total=args.steps, initial=start, desc="pretrain", unit="step",
+                        disable=not sys.stderr.isatty(), file=sys.stderr)
+        self.t_last, self.tokens_last = time.perf_counter(), None
+
+    def _write(self, record: dict) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        if self.tb is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self.tb.add_scalar(key, value, record["step"])
+
+    def step(self, step: int, loss: float, lr: float, grad_norm: float, tokens: int, elapsed: float) -> dict:
+        now = time.perf_counter()
+        rate = None
+        if self.tokens_last is not None and now > self.t_last:
+            rate = (tokens - self.tokens_last) / (now - self.t_last)
+        self.t_last, self.tokens_last = now, tokens
+        self.bar.update(1)
+        if rate:
+            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+        record = {"step": step, "loss": loss, "lr": lr, "grad_norm": grad_norm, "tokens": tokens,
+                  "elapsed_s": round(elapsed, 3)}
+        if rate:
+            record["tokens_per_s"] = rate
+        if step % self.args.log_every == 0 or step == self.args.steps:
+            self._write(record)
+        return record
+
+    def eval(self, step: int, metrics: dict) -> dict:
+        record = {"step": step, **metrics}
+        self._write(record)
+        self.bar.write(f"step {step}: val_loss {metrics['val_loss']:.4f}, val_bpb {metrics['val_bpb']:.4f}")
+        return metrics
+
+    def close(self) -> None:
+        self.bar.close()
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: metrics.jsonl still has everything
+        return None
+    return SummaryWriter(str(path))

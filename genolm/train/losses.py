@@ -1,0 +1,43 @@
+"""Losses live here, not in the models: next-token (CLM) and masked-token (MLM) cross-entropy,
+returned as sums with their counts so that bits per base can be computed exactly over a whole
+evaluation, and per-token averages for the optimizer.
+
+Bits per base: the summed loss (nats) of the scored tokens / ln 2 / the bases those tokens
+stand for (``tok.advance``: 1 for a letter, K for a K-mer, the length of a BPE piece).  Separators
+and special tokens are never scored as bases.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+def clm_targets(ids: torch.Tensor, first_symbol_id: int) -> torch.Tensor:
+    """(B, T) next-token targets aligned with the inputs: target[t] = ids[t+1]; the last position
+    and every non-sequence target (<sep>, <pad>, …) are ignored."""
+    targets = torch.full_like(ids, IGNORE)
+    nxt = ids[:, 1:]
+    targets[:, :-1] = torch.where(nxt >= first_symbol_id, nxt, torch.full_like(nxt, IGNORE))
+    return targets
+
+
+def token_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, T) cross-entropy in nats per position (0 where the target is ignored), in float32."""
+    flat = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=IGNORE, reduction="none")
+    return flat.view(targets.shape)
+
+
+def mean_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Scalar mean cross-entropy over scored positions (what the optimizer minimises)."""
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=IGNORE)
+
+
+def bits_per_base(nats: float, bases: float) -> float:
+    return nats / math.log(2) / bases if bases else float("nan")

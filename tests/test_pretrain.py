@@ -1,0 +1,222 @@
+"""genolm pretrain: learning, metrics, checkpoints, exact resume after SIGKILL, recipes, samplers,
+masking, and a 2-process gloo run that matches one process with the same global batch."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import DATA, ROOT, run_cli
+from genolm.data.loader import BatchSampler, complement_table, mask_for_mlm, reverse_complement_ids
+from genolm.data.shards import PreparedCorpus, TokenWindows
+from genolm.errors import GenolmError
+from genolm.tasks.prepare import PrepareArgs, prepare
+from genolm.tokenize import MASK, get_tokenizer
+from genolm.train.args import TrainArgs, load_recipe
+from genolm.train.losses import IGNORE, clm_targets
+
+FAST = ["--model", "debug", "--batch-size", "8", "--eval-batches", "2", "--log-every", "1",
+        "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus") / "lambda"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"), str(DATA / "biomarks18S_2k.fasta.gz")],
+                        out=str(out), window=64, val_fraction=0.1, workers=1, progress=False))
+    return out
+
+
+def metrics(run):
+    return [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("family,objective", [("transformer", "clm"), ("transformer", "mlm"),
+                                              ("lstm", "clm"), ("cnn", "clm")])
+def test_pretrain_learns_and_writes_a_checkpoint(tmp_path, capsys, corpus, family, objective):
+    run = tmp_path / "run"
+    code, out, err = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--family", family,
+                              "--objective", objective, "--steps", "60", "--eval-every", "30",
+                              "--lr", "0.01"], capsys)
+    assert code == 0, err
+    rows = metrics(run)
+    losses = [r["loss"] for r in rows if "loss" in r]
+    evals = [r for r in rows if "val_bpb" in r]
+    assert len(losses) == 60 and len(evals) == 2
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.05  # it learns
+    assert evals[-1]["val_bpb"] < 2.05  # below a uniform guess over ACGT (2 bits) plus slack
+    assert "val_bpb" in out
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "train_state.pt", "meta.json"):
+        assert (run / "checkpoint" / name).is_file()
+    assert json.loads((run / "checkpoint" / "meta.json").read_text())["step"] == 60
+    assert any((run / "tb").iterdir())  # TensorBoard events
+
+
+def _pretrain_cmd(corpus, run, steps):
+    return [sys.executable, "-m", "genolm", "pretrain", "--data", str(corpus), "--out", str(run), *FAST,
+            "--steps", str(steps), "--save-every", "5", "--eval-every", "1000", "--lr", "0.01"]
+
+
+def test_sigkill_then_resume_gives_the_same_weights(tmp_path, corpus):
+    from safetensors.torch import load_file
+
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
+    steps = 120
+    subprocess.run(_pretrain_cmd(corpus, tmp_path / "straight", steps), check=True, env=env,
+                   capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_pretrain_cmd(corpus, killed, steps), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    meta = killed / "checkpoint" / "meta.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill it once a mid-run checkpoint exists
+        try:
+            if json.loads(meta.read_text())["step"] >= 20:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    stopped_at = json.loads(meta.read_text())["step"]
+    assert 20 <= stopped_at < steps
+    subprocess.run(_pretrain_cmd(corpus, killed, steps) + ["--resume"], check=True, env=env,
+                   capture_output=True)
+    a = load_file(tmp_path / "straight" / "checkpoint" / "model.safetensors")
+    b = load_file(killed / "checkpoint" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # bit for bit
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path, capsys, corpus):
+    run = tmp_path / "run"
+    args = ["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "4", "--save-every", "2"]
+    assert run_cli(args, capsys)[0] == 0
+    for name, damage in (("model.safetensors", lambda b: b[: len(b) // 2]),
+                         ("train_state.pt", lambda b: b[: len(b) // 3]),
+                         ("model.safetensors", lambda b: b"\x00" * 16 + b[16:])):
+        saved = tmp_path / "saved"
+        shutil.copytree(run, saved, dirs_exist_ok=True)
+        f = run / "checkpoint" / name
+        f.write_bytes(damage(f.read_bytes()))
+        code, _, err = run_cli(args[:-4] + ["--steps", "6", "--resume"], capsys)
+        assert code == 2 and err.count("\n") == 1 and "corrupt" in err, err
+        shutil.rmtree(run)
+        shutil.copytree(saved, run)
+
+
+def test_existing_run_needs_resume(tmp_path, capsys, corpus):
+    run = tmp_path / "run"
+    args = ["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "2"]
+    assert run_cli(args, capsys)[0] == 0
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "--resume" in err
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_recipes_load(recipe):
+    values = load_recipe(recipe)
+    args = TrainArgs(data="corpus", out="run", **values)
+    from genolm.model import config_for
+
+    config_for(args.model, family=args.family, vocab_size=100, causal=args.objective == "clm", **args.overrides)
+
+
+def test_recipe_errors(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("steps: 10\nlearning_rate: 0.1\n")
+    with pytest.raises(GenolmError, match="unknown recipe key 'learning_rate'"):
+        load_recipe(bad)
+    bad.write_text("steps: [1,\n")
+    with pytest.raises(GenolmError, match="not valid YAML"):
+        load_recipe(bad)
+    with pytest.raises(GenolmError, match="--objective"):
+        TrainArgs(data="c", out="r", objective="gan")
+
+
+def test_sampler_is_stateless_and_splits_ranks():
+    windows = TokenWindows([np.arange(1000, dtype=np.uint16)], window=10, stride=10, seed=3)
+    one = BatchSampler(windows, batch_size=8, seed=1)
+    ranks = [BatchSampler(windows, batch_size=8, seed=1, rank=r, world=2) for r in range(2)]
+    for step in (0, 5, 12, 13, 40):  # 100 windows: steps 12-13 straddle an epoch
+        whole = one.indices(step)
+        assert np.array_equal(np.concatenate([r.indices(step) for r in ranks]), whole)
+        assert np.array_equal(one.indices(step), BatchSampler(windows, 8, seed=1).indices(step))
+    epoch = np.concatenate([one.indices(s) for s in range(13)])[:100]
+    assert sorted(epoch.tolist()) == list(range(100))  # each window once per epoch
+
+
+def test_mlm_masking_and_clm_targets():
+    tok = get_tokenizer("char")
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(tok.first_symbol_id, tok.first_symbol_id + 4, (64, 256))
+    ids[:, 100] = 5  # a separator is never a target
+    inputs, targets = mask_for_mlm(ids, tok, 0.15, g)
+    scored = targets != IGNORE
+    assert abs(scored.float().mean().item() - 0.15) < 0.01 and not scored[:, 100].any()
+    assert torch.equal(targets[scored], ids[scored])
+    masked = (inputs == MASK) & scored
+    assert abs(masked.sum().item() / scored.sum().item() - 0.8) < 0.03
+    assert torch.equal(inputs[~scored], ids[~scored])
+    t = clm_targets(ids, tok.first_symbol_id)
+    assert torch.equal(t[:, :99], ids[:, 1:100]) and (t[:, 99] == IGNORE).all() and (t[:, -1] == IGNORE).all()
+
+
+def test_reverse_complement_ids_is_an_involution():
+    tok = get_tokenizer("char")
+    table = complement_table(tok)
+    ids = torch.as_tensor(tok.encode("ACGTNRYKM" * 3), dtype=torch.long)[None]
+    rc = reverse_complement_ids(ids, table)
+    assert tok.decode(rc[0].numpy()) == "KMRYNACGT" * 3 and torch.equal(reverse_complement_ids(rc, table), ids)
+
+
+def test_two_process_gloo_run_matches_one_process(tmp_path, corpus):
+    """torchrun --nproc-per-node 2 (gloo, CPU) stays in sync and matches 1 process with the same
+    global batch (up to float summation order)."""
+    from safetensors.torch import load_file
+
+    common = ["--data", str(corpus), *FAST, "--steps", "8", "--save-every", "8", "--eval-every", "4",
+              "--no-rc-augment"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "genolm", "pretrain", "--out", str(tmp_path / "one"), *common],
+                         env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                          "--master-port", str(29500 + os.getpid() % 1000), "-m", "genolm", "pretrain",
+                          "--out", str(tmp_path / "two"), *common], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = load_file(tmp_path / "one" / "checkpoint" / "model.safetensors")
+    b = load_file(tmp_path / "two" / "checkpoint" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    m1, m2 = metrics(tmp_path / "one"), metrics(tmp_path / "two")
+    v1 = [r["val_loss"] for r in m1 if "val_loss" in r]
+    v2 = [r["val_loss"] for r in m2 if "val_loss" in r]
+    assert np.allclose(v1, v2, rtol=1e-4)
+
+
+def test_export_to_hf_gives_the_same_logits(tmp_path, capsys, corpus):
+    transformers = pytest.importorskip("transformers")
+    from genolm.train.checkpoint import load_model
+
+    run = tmp_path / "run"
+    assert run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "3"], capsys)[0] == 0
+    code, out, err = run_cli(["export", run, "--to", "hf", tmp_path / "hf"], capsys)
+    assert code == 0, err
+    hf = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "hf", torch_dtype=torch.float32).eval()
+    model, tok, _ = load_model(run)
+    ids = torch.as_tensor(tok.encode("ACGTTGCA" * 8), dtype=torch.long)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(hf(ids).logits, model(ids), atol=1e-5, rtol=1e-5)
+    assert (tmp_path / "hf" / "genolm_tokenizer.json").is_file()
+    code, _, err = run_cli(["export", tmp_path / "nothing", "--to", "hf", tmp_path / "x"], capsys)
+    assert code == 2 and "no checkpoint" in err
