@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "translate": "genolm.tasks.translate",
     "orfs": "genolm.tasks.orfs",
     "pretrain": "genolm.tasks.pretrain",
+    "evaluate": "genolm.tasks.evaluate",
     "export": "genolm.tasks.export",
 }
 

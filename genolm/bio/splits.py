@@ -233,7 +233,11 @@ class NearCopies:
 def kmer_set(pieces: Iterable[Piece], k: int = 24) -> np.ndarray:
     """Sorted unique canonical ``k``-mer codes of ``pieces`` (both strands), for :func:`shared_fraction`."""
     codes = [kmer_codes(p.seq, k, canonical=True, unknown="n") for p in pieces]
-    return np.unique(np.concatenate(codes)) if codes else np.zeros(0, np.uint64)
+    if not codes:
+        return np.zeros(0, np.uint64)
+    codes = np.concatenate(codes)
+    codes.sort()  # sort + drop repeats: several times faster than np.unique here
+    return codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
 
 
 def shared_fraction(seq: str, reference: np.ndarray, k: int = 24) -> float:

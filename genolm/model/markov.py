@@ -56,6 +56,8 @@ MAX_ORDER = 13  # top table 4**14 uint32 = 1 GiB; the codes of (K+1)-mers must f
 FORMAT = "genolm.markov/1"
 _FLUSH = 1 << 25  # k-mer occurrences gathered before one round of bincounts (~300 MB of temporaries)
 _CHUNK = 1 << 20  # positions scored at a time (bounds the (n, 4) float64 temporaries to ~100 MB)
+_LOG_ALPHA = (-7.0, 14.0)  # bounds of log alpha while fitting
+_LOGIT = 7.0  # bound of the logit of discount_j / j while fitting
 
 
 @dataclass(frozen=True)
@@ -275,8 +277,14 @@ class MarkovModel:
 
     # ------------------------------------------------------------------ weights
 
-    def _validation_stats(self, seqs, max_bases: int, seed: int, unknown: str) -> list[dict]:
-        """Per order: where the order has a seen context, and the counts the weights act on."""
+    def _validation_stats(self, seqs, max_bases: int, seed: int, unknown: str) -> tuple[list[dict], int]:
+        """Per order k, the counts the weights act on at the validation positions where order k is
+        seen (has a context of k clean bases that occurred in training).
+
+        Those sets are nested (a context seen implies its suffix seen), so positions are sorted
+        by their highest seen order and order k's positions are the first ``m_k``: the fitting
+        loop then works on slices, not gathers.
+        """
         ctxs, depths, xs = [], [], []
         for seq in seqs:
             codes = encode(seq, unknown)
@@ -285,59 +293,71 @@ class MarkovModel:
             ctxs.append(ctx[ok])
             depths.append(depth[ok])
             xs.append(codes[ok].astype(np.intp))
-        ctx, depth, x = (np.concatenate(a) if a else np.zeros(0, t)
-                         for a, t in zip((ctxs, depths, xs), (np.uint32, np.int8, np.intp)))
+        if not xs:
+            return [], 0
+        ctx, depth, x = np.concatenate(ctxs), np.concatenate(depths), np.concatenate(xs)
         if len(x) > max_bases:  # positions are independent given their contexts: subsample
-            keep = np.sort(np.random.default_rng(seed).choice(len(x), max_bases, replace=False))
+            keep = np.random.default_rng(seed).choice(len(x), max_bases, replace=False)
             ctx, depth, x = ctx[keep], depth[keep], x[keep]
+        top = np.full(len(x), -1, dtype=np.int8)  # highest order seen at each position
+        for k in range(self.max_order + 1):
+            live = np.flatnonzero(top == k - 1)
+            live = live[depth[live] >= k]
+            seen = self.counts[k].reshape(-1, 4)[ctx[live] & np.uint32(4 ** k - 1)].sum(1) > 0
+            top[live[seen]] = k
+        order = np.argsort(-top, kind="stable")
+        ctx, x, top = ctx[order], x[order], top[order]
         stats = []
         for k in range(self.max_order + 1):
-            pos = np.flatnonzero(depth >= k)
-            rows = self._rows(k, ctx[pos])
-            n = rows.sum(1)
-            seen = n > 0
-            pos, rows, n = pos[seen], rows[seen], n[seen]
-            r = rows[np.arange(len(pos)), x[pos]]
-            stats.append(dict(pos=pos, n=n, r=r, cls=np.minimum(r, 3).astype(np.intp),
-                              nj=np.stack([(rows == 1).sum(1), (rows == 2).sum(1), (rows >= 3).sum(1)], 1)))
+            m = int(np.count_nonzero(top >= k))
+            rows = self._rows(k, ctx[:m])  # (m, 4)
+            r = rows[np.arange(m), x[:m]]
+            cls = np.minimum(r, 3).astype(np.intp)
+            onehot = (cls[:, None] == np.arange(1, 4)).astype(np.float64)  # (m, 3) class of n(c, x)
+            nj = np.stack([rows == 1, rows == 2, rows >= 3], 2).sum(1).astype(np.float64)  # (m, 3)
+            stats.append(dict(m=m, n=rows.sum(1), r=r, onehot=onehot, nj=nj))
         return stats, len(x)
 
     @staticmethod
     def _loss_grad(alpha, disc, stats, n_pos):
-        """Mean -log2 p of the validation bases, and its gradient w.r.t. alpha (K+1,) and disc (K+1, 3)."""
+        """Mean -log2 p of the validation bases, and its gradient w.r.t. alpha (K+1,) and disc (K+1, 3).
+
+        Forward: p_k = a_k + g_k p_{k-1} on the first m_k positions (where order k is seen);
+        backward: the same recursion in reverse (d p_K / d p_{k-1} = product of the g above k).
+        """
         p = np.full(n_pos, 0.25)
         saved = []
-        for k, st in enumerate(stats):  # forward: p_k = a + g * p_{k-1} where order k is seen
-            dz = np.concatenate([[0.0], disc[k]])
-            s = st["n"] + alpha[k]
-            a = (st["r"] - dz[st["cls"]]) / s
-            g = (alpha[k] + st["nj"] @ disc[k]) / s
-            prev = p[st["pos"]]
-            p[st["pos"]] = a + g * prev
-            saved.append((s, a, g, prev))
+        for k, st in enumerate(stats):
+            m = st["m"]
+            inv = 1.0 / (st["n"] + alpha[k])
+            a = (st["r"] - st["onehot"] @ disc[k]) * inv
+            g = (alpha[k] + st["nj"] @ disc[k]) * inv
+            prev = p[:m].copy()
+            p[:m] = a + g * prev
+            saved.append((inv, a, g, prev))
         loss = -np.log2(p).mean()
         ga, gd = np.zeros_like(alpha), np.zeros_like(disc)
-        up = -1.0 / (p * np.log(2) * n_pos)  # d loss / d p_K
-        for k in range(len(stats) - 1, -1, -1):  # backward through the same recursion
-            st = stats[k]
-            s, a, g, prev = saved[k]
-            u = up[st["pos"]]
-            ga[k] = np.sum(u * (-a + (1 - g) * prev) / s)
-            for j in range(3):
-                gd[k, j] = np.sum(u * (st["nj"][:, j] * prev - (st["cls"] == j + 1)) / s)
-            up[st["pos"]] = u * g
+        up = -1.0 / (p * (np.log(2) * n_pos))  # (n_pos,) d loss / d p_K
+        for k in range(len(stats) - 1, -1, -1):
+            st, m = stats[k], stats[k]["m"]
+            inv, a, g, prev = saved[k]
+            ui = up[:m] * inv
+            ga[k] = ui @ ((1 - g) * prev - a)
+            gd[k] = (ui * prev) @ st["nj"] - ui @ st["onehot"]
+            up[:m] *= g
         return loss, ga, gd
 
-    def fit_weights(self, val_seqs: Iterable[str | bytes], *, max_bases: int = 2_000_000,
-                    max_iter: int = 200, seed: int = 0, unknown: str = "error") -> dict:
+    def fit_weights(self, val_seqs: Iterable[str | bytes], *, max_bases: int = 1_000_000,
+                    max_iter: int = 100, seed: int = 0, unknown: str = "error") -> dict:
         """Fit ``alpha`` and ``discount`` to minimise bits per base on ``val_seqs`` (L-BFGS).
 
         ``val_seqs`` must not be in the training counts (otherwise every count looks reliable and
-        the weights learn to trust high orders blindly), and must not be the test set.  At most
-        ``max_bases`` validation positions are used (a seeded random sample).  Starts from the
-        current weights; returns the validation bits per base before and after.
+        the weights learn to trust high orders blindly), must not be the test set, and should
+        resemble it (see :func:`genolm.bio.splits.drop_near_copies`).  At most ``max_bases``
+        validation positions are used (a seeded random sample).  Starts from the current weights;
+        returns the validation bits per base before and after, and the number of evaluations.
         """
-        import torch  # only for its L-BFGS; the loss and gradient are numpy
+        import torch  # only for its L-BFGS; the loss and its gradient are numpy
 
         stats, n_pos = self._validation_stats(val_seqs, max_bases, seed, unknown)
         if n_pos == 0:
@@ -345,18 +365,22 @@ class MarkovModel:
                               found="none", hint="pass the validation sequences")
         K1 = self.max_order + 1
         scale = np.arange(1, 4, dtype=np.float64)  # discount j lives in (0, j)
+        lo = np.concatenate([np.full(K1, _LOG_ALPHA[0]), np.full(3 * K1, -_LOGIT)])
+        hi = np.concatenate([np.full(K1, _LOG_ALPHA[1]), np.full(3 * K1, _LOGIT)])
 
         def unpack(theta):
-            alpha = np.exp(theta[:K1])
-            disc = scale / (1 + np.exp(-theta[K1:].reshape(K1, 3)))
-            return alpha, disc
+            # Bounded so that no probability reaches 0: alpha in [e^-7, e^14], discounts off their ends.
+            theta = np.clip(theta, lo, hi)
+            return np.exp(theta[:K1]), scale / (1 + np.exp(-theta[K1:].reshape(K1, 3)))
 
-        d0 = np.clip(self.discount / scale, 1e-4, 1 - 1e-4)
-        theta0 = np.concatenate([np.log(np.maximum(self.alpha, 1e-8)), np.log(d0 / (1 - d0)).ravel()])
+        d0 = np.clip(self.discount / scale, 1e-3, 1 - 1e-3)
+        theta0 = np.clip(np.concatenate([np.log(np.maximum(self.alpha, 1e-300)), np.log(d0 / (1 - d0)).ravel()]),
+                         lo, hi)
         before = self._loss_grad(*unpack(theta0), stats, n_pos)[0]
         param = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([param], lr=1, max_iter=max_iter, history_size=20,
-                                tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS([param], lr=1, max_iter=max_iter, history_size=20, tolerance_grad=1e-10,
+                                tolerance_change=1e-10, line_search_fn="strong_wolfe")
+        calls = [0]
 
         def closure():
             theta = param.detach().numpy()
@@ -364,13 +388,18 @@ class MarkovModel:
             loss, ga, gd = self._loss_grad(alpha, disc, stats, n_pos)
             sig = disc / scale
             grad = np.concatenate([ga * alpha, (gd * scale * sig * (1 - sig)).ravel()])
+            grad[(theta < lo) | (theta > hi)] = 0.0  # outside the box the loss is flat
             param.grad = torch.from_numpy(grad)
+            calls[0] += 1
             return torch.tensor(loss, dtype=torch.float64)
 
         opt.step(closure)
-        self.alpha, self.discount = unpack(param.detach().numpy())
-        after = self._loss_grad(self.alpha, self.discount, stats, n_pos)[0]
-        return {"bits_before": float(before), "bits_after": float(after), "n_bases": n_pos}
+        alpha, disc = unpack(param.detach().numpy())
+        after = self._loss_grad(alpha, disc, stats, n_pos)[0]
+        if after <= before:  # L-BFGS is a descent method, but keep the better end regardless
+            self.alpha, self.discount = alpha, disc
+        return {"bits_before": float(before), "bits_after": float(min(after, before)), "n_bases": n_pos,
+                "evaluations": calls[0]}
 
     # ------------------------------------------------------------------ save / load
 

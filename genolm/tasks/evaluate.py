@@ -1,0 +1,127 @@
+"""Held-out bits per base of trained models, next to an order-k Markov baseline, on one corpus.
+
+For every RUN (from ``genolm pretrain``): the model's bits per base on the validation split of
+--data (every window; next-token likelihood for causal models, masked-token pseudo-likelihood for
+masked ones), its size, the tokens it was trained on and its training time.  With ``--markov K``,
+an interpolated Markov model of orders 0..K is fit on the training split (both strands; its
+smoothing weights on the last 5% of every training record) and scored on the validation records —
+the baseline a language model has to beat.  Prints a table; ``--out`` writes it as TSV.
+
+Example:
+  genolm prepare data/H.Pylori__G27.fasta.gz data/H.Pylori__SJM180.fasta.gz --split region \\
+      --val-fraction 0.1 --window 256 --out corpus
+  genolm pretrain --data corpus --out tf --model tiny --steps 400
+  genolm pretrain --data corpus --out lstm --family lstm --model tiny --steps 400
+  genolm evaluate --data corpus tf lstm --markov 12 --out table.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genolm.errors import GenolmError
+
+HELP = "held-out bits per base of trained runs and a Markov baseline on one corpus"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run directories from 'genolm pretrain'")
+    p.add_argument("--data", required=True, help="prepared corpus (its validation split is scored)")
+    p.add_argument("--markov", type=int, default=None, metavar="K", help="add an order-0..K Markov baseline")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--out", default=None, help="write the table as TSV")
+
+
+def setup(args: argparse.Namespace) -> int:
+    from genolm.data.shards import PreparedCorpus
+
+    if not args.runs and args.markov is None:
+        raise GenolmError("nothing to evaluate", hint="give RUN directories and/or --markov K")
+    corpus = PreparedCorpus(args.data)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    rows = []
+    if args.markov is not None:
+        rows.append(markov_row(corpus, args.markov))
+    for run in args.runs:
+        rows.append(run_row(Path(run), corpus, args.batch_size, device))
+    print_table(rows)
+    if args.out:
+        from genolm.io.atomic import atomic_file
+
+        with atomic_file(args.out) as tmp:
+            keys = list(rows[0])
+            tmp.write_text("\t".join(keys) + "\n" + "".join(
+                "\t".join(str(r[k]) for k in keys) + "\n" for r in rows))
+    return 0
+
+
+def run_row(run: Path, corpus, batch_size: int, device: str) -> dict:
+    from genolm.train.args import TrainArgs
+    from genolm.train.checkpoint import checkpoint_dir, load_model
+    from genolm.train.distributed import Dist
+    from genolm.train.loop import evaluate
+
+    model, tok, config = load_model(run, device)
+    if tok.to_dict() != corpus.tokenizer.to_dict():
+        raise GenolmError("the run was trained with another tokenizer than the corpus's", file=run,
+                          hint="evaluate on a corpus prepared with the same --tokenizer")
+    meta = json.loads((checkpoint_dir(run) / "meta.json").read_text())
+    state = torch.load(checkpoint_dir(run) / "train_state.pt", map_location="cpu", weights_only=True)
+    window = config["window"]
+    val = corpus.windows("val", window, corpus.manifest["stride"] if window == corpus.manifest["window"] else window)
+    args = TrainArgs(data=str(corpus.root), out=str(run), objective=config["objective"],
+                     batch_size=batch_size, eval_batches=max(1, -(-len(val) // batch_size)))
+    t = time.perf_counter()
+    metrics = evaluate(model, val, tok, args, Dist(device=device),
+                       torch.bfloat16 if device.startswith("cuda") else None,
+                       torch.as_tensor(tok.advance, dtype=torch.float64))
+    if not metrics:
+        raise GenolmError("the validation split has no windows", file=corpus.root)
+    family = config["model"]["family"]
+    return {"model": f"{family} {config['objective']} ({run.name})", "params": model.num_params(),
+            "tokens_seen": meta["tokens_seen"], "train_s": round(state["elapsed"], 1),
+            "val_bpb": round(metrics["val_bpb"], 4), "scored_tokens": metrics["val_tokens"],
+            "eval_s": round(time.perf_counter() - t, 1)}
+
+
+def split_sequences(corpus, split: str) -> list[str]:
+    """The records (or record parts) of one split, decoded from the shards."""
+    rec = corpus.records
+    tok = corpus.tokenizer
+    shards = corpus.shards(split)
+    out = []
+    for s, shard, start, n in zip(rec["split"].to_pylist(), rec["shard"].to_numpy(),
+                                  rec["start"].to_numpy(), rec["n_tokens"].to_numpy()):
+        if s == split:  # n includes the record's <sep>
+            out.append(tok.decode(np.asarray(shards[shard][start: start + n - 1])))
+    return out
+
+
+def markov_row(corpus, max_order: int) -> dict:
+    from genolm.model.markov import MarkovModel
+
+    t = time.perf_counter()
+    train = split_sequences(corpus, "train")
+    # Smoothing weights are fit on the training side only: the last 5% of every training record.
+    heads = [s[: len(s) - len(s) // 20] for s in train]
+    tails = [s[len(s) - len(s) // 20:] for s in train if len(s) >= 20]
+    model = MarkovModel(max_order=max_order, both_strands=True).fit(heads, unknown="n")
+    model.fit_weights(tails, unknown="n")
+    score = model.evaluate(split_sequences(corpus, "val"), unknown="n")
+    return {"model": f"Markov k<={max_order}", "params": int(sum(c.size for c in getattr(model, "counts", []))) or None,
+            "tokens_seen": sum(map(len, heads)), "train_s": round(time.perf_counter() - t, 1),
+            "val_bpb": round(score.bits_per_base, 4), "scored_tokens": score.n_scored, "eval_s": None}
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'model':34s} {'params':>11s} {'tokens seen':>12s} {'train s':>8s} {'val bits/base':>13s}")
+    for r in rows:
+        params = f"{r['params']:,}" if r["params"] else "-"
+        print(f"{r['model'][:34]:34s} {params:>11s} {r['tokens_seen']:>12,} {r['train_s']:>8} {r['val_bpb']:>13.4f}")
