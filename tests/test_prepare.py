@@ -209,3 +209,11 @@ def test_region_split_holds_out_the_tail_of_every_record(tmp_path, spec):
         assert parts["train"] == (total - round(total * 0.1), 0)  # head trains
         assert parts["val"] == (round(total * 0.1), total - round(total * 0.1))  # tail validates
     assert check_windows(tmp_path / "c", paths, n_windows=100) > 50
+
+
+@pytest.mark.parametrize("split", ["record", "region"])
+def test_evaluation_only_corpus(tmp_path, split):
+    m = prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"), str(DATA / "biomarks18S_2k.fasta.gz")],
+                            out=str(tmp_path / "e"), split=split, val_fraction=1.0, window=64, progress=False))
+    assert m["splits"]["train"]["records"] == 0 and m["splits"]["train"]["tokens"] == 0
+    assert m["splits"]["val"]["bases"] == m["totals"]["bases"]

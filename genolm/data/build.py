@@ -138,9 +138,14 @@ def _record_parts(batch: Batch, bases: np.ndarray, is_val: np.ndarray):
 def _region_parts(batch: Batch, bases: np.ndarray, val_fraction: float):
     """The head of every record for training, its tail for validation."""
     cut = bases - np.round(bases * val_fraction).astype(np.int64)  # (n,) first validation base
-    yield "train", Batch(batch.first, batch.ids, [s[:c] for s, c in zip(batch.seqs, cut.tolist())]), \
-        None, cut, np.zeros(len(cut), np.int64)
-    pick = np.flatnonzero(cut < bases)  # records long enough to have a tail
+    pick = np.flatnonzero(cut > 0)  # records with a head
+    if len(pick) == len(cut):
+        yield "train", Batch(batch.first, batch.ids, [s[:c] for s, c in zip(batch.seqs, cut.tolist())]), \
+            None, cut, np.zeros(len(cut), np.int64)
+    elif len(pick):
+        sub = Batch(batch.first, [batch.ids[i] for i in pick], [batch.seqs[i][:cut[i]] for i in pick])
+        yield "train", sub, pick, cut[pick], np.zeros(len(pick), np.int64)
+    pick = np.flatnonzero(cut < bases)  # records with a tail
     if len(pick):
         sub = Batch(batch.first, [batch.ids[i] for i in pick], [batch.seqs[i][cut[i]:] for i in pick])
         yield "val", sub, pick, bases[pick] - cut[pick], cut[pick]

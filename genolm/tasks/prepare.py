@@ -69,8 +69,9 @@ class PrepareArgs:
         self.stride = self.stride or self.window
         if not 1 <= self.stride:
             raise GenolmError("--stride must be positive", found=str(self.stride))
-        if not 0 <= self.val_fraction < 1:
-            raise GenolmError("--val-fraction must be in [0, 1)", found=str(self.val_fraction))
+        if not 0 <= self.val_fraction <= 1:
+            raise GenolmError("--val-fraction must be in [0, 1]", found=str(self.val_fraction),
+                              hint="1 makes an evaluation-only corpus (e.g. an unseen species)")
         if self.split not in ("record", "region"):
             raise GenolmError("unknown --split", expected="record | region", found=self.split)
         if self.unknown not in ("error", "n", "skip"):
@@ -94,7 +95,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alphabet", default="dna", help="dna | rna | protein")
     p.add_argument("--window", type=int, default=1024, help="tokens per training window")
     p.add_argument("--stride", type=int, default=None, help="tokens between window starts (default: window)")
-    p.add_argument("--val-fraction", type=float, default=0.05, help="fraction of records held out")
+    p.add_argument("--val-fraction", type=float, default=0.05,
+                   help="fraction of records (--split region: of every record's bases) held out; "
+                        "1 = an evaluation-only corpus")
     p.add_argument("--split", default="record", choices=("record", "region"),
                    help="record: each record goes whole to train or validation (by a seeded hash of "
                         "its id); region: the last --val-fraction of every record validates, the "
@@ -199,7 +202,7 @@ def prepare(opts: PrepareArgs) -> dict:
                         if sheet else None),
             "seconds": round(time.perf_counter() - t0, 3),
         }
-        if opts.val_fraction > 0 and splits["val"]["records"] == 0:
+        if 0 < opts.val_fraction < 1 and splits["val"]["records"] == 0:
             manifest["warnings"] = [f"validation split is empty: {manifest['totals']['records']} "
                                     "record(s) were all hashed into train; add records or raise "
                                     "--val-fraction"]
