@@ -86,11 +86,19 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time both models under torch.compile")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--sdpa", default="auto", choices=("auto", "cudnn", "flash", "efficient"),
+                    help="GPU attention kernel for both models (auto: PyTorch's choice)")
+    ap.add_argument("--only", default=None, choices=("genolm", "hf"), help="time one side only")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = args.device
+    if args.sdpa != "auto":  # one attention backend for every model in the run
+        torch.backends.cuda.enable_flash_sdp(args.sdpa == "flash")
+        torch.backends.cuda.enable_mem_efficient_sdp(args.sdpa == "efficient")
+        torch.backends.cuda.enable_cudnn_sdp(args.sdpa == "cudnn")
+        torch.backends.cuda.enable_math_sdp(False)
     dtype = torch.bfloat16 if dev.startswith("cuda") else None
     vocab = get_tokenizer("char").vocab_size
     peak = matmul_peak(dev)
@@ -102,6 +110,8 @@ def main() -> None:
         variants = [("genolm", False, False), ("hf-llama", True, False)]
         if args.compile:
             variants += [("genolm+compile", False, True), ("hf-llama+compile", True, True)]
+        if args.only:
+            variants = [v for v in variants if v[1] == (args.only == "hf")]
         for name, hf, compiled in variants:
             torch.manual_seed(0)
             model = (hf_llama(cfg) if hf else build_model(cfg)).to(dev)
@@ -118,12 +128,13 @@ def main() -> None:
                    "peak_mem_gb": torch.cuda.max_memory_allocated() / 1e9 if dev.startswith("cuda") else None}
             rows.append(row)
             del model, opt, runner
-    print(f"\n{args.flavor} transformer, vocab {vocab}, {dev}" + (f", peak {peak / 1e12:.0f} TFLOP/s" if peak else "")
+    print(f"\n{args.flavor} transformer, vocab {vocab}, {dev}, attention {args.sdpa}" + (f", peak {peak / 1e12:.0f} TFLOP/s" if peak else "")
           + f", torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'case':18s} {'seq':>5s} {'batch':>5s} {'tokens/s':>10s} {'vs HF':>6s} {'MFU':>5s} {'mem GB':>7s}")
     for r in rows:
-        base = next(x for x in rows if x["seq"] == r["seq"] and x["case"] == ("hf-llama+compile" if "compile" in r["case"] else "hf-llama"))
-        r["vs_hf"] = r["tokens_per_s"] / base["tokens_per_s"]
+        base = next((x for x in rows if x["seq"] == r["seq"] and x["case"] == (
+            "hf-llama+compile" if "compile" in r["case"] else "hf-llama")), None)
+        r["vs_hf"] = r["tokens_per_s"] / base["tokens_per_s"] if base else float("nan")
         mfu = f"{r['mfu']:.2f}" if r["mfu"] else "-"
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] else "-"
         print(f"{r['case']:18s} {r['seq']:5d} {r['batch']:5d} {r['tokens_per_s']:10,.0f} {r['vs_hf']:6.2f} {mfu:>5s} {mem:>7s}")

@@ -143,6 +143,7 @@ class MarkovModel:
         self.alpha = np.ones(self.max_order + 1)
         self.discount = np.tile([0.5, 1.0, 1.5], (self.max_order + 1, 1))
         self.n_trained = 0  # (K+1)-mer windows and shorter, i.e. ACGT positions counted
+        self._tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see _table
 
     # ------------------------------------------------------------------ counting
 
@@ -150,6 +151,7 @@ class MarkovModel:
         """Count the k-mers of ``seqs`` (forgetting earlier counts; weights are kept)."""
         self.counts = [np.zeros_like(c) for c in self.counts]
         self.n_trained = 0
+        self._tables = {}
         return self.update(seqs, unknown=unknown)
 
     def update(self, seqs: Iterable[str | bytes], *, unknown: str = "error") -> "MarkovModel":
@@ -178,24 +180,28 @@ class MarkovModel:
         return self
 
     def _add(self, kmers: np.ndarray, depth: np.ndarray) -> None:
-        """Add (n,) (K+1)-mer codes whose first ``K - depth`` bases are not real (sequence start/N)."""
+        """Add (n,) (K+1)-mer codes whose first ``K - depth`` bases are not real (sequence start/N).
+
+        Count arrays are replaced, never changed in place, so a :meth:`with_max_order` view keeps
+        the counts it was made with.
+        """
         K = self.max_order
         total = self.n_trained + len(kmers)
-        if total >= 2 ** 32 and self.counts[0].dtype == np.uint32:
-            self.counts = [c.astype(np.uint64) for c in self.counts]
+        dtype = np.uint64 if total >= 2 ** 32 else self.counts[0].dtype
         # Only the top order is bincounted in full: the count of a (k+1)-mer is the sum of the
         # counts of the (k+2)-mers that extend it to the left, plus its occurrences with no base
         # (or a non-ACGT one) to its left, i.e. depth exactly k.
         delta = np.bincount(kmers[depth == K], minlength=4 ** (K + 1))
-        self.counts[K] += delta.astype(self.counts[K].dtype)
+        new = [None] * (K + 1)
+        new[K] = self.counts[K] + delta.astype(dtype)
         for k in range(K - 1, -1, -1):
             edge = kmers[depth == k] & np.uint32(4 ** (k + 1) - 1)
             delta = delta.reshape(4, -1).sum(0) + np.bincount(edge, minlength=4 ** (k + 1))
-            self.counts[k] += delta.astype(self.counts[k].dtype)
-        self.n_trained = total
+            new[k] = self.counts[k] + delta.astype(dtype)
+        self.counts, self.n_trained, self._tables = new, total, {}
 
     def with_max_order(self, order: int) -> "MarkovModel":
-        """The same counts (shared, not copied) and weights, using orders 0..``order`` only."""
+        """A model of orders 0..``order`` on the same counts (shared, not copied) and weights."""
         if not 0 <= order <= self.max_order:
             raise GenolmError("order above the model's", expected=f"0 to {self.max_order}", found=str(order))
         m = MarkovModel.__new__(MarkovModel)
@@ -203,6 +209,7 @@ class MarkovModel:
         m.counts = self.counts[: order + 1]
         m.alpha = self.alpha[: order + 1].copy()
         m.discount = self.discount[: order + 1].copy()
+        m._tables = {k: t for k, t in self._tables.items() if k <= order}
         return m
 
     # ------------------------------------------------------------------ prediction
@@ -211,19 +218,40 @@ class MarkovModel:
         """(m, 4) float64 counts of the 4 bases after each order-k context code in ``ctx``."""
         return self.counts[k].reshape(-1, 4)[ctx & np.uint32(4 ** k - 1)].astype(np.float64)
 
-    def _probs(self, ctx: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """(n, 4) predictive distributions for positions with these contexts."""
-        p = np.full((len(ctx), 4), 0.25)
+    def _table(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per order-k context, made once per count update: its total count n(c) and a byte
+        packing the count class (0, 1, 2, >=3) of each of its 4 next bases.  One extra entry at
+        the end (n = 0) stands for "no order-k context here" (too close to a start or an N)."""
+        if k not in self._tables:
+            rows = self.counts[k].reshape(-1, 4)
+            n = np.zeros(len(rows) + 1, dtype=rows.dtype)
+            n[:-1] = rows.sum(1)
+            cls = np.minimum(rows, 3).astype(np.uint8)
+            code = np.zeros(len(rows) + 1, dtype=np.uint8)
+            code[:-1] = cls[:, 0] | (cls[:, 1] << 2) | (cls[:, 2] << 4) | (cls[:, 3] << 6)
+            self._tables[k] = (n, code)
+        return self._tables[k]
+
+    def _predict(self, ctx: np.ndarray, depth: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """p(x) (n,) at positions with these contexts, or (n, 4) distributions when ``x`` is None."""
+        p = np.full(len(ctx) if x is not None else (len(ctx), 4), 0.25)
+        slots = (np.arange(256)[:, None] >> np.arange(0, 8, 2)) & 3  # (256, 4) classes in a code
         for k in range(self.max_order + 1):
-            use = np.flatnonzero(depth >= k)
-            if len(use) == len(ctx):
-                use = slice(None)  # every position has an order-k context: skip the gathers
-            rows = self._rows(k, ctx[use])  # (m, 4)
-            n = rows.sum(1)
-            disc = np.concatenate([[0.0], self.discount[k]])[np.minimum(rows, 3).astype(np.intp)]
-            s = np.where(n > 0, n + self.alpha[k], 1.0)
-            g = np.where(n > 0, (self.alpha[k] + disc.sum(1)) / s, 1.0)
-            p[use] = (rows - disc) / s[:, None] + g[:, None] * p[use]
+            n_tab, code_tab = self._table(k)
+            c = ctx & np.uint32(4 ** k - 1)  # (n,) order-k context
+            idx = c if not len(depth) or depth.min() >= k else np.where(depth >= k, c, np.uint32(4 ** k))
+            n = n_tab[idx].astype(np.float64)
+            dz = np.concatenate([[0.0], self.discount[k]])  # discount of count class 0, 1, 2, >=3
+            seen = n > 0
+            inv = 1.0 / (n + self.alpha[k])
+            g = np.where(seen, (self.alpha[k] + dz[slots].sum(1)[code_tab[idx]]) * inv, 1.0)
+            if x is not None:
+                r = self.counts[k][(c.astype(np.intp) << 2) | x].astype(np.float64)
+                p = np.where(seen, (r - dz[np.minimum(r, 3).astype(np.intp)]) * inv, 0.0) + g * p
+            else:
+                rows = self.counts[k].reshape(-1, 4)[c].astype(np.float64)  # (n, 4)
+                a = (rows - dz[np.minimum(rows, 3).astype(np.intp)]) * inv[:, None]
+                p = np.where(seen[:, None], a, 0.0) + g[:, None] * p
         return p
 
     def probs(self, seq: str | bytes, *, unknown: str = "error") -> np.ndarray:
@@ -238,7 +266,7 @@ class MarkovModel:
         ctx, depth = contexts(encode(seq, unknown), self.max_order)
         out = np.empty((len(ctx), 4))
         for lo in range(0, len(ctx), _CHUNK):
-            out[lo: lo + _CHUNK] = self._probs(ctx[lo: lo + _CHUNK], depth[lo: lo + _CHUNK])
+            out[lo: lo + _CHUNK] = self._predict(ctx[lo: lo + _CHUNK], depth[lo: lo + _CHUNK])
         return out
 
     def log2_probs(self, seq: str | bytes, *, unknown: str = "error") -> np.ndarray:
@@ -253,9 +281,11 @@ class MarkovModel:
         for lo in range(0, len(codes), _CHUNK):
             sl = slice(lo, lo + _CHUNK)
             c = codes[sl]
-            ok = np.flatnonzero(c < 4)
-            p = self._probs(ctx[sl][ok], depth[sl][ok])
-            out[lo + ok] = np.log2(p[np.arange(len(ok)), c[ok]])
+            if (c < 4).all():
+                out[sl] = np.log2(self._predict(ctx[sl], depth[sl], c.astype(np.intp)))
+            else:
+                ok = np.flatnonzero(c < 4)
+                out[lo + ok] = np.log2(self._predict(ctx[sl][ok], depth[sl][ok], c[ok].astype(np.intp)))
         return out
 
     def evaluate(self, seqs: Iterable[str | bytes], *, unknown: str = "error") -> MarkovScore:
