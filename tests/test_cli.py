@@ -100,7 +100,7 @@ def test_usage_errors_exit_2(capsys, argv, message):
     (["translate", LAMBDA, "--table", "99"], "--table 99"),
     (["orfs", LAMBDA, "--min-aa", "0"], "--min-aa"),
     (["prepare", LAMBDA, "--out", "never", "--window", "1"], "--window"),
-    (["prepare", LAMBDA, "--out", "never", "--val-fraction", "1"], "--val-fraction"),
+    (["prepare", LAMBDA, "--out", "never", "--val-fraction", "1.5"], "--val-fraction"),
 ])
 def test_bad_option_values_exit_2_naming_the_flag(capsys, tmp_path, argv, flag):
     argv = [tmp_path / "never" if a == "never" else a for a in argv]

@@ -74,15 +74,21 @@ class Split:
     train: list[Piece] = field(default_factory=list)
     val: list[Piece] = field(default_factory=list)
     test: list[Piece] = field(default_factory=list)
+    dropped: list[Piece] = field(default_factory=list)  # training side, in neither train nor val
     notes: dict = field(default_factory=dict)
+
+    def training_side(self) -> list[str]:
+        """Every sequence the test set may be conditioned on: train, validation and dropped."""
+        return [p.seq for p in self.train + self.val + self.dropped]
 
     def seqs(self, part: str) -> list[str]:
         """The sequences of ``part`` ("train", "val" or "test")."""
         return [p.seq for p in getattr(self, part)]
 
     def sizes(self) -> dict[str, int]:
-        """Bases in each part."""
-        return {part: sum(len(p.seq) for p in getattr(self, part)) for part in ("train", "val", "test")}
+        """Bases in each part (and in ``dropped``, if any)."""
+        parts = ("train", "val", "test") + (("dropped",) if self.dropped else ())
+        return {part: sum(len(p.seq) for p in getattr(self, part)) for part in parts}
 
 
 # ----------------------------------------------------------------------------- loading
@@ -222,9 +228,10 @@ def random_window_split(genomes: Sequence[Genome], *, window: int = 1000, test_f
 
 @dataclass(frozen=True)
 class NearCopies:
-    """What :func:`drop_near_copies` kept and how much it dropped."""
+    """What :func:`drop_near_copies` kept and dropped."""
 
     kept: list[Piece]
+    dropped: list[Piece]
     n_windows: int
     n_dropped: int
     bases_dropped: int
@@ -267,24 +274,23 @@ def drop_near_copies(pieces: Sequence[Piece], reference: np.ndarray, *, k: int =
     copies teaches the weights to trust long contexts that do not exist in an unseen region or
     species.  Only validation is filtered this way; a test set stays what its split says it is.
     """
-    kept: list[Piece] = []
-    n_windows = n_dropped = bases_dropped = 0
+    out: tuple[list[Piece], list[Piece]] = ([], [])  # kept, dropped
+    n_windows = n_dropped = 0
     for p in pieces:
-        lo = None  # start of the current run of kept windows
-        for w in range(p.start, p.end, window):
-            hi = min(w + window, p.end)
-            n_windows += 1
-            if shared_fraction(p.seq[w - p.start: hi - p.start], reference, k) > max_shared:
-                n_dropped += 1
-                bases_dropped += hi - w
-                if lo is not None:
-                    kept.append(Piece(p.source, lo, w, p.seq[lo - p.start: w - p.start]))
-                lo = None
-            elif lo is None:
-                lo = w
-        if lo is not None:
-            kept.append(Piece(p.source, lo, p.end, p.seq[lo - p.start:]))
-    return NearCopies(kept, n_windows, n_dropped, bases_dropped)
+        starts = list(range(p.start, p.end, window))
+        copy = [shared_fraction(p.seq[w - p.start: w - p.start + window], reference, k) > max_shared
+                for w in starts]
+        n_windows += len(starts)
+        n_dropped += sum(copy)
+        # Join runs of consecutive windows with the same verdict.
+        run = 0
+        for i in range(1, len(starts) + 1):
+            if i == len(starts) or copy[i] != copy[run]:
+                lo, hi = starts[run], starts[i] if i < len(starts) else p.end
+                out[copy[run]].append(Piece(p.source, lo, hi, p.seq[lo - p.start: hi - p.start]))
+                run = i
+    bases = sum(len(q.seq) for q in out[1])
+    return NearCopies(out[0], out[1], n_windows, n_dropped, bases)
 
 
 # The 16 bacteria of the shared data: E. coli x2, H. pylori x5, S. aureus x5, V. cholerae x4.
@@ -311,11 +317,16 @@ def bacteria_splits(genomes: Sequence[Genome], *, clean_val: bool = True) -> dic
     return splits
 
 
-def clean_validation(split: Split, *, k: int = 24, window: int = 1000, max_shared: float = 0.5) -> Split:
-    """Drop the validation windows of ``split`` that are near copies of its training set (in place;
-    what was dropped is recorded in ``split.notes["val_near_copies"]``)."""
-    result = drop_near_copies(split.val, kmer_set(split.train, k), k=k, window=window, max_shared=max_shared)
+def clean_validation(split: Split, *, reference: np.ndarray | None = None, k: int = 24, window: int = 1000,
+                     max_shared: float = 0.5) -> Split:
+    """Move the validation windows of ``split`` that are near copies of its training set to
+    ``split.dropped`` (in place; counts in ``split.notes["val_near_copies"]``).  ``reference``:
+    :func:`kmer_set` of ``split.train`` with this ``k``, if already made."""
+    if reference is None:
+        reference = kmer_set(split.train, k)
+    result = drop_near_copies(split.val, reference, k=k, window=window, max_shared=max_shared)
     split.val = result.kept
+    split.dropped += result.dropped
     split.notes["val_near_copies"] = dict(k=k, window=window, max_shared=max_shared, windows=result.n_windows,
                                           dropped=result.n_dropped, bases_dropped=result.bases_dropped)
     split.description += (f"; validation windows ({window} bp) sharing > {max_shared:.0%} of their {k}-mers "

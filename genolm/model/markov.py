@@ -214,10 +214,6 @@ class MarkovModel:
 
     # ------------------------------------------------------------------ prediction
 
-    def _rows(self, k: int, ctx: np.ndarray) -> np.ndarray:
-        """(m, 4) float64 counts of the 4 bases after each order-k context code in ``ctx``."""
-        return self.counts[k].reshape(-1, 4)[ctx & np.uint32(4 ** k - 1)].astype(np.float64)
-
     def _table(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Per order-k context, made once per count update: its total count n(c) and a byte
         packing the count class (0, 1, 2, >=3) of each of its 4 next bases.  One extra entry at
@@ -249,7 +245,8 @@ class MarkovModel:
                 r = self.counts[k][(c.astype(np.intp) << 2) | x].astype(np.float64)
                 p = np.where(seen, (r - dz[np.minimum(r, 3).astype(np.intp)]) * inv, 0.0) + g * p
             else:
-                rows = self.counts[k].reshape(-1, 4)[c].astype(np.float64)  # (n, 4)
+                rows = np.stack([self.counts[k][(c.astype(np.intp) << 2) | j] for j in range(4)], 1)
+                rows = rows.astype(np.float64)  # (n, 4); four 1-d gathers beat one gather of rows
                 a = (rows - dz[np.minimum(rows, 3).astype(np.intp)]) * inv[:, None]
                 p = np.where(seen[:, None], a, 0.0) + g[:, None] * p
         return p
@@ -333,19 +330,21 @@ class MarkovModel:
         for k in range(self.max_order + 1):
             live = np.flatnonzero(top == k - 1)
             live = live[depth[live] >= k]
-            seen = self.counts[k].reshape(-1, 4)[ctx[live] & np.uint32(4 ** k - 1)].sum(1) > 0
-            top[live[seen]] = k
+            top[live[self._table(k)[0][ctx[live] & np.uint32(4 ** k - 1)] > 0]] = k
         order = np.argsort(-top, kind="stable")
         ctx, x, top = ctx[order], x[order], top[order]
+        # (256, 3): how many of the 4 bases packed in a class code have count 1, 2, >= 3
+        per_class = (((np.arange(256)[:, None] >> np.arange(0, 8, 2)) & 3)[:, :, None]
+                     == np.arange(1, 4)).sum(1).astype(np.float64)
         stats = []
         for k in range(self.max_order + 1):
             m = int(np.count_nonzero(top >= k))
-            rows = self._rows(k, ctx[:m])  # (m, 4)
-            r = rows[np.arange(m), x[:m]]
-            cls = np.minimum(r, 3).astype(np.intp)
-            onehot = (cls[:, None] == np.arange(1, 4)).astype(np.float64)  # (m, 3) class of n(c, x)
-            nj = np.stack([rows == 1, rows == 2, rows >= 3], 2).sum(1).astype(np.float64)  # (m, 3)
-            stats.append(dict(m=m, n=rows.sum(1), r=r, onehot=onehot, nj=nj))
+            n_tab, code_tab = self._table(k)
+            c = ctx[:m] & np.uint32(4 ** k - 1)
+            r = self.counts[k][(c.astype(np.intp) << 2) | x[:m]].astype(np.float64)
+            onehot = (np.minimum(r, 3)[:, None] == np.arange(1, 4)).astype(np.float64)  # (m, 3)
+            stats.append(dict(m=m, n=n_tab[c].astype(np.float64), r=r, onehot=onehot,
+                              nj=per_class[code_tab[c]]))
         return stats, len(x)
 
     @staticmethod
