@@ -53,8 +53,13 @@ def setup(device: str = "auto") -> Dist:
 
 
 def teardown() -> None:
+    """Leave together: a rank that tears down while rank 0 still writes the last checkpoint can
+    abort the process group under the others."""
     if dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def wrap(model: torch.nn.Module, d: Dist, *, strategy: str = "ddp", compile: bool = False) -> torch.nn.Module:

@@ -36,10 +36,18 @@ METRICS = "metrics.jsonl"
 def train(args: TrainArgs) -> dict:
     """Run ``genolm pretrain``; return the last metrics (also in ``OUT/metrics.jsonl``)."""
     d = distributed.setup(args.device)
+    ok = False
     try:
-        return _train(args, d)
+        result = _train(args, d)
+        ok = True
+        return result
     finally:
-        distributed.teardown()
+        if ok:
+            distributed.teardown()
+        elif d.enabled:  # an error on one rank: do not wait for the others at a barrier
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
 
 
 def _train(args: TrainArgs, d: distributed.Dist) -> dict:
