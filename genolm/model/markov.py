@@ -1,19 +1,19 @@
 """Interpolated order-k Markov models over ACGT: the bits-per-base baseline every DNA LM must beat.
 
-The model predicts base ``x_i`` from the ``k`` bases before it, for every ``k`` from 0 to
-``max_order``, and blends the orders recursively in the hierarchical form of interpolated
-(modified) Kneser–Ney / Pitman–Yor smoothing, with raw counts at every order::
+The model predicts base ``x`` from the ``k`` bases ``c`` before it, for every ``k`` from 0 to
+``max_order``, and blends the orders recursively in the form of interpolated (modified)
+Kneser–Ney / hierarchical Pitman–Yor smoothing, with raw counts at every order::
 
-    p_k(x | c) = (n(c,x) - D_k(n(c,x)) + g_k(c) * p_{k-1}(x | c'))      c' = c without its oldest base
-                 ---------------------------------------------------
-                                  n(c) + alpha_k
-    g_k(c)     = alpha_k + sum_j D_k(j-class) * #{x : n(c,x) in that class}
-    p_{-1}     = 1/4
+    p_k(x | c) = [ n(c,x) - D_k(n(c,x)) + w_k(c) * p_{k-1}(x | c') ] / (n(c) + alpha_k)
+    w_k(c)     = alpha_k + sum over the 4 bases y of D_k(n(c,y))
+    p_{-1}     = 1/4                              (c' is c without its oldest base)
 
-``D_k(n)`` is one of three discounts (n = 1, n = 2, n >= 3; none for n = 0) and ``alpha_k`` a
-concentration, so each order has four weights; a context never seen in training passes the
-lower order through unchanged.  The 4 (K+1) weights are fit by L-BFGS to minimise the bits per
-base of a *validation* set that must come from the training side of a split (never the test set):
+``n(c,x)`` counts x after c in training, ``n(c)`` sums it over x; ``D_k(n)`` is one of three
+discounts (for n = 1, n = 2, n >= 3; 0 for n = 0) and ``alpha_k > 0`` a concentration, so each
+order has four weights, and a context never seen passes the lower order through unchanged.
+Large ``alpha_k`` means "trust order k only in contexts seen far more than alpha_k times".  The
+4 (K+1) weights are fit by L-BFGS (analytic gradient) to minimise the bits per base of a
+*validation* set, which must come from the training side of a split, never from the test set:
 :meth:`MarkovModel.fit_weights`.
 
 Counting is exact: every (k+1)-mer of the training set, for k = 0..K, in dense ``4**(k+1)``
@@ -50,6 +50,7 @@ import numpy as np
 from genolm.bio.kmers import KMER_CODE
 from genolm.bio.seq import check_unknown
 from genolm.errors import GenolmError
+from genolm.io.atomic import atomic_file
 
 ALPHABET = "ACGT"
 MAX_ORDER = 13  # top table 4**14 uint32 = 1 GiB; the codes of (K+1)-mers must fit 32 bits
@@ -113,6 +114,55 @@ def contexts(codes: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
     depth = np.zeros(n, dtype=np.int64)
     depth[1:] = idx[1:] - 1 - last_bad[:-1]
     return ctx, np.minimum(depth, order).astype(np.int8)
+
+
+# ----------------------------------------------------------------------------- the optimiser
+
+
+def _lbfgs(fg, x, lo, hi, *, max_iter: int = 100, memory: int = 20, tol: float = 1e-10):
+    """Minimise ``fg(x) -> (f, grad)`` over the box ``lo <= x <= hi`` by L-BFGS with backtracking
+    (steps projected onto the box).  Returns (x, f, evaluations); f never increases.
+
+    >>> x, f, _ = _lbfgs(lambda x: ((x - 3) @ (x - 3), 2 * (x - 3)), np.zeros(2), -5, 2.5)
+    >>> x.round(6).tolist(), round(float(f), 6)
+    ([2.5, 2.5], 0.5)
+    """
+    f, g = fg(x)
+    evaluations = 1
+    S: list[np.ndarray] = []
+    Y: list[np.ndarray] = []
+    for _ in range(max_iter):
+        # Two-loop recursion: d = -H g with H the L-BFGS inverse-Hessian estimate.
+        q, coef = g.copy(), []
+        for s, y in zip(reversed(S), reversed(Y)):
+            rho = 1.0 / (y @ s)
+            c = rho * (s @ q)
+            q -= c * y
+            coef.append((rho, c))
+        q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1]) if S else 1.0 / max(np.abs(g).sum(), 1e-12)
+        for (s, y), (rho, c) in zip(zip(S, Y), reversed(coef)):
+            q += s * (c - rho * (y @ q))
+        d = -q
+        if g @ d >= 0:  # not a descent direction (the box bent it): restart from the gradient
+            S, Y, d = [], [], -g / max(np.abs(g).sum(), 1e-12)
+        step = 1.0
+        while True:
+            x_new = np.clip(x + step * d, lo, hi)
+            f_new, g_new = fg(x_new)
+            evaluations += 1
+            if f_new <= f + 1e-4 * (g @ (x_new - x)) or step < 1e-8:
+                break
+            step *= 0.5
+        if not f_new < f:
+            break
+        s, y = x_new - x, g_new - g
+        if s @ y > 1e-20:
+            S, Y = (S + [s])[-memory:], (Y + [y])[-memory:]
+        done = f - f_new < tol
+        x, f, g = x_new, f_new, g_new
+        if done:
+            break
+    return x, f, evaluations
 
 
 # ----------------------------------------------------------------------------- the model
@@ -333,18 +383,19 @@ class MarkovModel:
             top[live[self._table(k)[0][ctx[live] & np.uint32(4 ** k - 1)] > 0]] = k
         order = np.argsort(-top, kind="stable")
         ctx, x, top = ctx[order], x[order], top[order]
-        # (256, 3): how many of the 4 bases packed in a class code have count 1, 2, >= 3
-        per_class = (((np.arange(256)[:, None] >> np.arange(0, 8, 2)) & 3)[:, :, None]
-                     == np.arange(1, 4)).sum(1).astype(np.float64)
+        # (256,) class code of a context's 4 next bases -> N1 + 5 N2 + 25 N3, where Nj is how
+        # many of them have count j (j = 3: three or more); (125, 3) that index -> (N1, N2, N3).
+        slots = (np.arange(256)[:, None] >> np.arange(0, 8, 2)) & 3
+        nj = np.stack([(slots == j).sum(1) for j in (1, 2, 3)], 1)
+        to_nj = (nj @ [1, 5, 25]).astype(np.intp)
         stats = []
         for k in range(self.max_order + 1):
             m = int(np.count_nonzero(top >= k))
             n_tab, code_tab = self._table(k)
             c = ctx[:m] & np.uint32(4 ** k - 1)
             r = self.counts[k][(c.astype(np.intp) << 2) | x[:m]].astype(np.float64)
-            onehot = (np.minimum(r, 3)[:, None] == np.arange(1, 4)).astype(np.float64)  # (m, 3)
-            stats.append(dict(m=m, n=n_tab[c].astype(np.float64), r=r, onehot=onehot,
-                              nj=per_class[code_tab[c]]))
+            stats.append(dict(m=m, n=n_tab[c].astype(np.float64), r=r, cls=np.minimum(r, 3).astype(np.intp),
+                              nj=to_nj[code_tab[c]]))
         return stats, len(x)
 
     @staticmethod
@@ -353,14 +404,19 @@ class MarkovModel:
 
         Forward: p_k = a_k + g_k p_{k-1} on the first m_k positions (where order k is seen);
         backward: the same recursion in reverse (d p_K / d p_{k-1} = product of the g above k).
+        Only elementwise operations, gathers from tiny tables and bincounts: BLAS calls (even
+        dot products) can be 10x slower when its threads compete for busy cores.
         """
+        # (125, 3) the (N1, N2, N3) of each index of stats["nj"]
+        nj_of = np.array([(i % 5, i // 5 % 5, i // 25) for i in range(125)], dtype=np.float64)
         p = np.full(n_pos, 0.25)
         saved = []
         for k, st in enumerate(stats):
             m = st["m"]
+            dz = np.concatenate([[0.0], disc[k]])  # discount of count class 0, 1, 2, >=3
             inv = 1.0 / (st["n"] + alpha[k])
-            a = (st["r"] - st["onehot"] @ disc[k]) * inv
-            g = (alpha[k] + st["nj"] @ disc[k]) * inv
+            a = (st["r"] - dz[st["cls"]]) * inv
+            g = (alpha[k] + (nj_of * disc[k]).sum(1)[st["nj"]]) * inv
             prev = p[:m].copy()
             p[:m] = a + g * prev
             saved.append((inv, a, g, prev))
@@ -371,8 +427,9 @@ class MarkovModel:
             st, m = stats[k], stats[k]["m"]
             inv, a, g, prev = saved[k]
             ui = up[:m] * inv
-            ga[k] = ui @ ((1 - g) * prev - a)
-            gd[k] = (ui * prev) @ st["nj"] - ui @ st["onehot"]
+            ga[k] = np.sum(ui * ((1 - g) * prev - a))
+            by_nj = np.bincount(st["nj"], weights=ui * prev, minlength=125)
+            gd[k] = (by_nj[:, None] * nj_of).sum(0) - np.bincount(st["cls"], weights=ui, minlength=4)[1:]
             up[:m] *= g
         return loss, ga, gd
 
@@ -386,58 +443,45 @@ class MarkovModel:
         validation positions are used (a seeded random sample).  Starts from the current weights;
         returns the validation bits per base before and after, and the number of evaluations.
         """
-        import torch  # only for its L-BFGS; the loss and its gradient are numpy
-
         stats, n_pos = self._validation_stats(val_seqs, max_bases, seed, unknown)
         if n_pos == 0:
             raise GenolmError("no validation bases to fit the weights on", expected="ACGT bases",
                               found="none", hint="pass the validation sequences")
         K1 = self.max_order + 1
         scale = np.arange(1, 4, dtype=np.float64)  # discount j lives in (0, j)
+        # theta = (log alpha (K1,), logit(discount / j) (K1 * 3,)), kept in a box so that no
+        # probability reaches 0: alpha in [e^-7, e^14], each discount off the ends of its range.
         lo = np.concatenate([np.full(K1, _LOG_ALPHA[0]), np.full(3 * K1, -_LOGIT)])
         hi = np.concatenate([np.full(K1, _LOG_ALPHA[1]), np.full(3 * K1, _LOGIT)])
 
         def unpack(theta):
-            # Bounded so that no probability reaches 0: alpha in [e^-7, e^14], discounts off their ends.
-            theta = np.clip(theta, lo, hi)
             return np.exp(theta[:K1]), scale / (1 + np.exp(-theta[K1:].reshape(K1, 3)))
 
-        d0 = np.clip(self.discount / scale, 1e-3, 1 - 1e-3)
-        theta0 = np.clip(np.concatenate([np.log(np.maximum(self.alpha, 1e-300)), np.log(d0 / (1 - d0)).ravel()]),
-                         lo, hi)
-        before = self._loss_grad(*unpack(theta0), stats, n_pos)[0]
-        param = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([param], lr=1, max_iter=max_iter, history_size=20, tolerance_grad=1e-10,
-                                tolerance_change=1e-10, line_search_fn="strong_wolfe")
-        calls = [0]
-
-        def closure():
-            theta = param.detach().numpy()
+        def loss_grad(theta):
             alpha, disc = unpack(theta)
             loss, ga, gd = self._loss_grad(alpha, disc, stats, n_pos)
             sig = disc / scale
-            grad = np.concatenate([ga * alpha, (gd * scale * sig * (1 - sig)).ravel()])
-            grad[(theta < lo) | (theta > hi)] = 0.0  # outside the box the loss is flat
-            param.grad = torch.from_numpy(grad)
-            calls[0] += 1
-            return torch.tensor(loss, dtype=torch.float64)
+            return loss, np.concatenate([ga * alpha, (gd * scale * sig * (1 - sig)).ravel()])
 
-        opt.step(closure)
-        alpha, disc = unpack(param.detach().numpy())
-        after = self._loss_grad(alpha, disc, stats, n_pos)[0]
-        if after <= before:  # L-BFGS is a descent method, but keep the better end regardless
-            self.alpha, self.discount = alpha, disc
-        return {"bits_before": float(before), "bits_after": float(min(after, before)), "n_bases": n_pos,
-                "evaluations": calls[0]}
+        d0 = np.clip(self.discount / scale, 1e-3, 1 - 1e-3)
+        theta0 = np.concatenate([np.log(np.maximum(self.alpha, 1e-300)), np.log(d0 / (1 - d0)).ravel()])
+        theta0 = np.clip(theta0, lo, hi)
+        before = loss_grad(theta0)[0]
+        theta, after, evaluations = _lbfgs(loss_grad, theta0, lo, hi, max_iter=max_iter)
+        self.alpha, self.discount = unpack(theta)
+        return {"bits_before": float(before), "bits_after": float(after), "n_bases": n_pos,
+                "evaluations": evaluations}
 
     # ------------------------------------------------------------------ save / load
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write counts and weights to one ``.npz`` (compressed; no pickled objects)."""
+        """Write counts and weights to one ``.npz`` at exactly ``path`` (compressed, no pickled
+        objects, written atomically)."""
         arrays = {f"counts_{k}": c for k, c in enumerate(self.counts)}
-        np.savez_compressed(path, format=np.array(FORMAT), max_order=np.array(self.max_order),
-                            both_strands=np.array(self.both_strands), n_trained=np.array(self.n_trained),
-                            alpha=self.alpha, discount=self.discount, **arrays)
+        with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, format=np.array(FORMAT), max_order=np.array(self.max_order),
+                                both_strands=np.array(self.both_strands), n_trained=np.array(self.n_trained),
+                                alpha=self.alpha, discount=self.discount, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MarkovModel":
@@ -452,10 +496,20 @@ class MarkovModel:
             if "format" not in z.files or str(z["format"]) != FORMAT:
                 raise GenolmError("not a genolm Markov model", file=path, expected=FORMAT,
                                   found=str(z["format"]) if "format" in z.files else "no format tag")
-            m = cls(int(z["max_order"]), bool(z["both_strands"]))
-            m.n_trained = int(z["n_trained"])
-            m.alpha, m.discount = z["alpha"].astype(np.float64), z["discount"].astype(np.float64)
-            m.counts = [z[f"counts_{k}"] for k in range(m.max_order + 1)]
+            try:
+                m = cls(int(z["max_order"]), bool(z["both_strands"]))
+                m.n_trained = int(z["n_trained"])
+                m.alpha, m.discount = z["alpha"].astype(np.float64), z["discount"].astype(np.float64)
+                m.counts = [z[f"counts_{k}"] for k in range(m.max_order + 1)]
+            except KeyError as err:
+                raise GenolmError("Markov model file is missing an array", file=path, found=str(err),
+                                  hint="was it written by MarkovModel.save?") from None
+        K1 = m.max_order + 1
+        shapes = [c.shape for c in m.counts] + [m.alpha.shape, m.discount.shape]
+        if shapes != [(4 ** (k + 1),) for k in range(K1)] + [(K1,), (K1, 3)]:
+            raise GenolmError("Markov model arrays have the wrong shapes", file=path,
+                              expected=f"counts of 4**(k+1) for k = 0..{K1 - 1}, weights for {K1} orders",
+                              found=str(shapes), hint="was it written by MarkovModel.save?")
         return m
 
     def __repr__(self) -> str:
