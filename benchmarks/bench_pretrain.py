@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--sdpa", default="auto", choices=("auto", "cudnn", "flash", "efficient"),
                     help="GPU attention kernel for both models (auto: PyTorch's choice)")
     ap.add_argument("--only", default=None, choices=("genolm", "hf"), help="time one side only")
+    ap.add_argument("--baselines", action="store_true", help="also time genolm's LSTM and CNN (same flavor)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = ap.parse_args()
     if args.threads:
@@ -112,9 +113,13 @@ def main() -> None:
             variants += [("genolm+compile", False, True), ("hf-llama+compile", True, True)]
         if args.only:
             variants = [v for v in variants if v[1] == (args.only == "hf")]
+        if args.baselines:
+            variants += [("genolm-lstm", False, False), ("genolm-cnn", False, False)]
         for name, hf, compiled in variants:
             torch.manual_seed(0)
-            model = (hf_llama(cfg) if hf else build_model(cfg)).to(dev)
+            family = name.split("-")[1] if name in ("genolm-lstm", "genolm-cnn") else "transformer"
+            model = (hf_llama(cfg) if hf else build_model(
+                config_for(args.flavor, family=family, vocab_size=vocab, causal=True, max_len=seq))).to(dev)
             n_params = sum(p.numel() for p in model.parameters())
             opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=dev.startswith("cuda"))
             runner = torch.compile(model) if compiled else model
