@@ -12,9 +12,12 @@ memory, not modelling.  Two splits hold out something a model cannot have memori
 and, labelled as the memory test it is, :func:`random_window_split` (*random*: windows assigned
 to train or test at random).
 
-The validation set always comes out of the training side (by default the last 5% of each
-training piece, or 5% of the training windows), never out of the test set.  Everything is
-deterministic: the same genomes in the same order give the same split.
+Validation always comes out of the training side, never out of the test set: the last 5% of
+each training piece, 5% of the training windows, or, for an unseen-species test,
+leave-one-species-out folds (``Split.folds``).  It should look like the test set, so where the
+test set is sequence absent from training, :func:`clean_validation` sets aside the validation
+windows that are near copies of training sequence (other strains often hold them elsewhere).
+Everything is deterministic: the same genomes in the same order give the same split.
 
 >>> g = [Genome("A__1", "A", [("r", "ACGT" * 50)]), Genome("B__1", "B", [("r", "GGCA" * 50)])]
 >>> s = region_split(g, test_species=["B"])
@@ -75,6 +78,8 @@ class Split:
     val: list[Piece] = field(default_factory=list)
     test: list[Piece] = field(default_factory=list)
     dropped: list[Piece] = field(default_factory=list)  # training side, in neither train nor val
+    # Cross-validation instead of one validation set: (pieces to count, pieces to validate on).
+    folds: list[tuple[list[Piece], list[Piece]]] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
 
     def training_side(self) -> list[str]:
@@ -168,26 +173,46 @@ def region_split(genomes: Sequence[Genome], test_species: Iterable[str], *, test
     return split
 
 
-def species_split(genomes: Sequence[Genome], test_species: Iterable[str], *, val_fraction: float = 0.05,
-                  name: str = "species") -> Split:
-    """Unseen species: train on every genome not of ``test_species`` (validation: the last
-    ``val_fraction`` of each of their records), test on all of ``test_species``."""
+def species_split(genomes: Sequence[Genome], test_species: Iterable[str], *, val: str = "tail",
+                  val_fraction: float = 0.05, name: str = "species") -> Split:
+    """Unseen species: train on every genome not of ``test_species``, test on all of them.
+
+    ``val="tail"``: validation is the last ``val_fraction`` of each training record.
+    ``val="species"``: leave-one-species-out folds instead, which ask of the model what the test
+    asks (a species it has not seen): ``split.folds`` holds, for each training species, (the
+    other training species, that species); ``train`` is all of the training species and ``val``
+    is empty.  Needs at least two training species.
+    """
     _check_fraction("val_fraction", val_fraction)
+    if val not in ("tail", "species"):
+        raise GenolmError("unknown validation design", expected="tail | species", found=repr(val))
     tested = _species(genomes, test_species, "test")
     trained = sorted({g.species for g in genomes} - tested)
-    if not trained:
-        raise GenolmError("no species left to train on", expected="at least one species not tested",
-                          found=", ".join(sorted(tested)))
-    split = Split(name, f"train: all of {', '.join(trained)} (validation: the last {val_fraction:.0%} "
-                        f"of each record); test: all of {', '.join(sorted(tested))}")
+    if len(trained) < (2 if val == "species" else 1):
+        raise GenolmError("no species left to train on" if not trained else
+                          "leave-one-species-out validation needs two training species",
+                          expected="at least " + ("two species" if val == "species" else "one species")
+                          + " not tested", found=", ".join(trained) or "none")
+    how = (f"the last {val_fraction:.0%} of each record" if val == "tail"
+           else "leave-one-species-out folds")
+    split = Split(name, f"train: all of {', '.join(trained)} (validation: {how}); "
+                        f"test: all of {', '.join(sorted(tested))}")
+    by_species: dict[str, list[Piece]] = {sp: [] for sp in trained}
     for g in genomes:
         for rid, seq in g.records:
             if g.species in tested:
                 split.test.append(_piece(g, rid, seq, 0, len(seq)))
+            elif val == "species":
+                piece = _piece(g, rid, seq, 0, len(seq))
+                split.train.append(piece)
+                by_species[g.species].append(piece)
             else:
                 tr, va = _train_val(g, rid, seq, 0, len(seq), val_fraction)
                 split.train.append(tr)
                 split.val.append(va)
+    if val == "species":
+        split.folds = [([p for other in trained if other != sp for p in by_species[other]], by_species[sp])
+                       for sp in trained]
     return split
 
 
@@ -298,22 +323,25 @@ BACTERIA_REGION_TEST = ("H.Pylori", "S.Aureus")
 BACTERIA_SPECIES_TEST = ("V.Cholerae",)
 
 
-def bacteria_splits(genomes: Sequence[Genome], *, clean_val: bool = True) -> dict[str, Split]:
+def bacteria_splits(genomes: Sequence[Genome], *, clean_val: bool = True, species_val: str = "species"
+                    ) -> dict[str, Split]:
     """The three splits of the bacterial benchmark: region (a), species (b), random (c).
 
-    ``clean_val``: in (a) and (b), whose test sets are sequence absent from training, validation
-    windows that are near copies of training sequence are dropped (:func:`drop_near_copies`), so
-    that validation looks like the test set.  (c) keeps its random validation windows, as its
-    test set is random windows too.
+    ``clean_val``: in (a), whose test set is sequence absent from training, validation windows
+    that are near copies of training sequence are set aside (:func:`drop_near_copies`), so that
+    validation looks like the test set; so too in (b) when ``species_val="tail"``.  (b) uses
+    leave-one-species-out folds by default (``species_val="species"``).  (c) keeps its random
+    validation windows, as its test set is random windows too.
     """
     splits = {
         "region": region_split(genomes, BACTERIA_REGION_TEST),
-        "species": species_split(genomes, BACTERIA_SPECIES_TEST),
+        "species": species_split(genomes, BACTERIA_SPECIES_TEST, val=species_val),
         "random": random_window_split(genomes),
     }
     if clean_val:
         for split in (splits["region"], splits["species"]):
-            clean_validation(split)
+            if split.val:
+                clean_validation(split)
     return splits
 
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ MAX_ORDER = 13  # top table 4**14 uint32 = 1 GiB; the codes of (K+1)-mers must f
 FORMAT = "genolm.markov/1"
 _FLUSH = 1 << 25  # k-mer occurrences gathered before one round of bincounts (~300 MB of temporaries)
 _CHUNK = 1 << 20  # positions scored at a time (bounds the (n, 4) float64 temporaries to ~100 MB)
-_LOG_ALPHA = (-7.0, 14.0)  # bounds of log alpha while fitting
+_LOG_ALPHA = (-7.0, 25.0)  # bounds of log alpha while fitting (e^25: an order switched off)
 _LOGIT = 7.0  # bound of the logit of discount_j / j while fitting
 
 
@@ -127,11 +127,19 @@ def _lbfgs(fg, x, lo, hi, *, max_iter: int = 100, memory: int = 20, tol: float =
     >>> x.round(6).tolist(), round(float(f), 6)
     ([2.5, 2.5], 0.5)
     """
+    lo, hi = np.broadcast_to(lo, x.shape), np.broadcast_to(hi, x.shape)
+
+    def projected(x, g):  # the gradient without the parts that push against an active bound
+        return np.where(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)), 0.0, g)
+
     f, g = fg(x)
+    g = projected(x, g)
     evaluations = 1
     S: list[np.ndarray] = []
     Y: list[np.ndarray] = []
     for _ in range(max_iter):
+        if not g.any():
+            break
         # Two-loop recursion: d = -H g with H the L-BFGS inverse-Hessian estimate.
         q, coef = g.copy(), []
         for s, y in zip(reversed(S), reversed(Y)):
@@ -139,12 +147,12 @@ def _lbfgs(fg, x, lo, hi, *, max_iter: int = 100, memory: int = 20, tol: float =
             c = rho * (s @ q)
             q -= c * y
             coef.append((rho, c))
-        q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1]) if S else 1.0 / max(np.abs(g).sum(), 1e-12)
+        q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1]) if S else 1.0 / np.abs(g).sum()
         for (s, y), (rho, c) in zip(zip(S, Y), reversed(coef)):
             q += s * (c - rho * (y @ q))
         d = -q
         if g @ d >= 0:  # not a descent direction (the box bent it): restart from the gradient
-            S, Y, d = [], [], -g / max(np.abs(g).sum(), 1e-12)
+            S, Y, d = [], [], -g / np.abs(g).sum()
         step = 1.0
         while True:
             x_new = np.clip(x + step * d, lo, hi)
@@ -155,6 +163,7 @@ def _lbfgs(fg, x, lo, hi, *, max_iter: int = 100, memory: int = 20, tol: float =
             step *= 0.5
         if not f_new < f:
             break
+        g_new = projected(x_new, g_new)
         s, y = x_new - x, g_new - g
         if s @ y > 1e-20:
             S, Y = (S + [s])[-memory:], (Y + [y])[-memory:]
@@ -439,38 +448,15 @@ class MarkovModel:
 
         ``val_seqs`` must not be in the training counts (otherwise every count looks reliable and
         the weights learn to trust high orders blindly), must not be the test set, and should
-        resemble it (see :func:`genolm.bio.splits.drop_near_copies`).  At most ``max_bases``
-        validation positions are used (a seeded random sample).  Starts from the current weights;
-        returns the validation bits per base before and after, and the number of evaluations.
+        resemble it (see :func:`genolm.bio.splits.drop_near_copies`, and :func:`fit_weights_cv`
+        for several folds).  At most ``max_bases`` validation positions are used (a seeded random
+        sample).  Starts from the current weights; returns the validation bits per base before
+        and after, the number of validation bases and of loss evaluations.
         """
-        stats, n_pos = self._validation_stats(val_seqs, max_bases, seed, unknown)
-        if n_pos == 0:
-            raise GenolmError("no validation bases to fit the weights on", expected="ACGT bases",
-                              found="none", hint="pass the validation sequences")
-        K1 = self.max_order + 1
-        scale = np.arange(1, 4, dtype=np.float64)  # discount j lives in (0, j)
-        # theta = (log alpha (K1,), logit(discount / j) (K1 * 3,)), kept in a box so that no
-        # probability reaches 0: alpha in [e^-7, e^14], each discount off the ends of its range.
-        lo = np.concatenate([np.full(K1, _LOG_ALPHA[0]), np.full(3 * K1, -_LOGIT)])
-        hi = np.concatenate([np.full(K1, _LOG_ALPHA[1]), np.full(3 * K1, _LOGIT)])
-
-        def unpack(theta):
-            return np.exp(theta[:K1]), scale / (1 + np.exp(-theta[K1:].reshape(K1, 3)))
-
-        def loss_grad(theta):
-            alpha, disc = unpack(theta)
-            loss, ga, gd = self._loss_grad(alpha, disc, stats, n_pos)
-            sig = disc / scale
-            return loss, np.concatenate([ga * alpha, (gd * scale * sig * (1 - sig)).ravel()])
-
-        d0 = np.clip(self.discount / scale, 1e-3, 1 - 1e-3)
-        theta0 = np.concatenate([np.log(np.maximum(self.alpha, 1e-300)), np.log(d0 / (1 - d0)).ravel()])
-        theta0 = np.clip(theta0, lo, hi)
-        before = loss_grad(theta0)[0]
-        theta, after, evaluations = _lbfgs(loss_grad, theta0, lo, hi, max_iter=max_iter)
-        self.alpha, self.discount = unpack(theta)
-        return {"bits_before": float(before), "bits_after": float(after), "n_bases": n_pos,
-                "evaluations": evaluations}
+        fit = fit_weights_cv([(self, val_seqs)], max_bases=max_bases, max_iter=max_iter, seed=seed,
+                             unknown=unknown)
+        self.alpha, self.discount = fit.pop("alpha"), fit.pop("discount")
+        return fit
 
     # ------------------------------------------------------------------ save / load
 
@@ -515,3 +501,61 @@ class MarkovModel:
     def __repr__(self) -> str:
         return (f"MarkovModel(max_order={self.max_order}, both_strands={self.both_strands}, "
                 f"n_trained={self.n_trained:,})")
+
+
+# ----------------------------------------------------------------------------- cross-validated weights
+
+
+def fit_weights_cv(folds: Sequence[tuple[MarkovModel, Iterable[str | bytes]]], *, max_bases: int = 1_000_000,
+                   max_iter: int = 100, seed: int = 0, unknown: str = "error") -> dict:
+    """One set of weights for several (model, validation set) folds: minimise the bits per base
+    of all validation bases together, each scored by its own fold's counts.
+
+    For an unseen-species test, the folds can leave out one training species at a time (counts
+    from the others, validation on it), which is what the test asks of the model.  Every model
+    must have the same ``max_order``; the first one's weights are the starting point.  At most
+    ``max_bases`` positions per fold (seeded sample).  Returns ``alpha``, ``discount``, the bits
+    per base before and after, the number of validation bases and of loss evaluations; the
+    models are left unchanged.
+    """
+    folds = list(folds)
+    if not folds:
+        raise GenolmError("no folds to fit the weights on", expected="(model, validation sequences) pairs",
+                          found="none")
+    K1 = folds[0][0].max_order + 1
+    if any(m.max_order + 1 != K1 for m, _ in folds):
+        raise GenolmError("folds of different orders", expected=f"max_order {K1 - 1} in every fold",
+                          found=str([m.max_order for m, _ in folds]))
+    data = [m._validation_stats(val, max_bases, seed, unknown) for m, val in folds]
+    total = sum(n for _, n in data)
+    if total == 0:
+        raise GenolmError("no validation bases to fit the weights on", expected="ACGT bases",
+                          found="none", hint="pass the validation sequences")
+    scale = np.arange(1, 4, dtype=np.float64)  # discount j lives in (0, j)
+    # theta = (log alpha (K1,), logit(discount / j) (K1 * 3,)), kept in a box so that no
+    # probability reaches 0: alpha in [e^-7, e^25], each discount off the ends of its range.
+    lo = np.concatenate([np.full(K1, _LOG_ALPHA[0]), np.full(3 * K1, -_LOGIT)])
+    hi = np.concatenate([np.full(K1, _LOG_ALPHA[1]), np.full(3 * K1, _LOGIT)])
+
+    def unpack(theta):
+        return np.exp(theta[:K1]), scale / (1 + np.exp(-theta[K1:].reshape(K1, 3)))
+
+    def loss_grad(theta):
+        alpha, disc = unpack(theta)
+        loss, ga, gd = 0.0, np.zeros(K1), np.zeros((K1, 3))
+        for stats, n in data:
+            if n:  # each fold's mean, weighted by its share of the bases
+                part = MarkovModel._loss_grad(alpha, disc, stats, n)
+                loss, ga, gd = loss + part[0] * n / total, ga + part[1] * n / total, gd + part[2] * n / total
+        sig = disc / scale
+        return loss, np.concatenate([ga * alpha, (gd * scale * sig * (1 - sig)).ravel()])
+
+    start = folds[0][0]
+    d0 = np.clip(start.discount / scale, 1e-3, 1 - 1e-3)
+    theta0 = np.concatenate([np.log(np.maximum(start.alpha, 1e-300)), np.log(d0 / (1 - d0)).ravel()])
+    theta0 = np.clip(theta0, lo, hi)
+    before = loss_grad(theta0)[0]
+    theta, after, evaluations = _lbfgs(loss_grad, theta0, lo, hi, max_iter=max_iter)
+    alpha, discount = unpack(theta)
+    return {"alpha": alpha, "discount": discount, "bits_before": float(before), "bits_after": float(after),
+            "n_bases": total, "evaluations": evaluations}

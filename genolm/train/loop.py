@@ -64,6 +64,9 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
                           hint="pass --resume to continue it, or choose a new --out")
 
     torch.manual_seed(args.seed)
+    if resume and checkpoint.read_config(run).get("objective") != args.objective:
+        raise GenolmError("--objective differs from the run being resumed", file=run,
+                          expected=str(checkpoint.read_config(run).get("objective")), found=args.objective)
     cfg = (ModelConfig.from_dict(checkpoint.read_config(run)["model"]) if resume else
            config_for(args.model, family=args.family, vocab_size=tok.vocab_size,
                       causal=args.objective == "clm", max_len=window, **args.overrides))
@@ -87,8 +90,8 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     if micro % d.world:
         raise GenolmError("--batch-size / --grad-accum must divide evenly over the processes",
                           expected=f"a multiple of {d.world}", found=str(micro))
-    samplers = [BatchSampler(corpus.windows("train", window, stride, seed=args.seed), micro,
-                             args.seed, d.rank, d.world)]
+    sampler = BatchSampler(corpus.windows("train", window, stride, seed=args.seed), micro,
+                           args.seed, d.rank, d.world)
     val = corpus.windows("val", window, stride, seed=args.seed)
     table = complement_table(tok) if args.rc_augment else None
     advance = torch.as_tensor(tok.advance, dtype=torch.float64)
@@ -107,7 +110,7 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
         gen = step_generator(args.seed, step, d.rank)
         batches = []
         for k in range(args.grad_accum):  # micro-batch k of this step: sampler step = step*accum+k
-            ids = samplers[0].batch(step * args.grad_accum + k)
+            ids = sampler.batch(step * args.grad_accum + k)
             ids = augment_rc(ids, table, gen)
             inputs, targets = (mask_for_mlm(ids, tok, args.mask_prob, gen) if args.objective == "mlm"
                                else (ids, clm_targets(ids, tok.first_symbol_id)))
