@@ -220,3 +220,17 @@ def test_export_to_hf_gives_the_same_logits(tmp_path, capsys, corpus):
     assert (tmp_path / "hf" / "genolm_tokenizer.json").is_file()
     code, _, err = run_cli(["export", tmp_path / "nothing", "--to", "hf", tmp_path / "x"], capsys)
     assert code == 2 and "no checkpoint" in err
+
+
+def test_resume_keeps_the_runs_settings(tmp_path, capsys, corpus):
+    run = tmp_path / "run"
+    args = ["pretrain", "--data", corpus, "--out", run, *FAST, "--objective", "mlm", "--steps", "3"]
+    assert run_cli(args, capsys)[0] == 0
+    # Only --resume and a longer --steps: the objective, model and data come from the run.
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, "--steps", "5", "--resume"], capsys)
+    assert code == 0, err
+    meta = json.loads((run / "checkpoint" / "meta.json").read_text())
+    assert meta["step"] == 5 and meta["objective"] == "mlm"
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, "--steps", "6", "--resume",
+                            "--objective", "clm"], capsys)
+    assert code == 2 and "--objective differs" in err

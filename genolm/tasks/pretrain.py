@@ -66,9 +66,24 @@ def setup(args: argparse.Namespace) -> int:
     from genolm.train.loop import train
 
     flags = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainArgs)}}
+    if args.resume:  # continue with the run's own settings unless a flag or recipe says otherwise
+        flags = {**_saved_args(args.out), **{k: v for k, v in flags.items() if v is not None}}
     opts = TrainArgs.from_sources(flags, args.config)
     last = train(opts)
     if last.get("val_bpb") is not None:
         print(f"{opts.out}: step {opts.steps}, val_loss {last['val_loss']:.4f}, "
               f"val_bpb {last['val_bpb']:.4f} bits/base")
     return 0
+
+
+def _saved_args(run: str) -> dict:
+    from pathlib import Path
+
+    from genolm.train.checkpoint import checkpoint_dir, read_config
+
+    if not (checkpoint_dir(run) / "config.json").is_file():
+        return {}
+    saved = read_config(run).get("args", {})
+    known = {f.name for f in dataclasses.fields(TrainArgs)}
+    return {k: v for k, v in saved.items() if k in known and k not in ("data", "out") or
+            (k == "data" and Path(str(v)).exists())}
