@@ -140,11 +140,13 @@ def run_split(split: Split, max_order: int, val_bases: int, compressors: bool) -
     folds = []
     if split.folds:  # cross-validation: one model per fold, counted on the fold's training part
         t = time.perf_counter()
-        folds = [(MarkovModel(max_order).fit([p.seq for p in tr]), [p.seq for p in va]) for tr, va in split.folds]
+        folds = [(MarkovModel(max_order).fit([p.seq for p in tr]), [p.seq for p in va])
+                 for tr, va in split.folds]
         out["seconds_count_folds"] = time.perf_counter() - t
-        print(f"   {len(folds)} validation folds: " + "; ".join(
-            f"count {fm.n_trained / 2e6:.1f} Mb, validate on {sum(map(len, va)) / 1e6:.1f} Mb" for fm, va in folds)
-            + f" ({out['seconds_count_folds']:.0f} s)")
+        sizes = [f"count {fm.n_trained / 2e6:.1f} Mb, validate on {sum(map(len, va)) / 1e6:.1f} Mb"
+                 for fm, va in folds]
+        print(f"   {len(folds)} validation folds: " + "; ".join(sizes)
+              + f" ({out['seconds_count_folds']:.0f} s)")
     rows, prev = [], None
     print(f"   {'K':>2s} {'val bits':>9s} {'test bits':>9s} {'evals':>5s} {'fit s':>6s} {'test s':>6s}")
     for k in range(max_order + 1):
@@ -169,8 +171,8 @@ def run_split(split: Split, max_order: int, val_bases: int, compressors: bool) -
                      "test_skipped": score.n_skipped, "evaluations": fit["evaluations"],
                      "fit_seconds": t_fit, "test_seconds": t_test,
                      "alpha": m.alpha.tolist(), "discount": m.discount.tolist()})
-        print(f"   {k:2d} {fit['bits_after']:9.4f} {score.bits_per_base:9.4f} {fit['evaluations']:5d} {t_fit:6.1f} "
-              f"{t_test:6.1f}", flush=True)
+        print(f"   {k:2d} {fit['bits_after']:9.4f} {score.bits_per_base:9.4f} {fit['evaluations']:5d} "
+              f"{t_fit:6.1f} {t_test:6.1f}", flush=True)
         prev = m
     best = min(rows, key=lambda r: r["val_bits"])
     out["orders"] = rows
@@ -230,8 +232,9 @@ def main() -> None:
         tot = r.get("compressors", {}).get("total", {})
         vals = [r["final"]["K"], r["final"]["test_bits"], tot.get("xz_2bit"), tot.get("xz_2bit_given_train"),
                 tot.get("bz2_2bit"), tot.get("xz_text")]
-        print(f"   {r['name']:8s} " + " ".join(f"{v:>16}" if isinstance(v, int) else
-                                                f"{'-' if v is None else format(v, '.4f'):>16s}" for v in vals))
+        cells = [f"{v:>16}" if isinstance(v, int) else f"{'-' if v is None else format(v, '.4f'):>16s}"
+                 for v in vals]
+        print(f"   {r['name']:8s} " + " ".join(cells))
     total = time.perf_counter() - t0
     print(f"   total {total:.0f} s")
     out = Path(args.out)

@@ -91,7 +91,8 @@ def reference_log2_probs(train: list[str], seq: str, K: int, alpha, discount, bo
 def test_vectorised_log2_probs_match_the_slow_reference(both, seed):
     rng = np.random.default_rng(seed)
     K = 3
-    train = [random_dna(rng, 300, p=(0.4, 0.1, 0.2, 0.3)), random_dna(rng, 40) + "N" + random_dna(rng, 30).lower()]
+    train = [random_dna(rng, 300, p=(0.4, 0.1, 0.2, 0.3)),
+             random_dna(rng, 40) + "N" + random_dna(rng, 30).lower()]
     m = MarkovModel(max_order=K, both_strands=both).fit(train)
     m.alpha = rng.uniform(0.1, 5.0, K + 1)
     m.discount = rng.uniform(0.05, 0.95, (K + 1, 3)) * np.arange(1, 4)

@@ -234,3 +234,17 @@ def test_resume_keeps_the_runs_settings(tmp_path, capsys, corpus):
     code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, "--steps", "6", "--resume",
                             "--objective", "clm"], capsys)
     assert code == 2 and "--objective differs" in err
+
+
+def test_evaluate_table_with_markov(tmp_path, capsys, corpus):
+    run = tmp_path / "run"
+    assert run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "3"], capsys)[0] == 0
+    code, out, err = run_cli(["evaluate", "--data", corpus, "--markov", "4", run, "--out", tmp_path / "t.tsv",
+                              "--device", "cpu"], capsys)
+    assert code == 0, err
+    lines = (tmp_path / "t.tsv").read_text().splitlines()
+    assert lines[0].split("\t")[:2] == ["model", "params"] and len(lines) == 3
+    bpb = {line.split("\t")[0]: float(line.split("\t")[4]) for line in lines[1:]}
+    assert 1.0 < bpb.pop("Markov k<=4") < 2.1  # 18S + lambda: well below 2 bits with k <= 4
+    assert all(0 < v < np.log2(86) + 0.5 for v in bpb.values())  # 3 steps: barely trained
+    assert "val bits/base" in out

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import genolm.bio.splits as splits_module
-from genolm.bio.splits import (Genome, Piece, bacteria_splits, clean_validation, drop_near_copies, kmer_set,
-                               load_genomes, random_window_split, region_split, shared_fraction, species_split)
+from genolm.bio.splits import (Genome, Piece, bacteria_splits, clean_validation, drop_near_copies,
+                               kmer_set, load_genomes, random_window_split, region_split, shared_fraction,
+                               species_split)
 from genolm.errors import GenolmError
 from genolm.io.seqio import write_fasta
 

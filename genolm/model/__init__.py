@@ -10,6 +10,7 @@ module             what it holds
 ``cnn``            dilated depthwise-CNN baseline backbone
 ``lm``             :class:`LanguageModel`, :func:`build_model`, :class:`SequenceClassifier`
 ``hf``             export to ``LlamaForCausalLM``; load Hugging Face ESM / BERT models as backbones
+``markov``         :class:`MarkovModel`: interpolated order-k Markov baseline (numpy only)
 =================  ===============================================================================
 
 Every backbone maps ``input_ids`` (B, T) and optional ``doc_ids`` (B, T) (document of each token in
@@ -31,10 +32,11 @@ from genolm.model.config import FAMILIES, FLAVORS, ModelConfig, config_for
 from genolm.model.hf import HFBackbone, export_llama, load_hf_backbone
 from genolm.model.lm import LanguageModel, SequenceClassifier, build_model, pool_hidden
 from genolm.model.lstm import LSTMBackbone
+from genolm.model.markov import MarkovModel
 from genolm.model.transformer import Transformer
 
 __all__ = [
     "ModelConfig", "config_for", "FLAVORS", "FAMILIES", "build_model", "LanguageModel",
     "SequenceClassifier", "pool_hidden", "Transformer", "LSTMBackbone", "DilatedCNNBackbone",
-    "export_llama", "load_hf_backbone", "HFBackbone",
+    "export_llama", "load_hf_backbone", "HFBackbone", "MarkovModel",
 ]
