@@ -20,12 +20,7 @@ from genolm.tokenize import get_tokenizer, load_tokenizer  # noqa: E402
 V = 96
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_model(tie=True, **kw):
