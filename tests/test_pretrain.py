@@ -248,3 +248,19 @@ def test_evaluate_table_with_markov(tmp_path, capsys, corpus):
     assert 1.0 < bpb.pop("Markov k<=4") < 2.1  # 18S + lambda: well below 2 bits with k <= 4
     assert all(0 < v < np.log2(86) + 0.5 for v in bpb.values())  # 3 steps: barely trained
     assert "val bits/base" in out
+
+
+def test_evaluate_markov_fit_on_another_corpus(tmp_path, capsys, corpus):
+    """An evaluation-only corpus (--val-fraction 1) has no training split: the Markov model is fit on
+    --markov-data's training split and scores the test corpus's records."""
+    test = tmp_path / "test"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(test), window=64, val_fraction=1.0,
+                        progress=False))
+    code, _, err = run_cli(["evaluate", "--data", test, "--markov", "3"], capsys)
+    assert code == 2 and "no training records" in err and "--markov-data" in err
+    code, out, err = run_cli(["evaluate", "--data", test, "--markov", "3", "--markov-data", corpus,
+                              "--out", tmp_path / "t.tsv"], capsys)
+    assert code == 0, err
+    row = (tmp_path / "t.tsv").read_text().splitlines()[1].split("\t")
+    assert row[0] == "Markov k<=3" and 1.5 < float(row[4]) < 2.1
+    assert int(row[5]) >= 48_000  # the whole lambda genome (48.5 kb) is scored

@@ -13,6 +13,7 @@ Example:
   genolm pretrain --data corpus --out tf --model tiny --steps 400
   genolm pretrain --data corpus --out lstm --family lstm --model tiny --steps 400
   genolm evaluate --data corpus tf lstm --markov 12 --out table.tsv
+  genolm evaluate --data test_only --markov 12 --markov-data corpus   # Markov fit on another corpus
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN", help="run directories from 'genolm pretrain'")
     p.add_argument("--data", required=True, help="prepared corpus (its validation split is scored)")
     p.add_argument("--markov", type=int, default=None, metavar="K", help="add an order-0..K Markov baseline")
+    p.add_argument("--markov-data", default=None, metavar="CORPUS",
+                   help="fit the Markov model on the training split of this corpus (default: --data's), "
+                        "e.g. when --data is an evaluation-only corpus (--val-fraction 1)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--out", default=None, help="write the table as TSV")
@@ -48,7 +52,8 @@ def setup(args: argparse.Namespace) -> int:
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     rows = []
     if args.markov is not None:
-        rows.append(markov_row(corpus, args.markov))
+        rows.append(markov_row(PreparedCorpus(args.markov_data) if args.markov_data else corpus, args.markov,
+                               test=corpus))
     for run in args.runs:
         rows.append(run_row(Path(run), corpus, args.batch_size, device))
     print_table(rows)
@@ -104,17 +109,22 @@ def split_sequences(corpus, split: str) -> list[str]:
     return out
 
 
-def markov_row(corpus, max_order: int) -> dict:
+def markov_row(corpus, max_order: int, test=None) -> dict:
+    """Fit an order-0..``max_order`` Markov model on ``corpus``'s training split; score ``test``'s
+    (default: the same corpus's) validation split."""
     from genolm.model.markov import MarkovModel
 
     t = time.perf_counter()
     train = split_sequences(corpus, "train")
+    if not train:
+        raise GenolmError("the corpus has no training records to fit the Markov model on", file=corpus.root,
+                          hint="give --markov-data a corpus with a training split")
     # Smoothing weights are fit on the training side only: the last 5% of every training record.
     heads = [s[: len(s) - len(s) // 20] for s in train]
     tails = [s[len(s) - len(s) // 20:] for s in train if len(s) >= 20]
     model = MarkovModel(max_order=max_order, both_strands=True).fit(heads, unknown="n")
     model.fit_weights(tails, unknown="n")
-    score = model.evaluate(split_sequences(corpus, "val"), unknown="n")
+    score = model.evaluate(split_sequences(test if test is not None else corpus, "val"), unknown="n")
     return {"model": f"Markov k<={max_order}", "params": int(sum(c.size for c in getattr(model, "counts", []))) or None,
             "tokens_seen": sum(map(len, heads)), "train_s": round(time.perf_counter() - t, 1),
             "val_bpb": round(score.bits_per_base, 4), "scored_tokens": score.n_scored, "eval_s": None}
