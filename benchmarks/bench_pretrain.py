@@ -62,6 +62,42 @@ def time_steps(step, ids, warmup: int, steps: int, device: str) -> float:
     return (time.perf_counter() - t) / steps
 
 
+KERNEL_KINDS = (("attention", ("flash", "fmha", "attention", "cudnn")),
+                ("matmul", ("gemm", "xmma", "cutlass", "nvjet", "wgmma", "sm90")),
+                ("optimizer", ("multi_tensor", "adam", "foreach")),
+                ("fused elementwise (triton)", ("triton",)))
+
+
+def kernel_kind(name: str) -> str:
+    low = name.lower()
+    return next((kind for kind, keys in KERNEL_KINDS if any(k in low for k in keys)), "other")
+
+
+def profile_steps(step, ids, steps: int = 3) -> str:
+    """GPU kernel time of ``steps`` training steps: by kind (attention, matmul, fused elementwise,
+    optimizer, other) and the 25 most expensive kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step(ids)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step(ids)
+        torch.cuda.synchronize()
+    kernels = [(e.key, e.self_device_time_total, e.count) for e in prof.key_averages() if e.self_device_time_total > 0]
+    total = sum(t for _, t, _ in kernels) or 1
+    by_kind: dict[str, float] = {}
+    for name, t, _ in kernels:
+        by_kind[kernel_kind(name)] = by_kind.get(kernel_kind(name), 0) + t
+    lines = [f"GPU time per step {total / steps / 1e3:.2f} ms"]
+    lines += [f"  {kind:28s} {t / total:6.1%}  {t / steps / 1e3:8.2f} ms" for kind, t in
+              sorted(by_kind.items(), key=lambda kv: -kv[1])]
+    lines.append("top kernels (share, ms per step, calls per step, name):")
+    lines += [f"  {t / total:6.1%} {t / steps / 1e3:8.2f} {n / steps:6.0f}  {name[:110]}"
+              for name, t, n in sorted(kernels, key=lambda k: -k[1])[:25]]
+    return "\n".join(lines)
+
+
 def matmul_peak(device: str) -> float | None:
     if not device.startswith("cuda"):
         return None
@@ -90,6 +126,8 @@ def main() -> None:
                     help="GPU attention kernel for both models (auto: PyTorch's choice)")
     ap.add_argument("--only", default=None, choices=("genolm", "hf"), help="time one side only")
     ap.add_argument("--baselines", action="store_true", help="also time genolm's LSTM and CNN (same flavor)")
+    ap.add_argument("--profile", action="store_true",
+                    help="GPU: also profile 3 steps of each case and print where the kernel time goes")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = ap.parse_args()
     if args.threads:
@@ -125,14 +163,18 @@ def main() -> None:
             runner = torch.compile(model) if compiled else model
             if dev.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
-            dt = time_steps(step_fn(runner, opt, hf, dtype), ids, args.warmup, args.steps, dev)
+            step = step_fn(runner, opt, hf, dtype)
+            dt = time_steps(step, ids, args.warmup, args.steps, dev)
             tps = batch * seq / dt
             flops = 6 * n_params + 12 * cfg.n_layers * cfg.d_model * seq * 0.5
             row = {"case": name, "seq": seq, "batch": batch, "params": n_params, "tokens_per_s": tps,
                    "mfu": tps * flops / peak if peak else None,
                    "peak_mem_gb": torch.cuda.max_memory_allocated() / 1e9 if dev.startswith("cuda") else None}
+            if args.profile and dev.startswith("cuda"):
+                row["profile"] = profile_steps(step, ids)
+                print(f"\n{name}, seq {seq}: {row['profile']}", flush=True)
             rows.append(row)
-            del model, opt, runner
+            del model, opt, runner, step
     print(f"\n{args.flavor} transformer, vocab {vocab}, {dev}, attention {args.sdpa}" + (f", peak {peak / 1e12:.0f} TFLOP/s" if peak else "")
           + f", torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'case':18s} {'seq':>5s} {'batch':>5s} {'tokens/s':>10s} {'vs HF':>6s} {'MFU':>5s} {'mem GB':>7s}")
