@@ -67,7 +67,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "genomes" / "bacteria"))
     ap.add_argument("--split", choices=("region", "species"), required=True)
-    ap.add_argument("--families", default="transformer,cnn,lstm")
+    ap.add_argument("--families", default="transformer,cnn,lstm", help="comma-separated; '' for none (Markov only)")
+    ap.add_argument("--tag", default="", help="suffix of the output names (runs of one split side by side)")
     ap.add_argument("--model", default="small", help="flavor of every family (default: small)")
     ap.add_argument("--tokens", type=float, default=100e6, help="training tokens per model (default: 1e8)")
     ap.add_argument("--window", type=int, default=1024)
@@ -82,10 +83,10 @@ def main() -> None:
     args = ap.parse_args()
 
     data, out = Path(args.data), Path(args.out)
-    work = Path(args.work) if args.work else out / f"work_{args.split}"
+    work = Path(args.work) if args.work else out / f"work_{args.split}{args.tag}"
     work.mkdir(parents=True, exist_ok=True)
-    log = out / f"bacteria_{args.split}.log"
-    result_path = out / f"bacteria_{args.split}.json"
+    log = out / f"bacteria_{args.split}{args.tag}.log"
+    result_path = out / f"bacteria_{args.split}{args.tag}.json"
     train_files, test_files = files_of(data, TRAIN[args.split]), files_of(data, TEST[args.split])
     if not train_files or not test_files:
         sys.exit(f"no genomes for split {args.split!r} in {data}")
@@ -132,7 +133,7 @@ def main() -> None:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
         tmp.replace(result_path)
 
-    for family in args.families.split(","):
+    for family in filter(None, args.families.split(",")):
         run = work / f"run_{family}"
         t = time.perf_counter()
         genolm("pretrain", "--data", train_c, "--out", run, "--model", args.model, "--family", family,

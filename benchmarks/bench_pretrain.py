@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from genolm.model import build_model, config_for  # noqa: E402
-from genolm.tokenize import get_tokenizer  # noqa: E402
+from genolm.tokenize import PAD, SEP, get_tokenizer  # noqa: E402
 
 
 def hf_llama(cfg):
@@ -98,6 +99,127 @@ def profile_steps(step, ids, steps: int = 3) -> str:
     return "\n".join(lines)
 
 
+# ---- packed reads vs padded batches ----------------------------------------------------------------
+
+def read_lengths(kind: str, n: int, seed: int = 0) -> np.ndarray:
+    """Read lengths in bases: "150" (all 150 bp) or "50-150" (uniform, like adapter-trimmed reads)."""
+    if kind == "150":
+        return np.full(n, 150)
+    lo, hi = map(int, kind.split("-"))
+    return np.random.default_rng(seed).integers(lo, hi + 1, n)
+
+
+def packed_rows(lengths: np.ndarray, row: int, vocab: int, seed: int = 0):
+    """Reads (<sep> + bases each) packed greedily into rows of ``row`` tokens; a row's unused tail
+    is <pad> in a document of its own.  Returns ids (R, row), doc_ids (R, row), non-pad count."""
+    rng = np.random.default_rng(seed)
+    rows, docs, cur, cur_doc = [], [], [], []
+    for i, n in enumerate(lengths):
+        read = [SEP] + list(rng.integers(71, vocab, n))
+        if len(cur) + len(read) > row:
+            rows.append(cur + [PAD] * (row - len(cur)))
+            docs.append(cur_doc + [-1] * (row - len(cur_doc)))
+            cur, cur_doc = [], []
+        cur += read
+        cur_doc += [i] * len(read)
+    ids = torch.tensor(rows)
+    return ids, torch.tensor(docs), int((ids != PAD).sum())
+
+
+def padded_rows(lengths: np.ndarray, vocab: int, seed: int = 0):
+    """One read (<sep> + bases) per row, padded to the longest read: ids (R, max + 1), non-pad count."""
+    rng = np.random.default_rng(seed)
+    width = int(lengths.max()) + 1
+    ids = torch.full((len(lengths), width), PAD)
+    for i, n in enumerate(lengths):
+        ids[i, : n + 1] = torch.tensor([SEP] + list(rng.integers(71, vocab, n)))
+    return ids, int((ids != PAD).sum())
+
+
+def read_step_fn(model, optimizer, dtype):
+    def step(ids, docs):
+        with torch.autocast(ids.device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(ids, doc_ids=docs)
+        targets = ids[:, 1:].masked_fill((ids[:, 1:] == PAD) | (ids[:, 1:] == SEP), -100)
+        loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss
+    return step
+
+
+def bench_reads(args, dev: str, dtype, vocab: int) -> list[dict]:
+    """Useful (non-pad) tokens/s training on short reads: packed into --reads-row rows with document
+    masking (flex attention, and the dense-mask path for comparison) vs one read per padded row.
+    Each case has about the same tokens per step; every model is compiled when --compile is given."""
+    from genolm.model.transformer import Transformer
+
+    rows = []
+    row = args.reads_row
+    for kind in args.reads:
+        lengths = read_lengths(kind, 40_000)
+        p_ids, p_docs, p_useful = packed_rows(lengths, row, vocab)
+        per_step = max(1, args.batch or 8)  # packed rows per step
+        n_reads = int(round(len(lengths) * per_step / len(p_ids)))  # same reads per step, padded
+        d_ids, d_useful = padded_rows(lengths, vocab)
+        cases = [("packed, flex mask", "flex"), ("packed, dense mask", "dense"), ("padded", None)]
+        if not dev.startswith("cuda"):  # flex attention has no CPU backward
+            cases = cases[1:]
+        for name, how in cases:
+            torch.manual_seed(0)
+            cfg = config_for(args.flavor, vocab_size=vocab, causal=True, max_len=max(row, 256))
+            model = build_model(cfg).to(dev)
+            body = next(m for m in model.modules() if isinstance(m, Transformer))
+            if how:
+                body.doc_attention = how
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=dev.startswith("cuda"))
+            runner = torch.compile(model) if args.compile else model
+            step = read_step_fn(runner, opt, dtype)
+            if how:
+                batches = [(p_ids[i: i + per_step].to(dev), p_docs[i: i + per_step].to(dev))
+                           for i in range(0, len(p_ids) - per_step + 1, per_step)][:4]
+                useful = p_useful / len(p_ids) * per_step
+            else:
+                batches = [(d_ids[i: i + n_reads].to(dev), None) for i in range(0, len(d_ids) - n_reads + 1, n_reads)][:4]
+                useful = d_useful / len(d_ids) * n_reads
+            shape = tuple(batches[0][0].shape)
+            for b in batches * 2:  # warm-up (compiles)
+                step(*b)
+            sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
+            sync()
+            t = time.perf_counter()
+            for _ in range(args.steps):
+                for b in batches:
+                    step(*b)
+            sync()
+            dt = (time.perf_counter() - t) / (args.steps * len(batches))
+            rows.append({"case": f"reads {kind} bp: {name}", "shape": shape, "useful_fraction": useful / (shape[0] * shape[1]),
+                         "useful_tokens_per_s": useful / dt, "tokens_per_s": shape[0] * shape[1] / dt})
+            print(f"  {rows[-1]['case']:34s} {str(shape):>12s} useful {rows[-1]['useful_fraction']:5.1%} "
+                  f"{rows[-1]['useful_tokens_per_s']:12,.0f} useful tok/s", flush=True)
+            del model, opt, runner, step
+    return rows
+
+
+def check_flex_gradients(args, dev: str, dtype, vocab: int) -> float:
+    """Relative difference of the gradients of one packed step, flex vs dense document mask."""
+    from genolm.model.transformer import Transformer
+
+    ids, docs, _ = packed_rows(read_lengths("50-150", 2000), args.reads_row, vocab)
+    ids, docs = ids[:2].to(dev), docs[:2].to(dev)
+    grads = {}
+    for how in ("dense", "flex"):
+        torch.manual_seed(0)
+        model = build_model(config_for(args.flavor, vocab_size=vocab, causal=True, max_len=args.reads_row)).to(dev)
+        next(m for m in model.modules() if isinstance(m, Transformer)).doc_attention = how
+        with torch.autocast(dev.split(":")[0], dtype=dtype, enabled=dtype is not None):
+            logits = model(ids, doc_ids=docs)
+        F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)).backward()
+        grads[how] = torch.cat([p.grad.flatten().float() for p in model.parameters()])
+    return float((grads["flex"] - grads["dense"]).norm() / grads["dense"].norm())
+
+
 def matmul_peak(device: str) -> float | None:
     if not device.startswith("cuda"):
         return None
@@ -124,10 +246,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--sdpa", default="auto", choices=("auto", "cudnn", "flash", "efficient"),
                     help="GPU attention kernel for both models (auto: PyTorch's choice)")
-    ap.add_argument("--only", default=None, choices=("genolm", "hf"), help="time one side only")
+    ap.add_argument("--only", default=None, choices=("genolm", "hf", "reads"),
+                    help="time one side only (reads: only the --reads cases)")
     ap.add_argument("--baselines", action="store_true", help="also time genolm's LSTM and CNN (same flavor)")
     ap.add_argument("--profile", action="store_true",
                     help="GPU: also profile 3 steps of each case and print where the kernel time goes")
+    ap.add_argument("--reads", nargs="*", default=None, metavar="LENGTHS",
+                    help="also time training on short reads, packed vs padded: 150 (all 150 bp) and/or "
+                         "LO-HI (uniform lengths), e.g. --reads 150 50-150")
+    ap.add_argument("--reads-row", type=int, default=4096, help="tokens per packed row (default 4096)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = ap.parse_args()
     if args.threads:
@@ -142,7 +269,7 @@ def main() -> None:
     vocab = get_tokenizer("char").vocab_size
     peak = matmul_peak(dev)
     rows = []
-    for seq in args.seq:
+    for seq in ([] if args.only == "reads" else args.seq):
         batch = args.batch or (max(1, 8 * 4096 // seq) if dev.startswith("cuda") else 8)
         cfg = config_for(args.flavor, vocab_size=vocab, causal=True, max_len=seq)
         ids = torch.randint(71, vocab, (batch, seq), device=dev)
@@ -175,6 +302,12 @@ def main() -> None:
                 print(f"\n{name}, seq {seq}: {row['profile']}", flush=True)
             rows.append(row)
             del model, opt, runner, step
+    reads = []
+    if args.reads:
+        if dev.startswith("cuda"):
+            print(f"flex vs dense document mask, relative gradient difference: "
+                  f"{check_flex_gradients(args, dev, dtype, vocab):.2e}", flush=True)
+        reads = bench_reads(args, dev, dtype, vocab)
     print(f"\n{args.flavor} transformer, vocab {vocab}, {dev}, attention {args.sdpa}" + (f", peak {peak / 1e12:.0f} TFLOP/s" if peak else "")
           + f", torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'case':18s} {'seq':>5s} {'batch':>5s} {'tokens/s':>10s} {'vs HF':>6s} {'MFU':>5s} {'mem GB':>7s}")
@@ -185,11 +318,19 @@ def main() -> None:
         mfu = f"{r['mfu']:.2f}" if r["mfu"] else "-"
         mem = f"{r['peak_mem_gb']:.1f}" if r["peak_mem_gb"] else "-"
         print(f"{r['case']:18s} {r['seq']:5d} {r['batch']:5d} {r['tokens_per_s']:10,.0f} {r['vs_hf']:6.2f} {mfu:>5s} {mem:>7s}")
+    if reads:
+        print(f"\nshort reads, {args.reads_row}-token packed rows ({'compiled' if args.compile else 'eager'}):")
+        print(f"{'case':36s} {'shape':>12s} {'useful':>7s} {'useful tok/s':>13s} {'vs padded':>9s}")
+        for r in reads:
+            base = next(x for x in reads if x["case"].split(":")[0] == r["case"].split(":")[0] and "padded" in x["case"])
+            r["vs_padded"] = r["useful_tokens_per_s"] / base["useful_tokens_per_s"]
+            print(f"{r['case']:36s} {str(r['shape']):>12s} {r['useful_fraction']:7.1%} "
+                  f"{r['useful_tokens_per_s']:13,.0f} {r['vs_padded']:9.2f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"pretrain_{dev.split(':')[0]}.json").write_text(json.dumps(
         {"benchmark": "pretrain", "date": time.strftime("%Y-%m-%d"), "device": dev, "flavor": args.flavor,
-         "torch": torch.__version__, "peak_flops": peak, "rows": rows}, indent=1) + "\n")
+         "torch": torch.__version__, "peak_flops": peak, "rows": rows, "reads": reads}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

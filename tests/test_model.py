@@ -134,6 +134,29 @@ def test_one_document_per_row_equals_no_doc_ids(kind):
         torch.testing.assert_close(model(x, torch.full_like(x, 3)), model(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidir"])
+def test_flex_document_mask_equals_dense_mask(causal):
+    """The flex-attention BlockMask used on GPUs keeps the same tokens apart as the dense mask
+    (documents spanning 128-token tiles, and one that fills a row).  Forward only: flex has no CPU
+    backward; benchmarks/bench_pretrain.py --reads checks the gradients on a GPU."""
+    from genolm.model.transformer import Transformer
+
+    model = make("transformer", causal, max_len=320)
+    body = next(m for m in model.modules() if isinstance(m, Transformer))
+    x = ids(3, 300)
+    doc = torch.tensor([[0] * 50 + [1] * 150 + [2] * 100, [4] * 300, [0] * 130 + [1] * 170])
+    out = {}
+    for how in ("dense", "flex"):
+        body.doc_attention = how
+        with torch.no_grad():
+            out[how] = model(x, doc)
+    torch.testing.assert_close(out["flex"], out["dense"], atol=1e-5, rtol=1e-5)
+    body.doc_attention = "auto"  # on CPU: the dense mask
+    with torch.no_grad():
+        assert torch.equal(model(x, doc), out["dense"])
+
+
 def test_documents_are_runs_of_equal_ids():
     doc = torch.tensor([[7, 7, 3, 3, 3, 7], [0, 0, 0, 0, 0, 0]])
     assert segment_ids(doc).tolist() == [[0, 0, 1, 1, 1, 2], [0, 0, 0, 0, 0, 0]]

@@ -85,6 +85,10 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
         torch.set_rng_state(state["torch_rng"])
         start, tokens_seen, elapsed0 = state["step"], state["tokens_seen"], state["elapsed"]
     wrapped = distributed.wrap(model, d, strategy=args.parallel, compile=args.compile)
+    # Validation runs the eager model (under DDP its replicated weights): a compiled model would
+    # recompile for the no-grad graph and each new batch shape, which costs more than a few
+    # evaluations gain.  FSDP shards the weights, so there only the wrapped model can run.
+    eval_model = wrapped if d.enabled and args.parallel == "fsdp" else distributed.unwrap(wrapped)
 
     micro = args.batch_size // args.grad_accum
     if micro % d.world:
@@ -140,7 +144,7 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
         elif d.enabled:
             distributed.all_sum([loss_sum, scored], d)
         if done % args.eval_every == 0 or done == args.steps:
-            metrics = evaluate(wrapped, val, tok, args, d, dtype, advance)
+            metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
             if log is not None and metrics:
                 last.update(log.eval(done, metrics))
         if done % args.save_every == 0 or done == args.steps:
