@@ -122,6 +122,9 @@ def packed_rows(lengths: np.ndarray, row: int, vocab: int, seed: int = 0):
             cur, cur_doc = [], []
         cur += read
         cur_doc += [i] * len(read)
+    if cur:
+        rows.append(cur + [PAD] * (row - len(cur)))
+        docs.append(cur_doc + [-1] * (row - len(cur_doc)))
     ids = torch.tensor(rows)
     return ids, torch.tensor(docs), int((ids != PAD).sum())
 

@@ -4,7 +4,8 @@ For every RUN (from ``genolm pretrain``): the model's bits per base on the valid
 --data (every window; next-token likelihood for causal models, masked-token pseudo-likelihood for
 masked ones), its size, the tokens it was trained on and its training time.  With ``--markov K``,
 an interpolated Markov model of orders 0..K is fit on the training split (both strands; its
-smoothing weights on the last 5% of every training record) and scored on the validation records —
+smoothing weights on the last 5% of every training record, less its near copies of the rest) and
+scored on the validation records (or fit on another corpus with ``--markov-data``) —
 the baseline a language model has to beat.  Prints a table; ``--out`` writes it as TSV.
 
 Example:
@@ -119,15 +120,28 @@ def markov_row(corpus, max_order: int, test=None) -> dict:
     if not train:
         raise GenolmError("the corpus has no training records to fit the Markov model on", file=corpus.root,
                           hint="give --markov-data a corpus with a training split")
-    # Smoothing weights are fit on the training side only: the last 5% of every training record.
+    # Smoothing weights are fit on the training side only: the last 5% of every training record,
+    # less the 1 kb windows that are near copies of the counted part (other strains of a species
+    # hold most of each other's sequence): weights fit on copies trust long contexts that an
+    # unseen region or species does not have.
     heads = [s[: len(s) - len(s) // 20] for s in train]
-    tails = [s[len(s) - len(s) // 20:] for s in train if len(s) >= 20]
+    tails = weight_fitting_tails(train, heads)
     model = MarkovModel(max_order=max_order, both_strands=True).fit(heads, unknown="n")
     model.fit_weights(tails, unknown="n")
     score = model.evaluate(split_sequences(test if test is not None else corpus, "val"), unknown="n")
     return {"model": f"Markov k<={max_order}", "params": int(sum(c.size for c in getattr(model, "counts", []))) or None,
             "tokens_seen": sum(map(len, heads)), "train_s": round(time.perf_counter() - t, 1),
             "val_bpb": round(score.bits_per_base, 4), "scored_tokens": score.n_scored, "eval_s": None}
+
+
+def weight_fitting_tails(train: list[str], heads: list[str]) -> list[str]:
+    """The last 5% of every training record, without the 1 kb windows sharing > 50% of their 24-mers
+    with ``heads`` (all of them if every window is such a copy)."""
+    from genolm.bio.splits import Piece, drop_near_copies, kmer_set
+
+    pieces = [Piece(str(i), len(h), len(s), s[len(h):]) for i, (s, h) in enumerate(zip(train, heads)) if len(s) > len(h)]
+    kept = drop_near_copies(pieces, kmer_set(Piece(str(i), 0, len(h), h) for i, h in enumerate(heads))).kept
+    return [p.seq for p in (kept or pieces)]
 
 
 def print_table(rows: list[dict]) -> None:

@@ -1,0 +1,85 @@
+"""The benchmark scripts run end to end on tiny CPU settings (their figures are in BENCHMARKS.md;
+here only that every path works and writes what BENCHMARKS.md is built from)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def script(name: str, *args, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+                                                               "PATH": "/usr/bin:/bin"})
+
+
+def test_bench_pretrain_cpu_with_reads(tmp_path):
+    res = script("bench_pretrain.py", "--device", "cpu", "--flavor", "debug", "--seq", "64", "--batch", "2",
+                 "--steps", "1", "--warmup", "1", "--baselines", "--reads", "150", "30-60", "--reads-row", "512",
+                 "--out", tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads((tmp_path / "pretrain_cpu.json").read_text())
+    assert [r["case"] for r in out["rows"]] == ["genolm", "hf-llama", "genolm-lstm", "genolm-cnn"]
+    reads = {r["case"]: r for r in out["reads"]}
+    assert set(reads) == {"reads 150 bp: packed, dense mask", "reads 150 bp: padded",
+                          "reads 30-60 bp: packed, dense mask", "reads 30-60 bp: padded"}
+    assert reads["reads 150 bp: padded"]["useful_fraction"] == 1.0  # every read is 150 bp: no padding
+    assert 0.4 < reads["reads 30-60 bp: padded"]["useful_fraction"] < 0.9
+    assert all(r["useful_fraction"] > 0.7 for k, r in reads.items() if "packed" in k)
+    assert "useful tok/s" in res.stdout
+
+
+def test_packed_rows_keep_every_read_whole():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_pretrain import packed_rows, read_lengths
+
+    from genolm.tokenize import PAD, SEP
+
+    lengths = read_lengths("20-90", 500)
+    ids, docs, useful = packed_rows(lengths, 256, vocab=86)
+    assert useful == int(lengths.sum()) + len(lengths)  # every base and one <sep> per read
+    assert int((ids == SEP).sum()) == len(lengths)
+    for r in range(len(ids)):  # a read never crosses a row: each document starts with its <sep>
+        real = ids[r] != PAD
+        starts = np.flatnonzero(np.diff(np.r_[-2, docs[r][real].numpy()]) != 0)
+        assert (ids[r][real][starts] == SEP).all()
+
+
+def fake_genome(path: Path, seed: int, n: int = 6000) -> None:
+    seq = "".join(np.random.default_rng(seed).choice(list("ACGT"), n))
+    with gzip.open(path, "wt") as f:
+        f.write(f">chr{seed}\n{seq}\n")
+
+
+@pytest.mark.parametrize("split", ["region", "species"])
+def test_bench_bacteria_runs_every_family_and_the_markov_baseline(tmp_path, split):
+    data = tmp_path / "bacteria"
+    data.mkdir()
+    for i, name in enumerate(["E.Coli__a", "H.Pylori__a", "S.Aureus__a", "V.Cholerae__a"]):
+        fake_genome(data / f"{name}.fasta.gz", i)
+    res = script("bench_bacteria.py", "--split", split, "--data", data, "--model", "debug", "--tokens", 20480, "--lr", 0.01,
+                 "--window", 128, "--batch", 4, "--markov", 3, "--device", "cpu", "--workers", 1,
+                 "--out", tmp_path / "out")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads((tmp_path / "out" / f"bacteria_{split}.json").read_text())
+    assert [r["model"] for r in out["rows"]] == ["transformer debug", "cnn debug", "lstm debug", "Markov k<=3"]
+    assert all(r["tokens_seen"] == 20480 for r in out["rows"][:3])  # the same token budget
+    # The same test bases for every model: all of them for the Markov model; the neural models score
+    # every full window of the test corpus but its first token (no context) — 46 windows of 128 here.
+    assert {r["scored_tokens"] for r in out["rows"][:3]} == {out["rows"][0]["scored_tokens"]}
+    n_test = out["rows"][3]["scored_tokens"]
+    assert n_test - 128 - n_test // 128 < out["rows"][0]["scored_tokens"] <= n_test - n_test // 128
+    # Random bases: nothing to learn but the four letters, so every model ends near 2 bits per base.
+    assert all(1.95 < r["test_bpb"] < 2.2 for r in out["rows"])
+    if split == "species":
+        assert out["test_files"] == ["V.Cholerae__a.fasta.gz"] and "V.Cholerae__a.fasta.gz" not in out["train_files"]
+    else:
+        assert len(out["train_files"]) == 4 and len(out["test_files"]) == 2
