@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "pretrain": "genolm.tasks.pretrain",
     "evaluate": "genolm.tasks.evaluate",
     "export": "genolm.tasks.export",
+    "embed": "genolm.tasks.embed",
 }
 
 

@@ -113,10 +113,13 @@ class DilatedCNNBackbone(nn.Module):
             block.mlp_norm.reset_parameters()
         self.norm.reset_parameters()
 
-    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None,
+                n_blocks: int | None = None) -> torch.Tensor:
+        """(B, T) ids -> (B, T, d) final-norm states; ``n_blocks=k``: the residual stream after
+        the first k blocks instead (no final norm; 0 = the embeddings)."""
         check_inputs(input_ids, doc_ids)
         seg = None if doc_ids is None else segment_ids(doc_ids)  # (B, T)
         x = self.drop(self.embed(input_ids))  # (B, T, d)
-        for block in self.layers:
+        for block in self.layers[:n_blocks]:
             x = block(x, seg)
-        return self.norm(x)  # (B, T, d)
+        return x if n_blocks is not None else self.norm(x)  # (B, T, d)

@@ -71,17 +71,21 @@ class LSTMBackbone(nn.Module):
             block.norm.reset_parameters()
         self.norm.reset_parameters()
 
-    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None,
+                n_blocks: int | None = None) -> torch.Tensor:
+        """(B, T) ids -> (B, T, d) final-norm states; ``n_blocks=k``: the residual stream after
+        the first k blocks instead (no final norm; 0 = the embeddings)."""
         check_inputs(input_ids, doc_ids)
         x = self.drop(self.embed(input_ids))  # (B, T, d)
+        norm = self.norm if n_blocks is None else (lambda h: h)
         if doc_ids is None:
-            for block in self.layers:
+            for block in self.layers[:n_blocks]:
                 x = block(x)
-            return self.norm(x)
+            return norm(x)
         packed, (seg, pos) = pack_documents(x, doc_ids)
-        for block in self.layers:
+        for block in self.layers[:n_blocks]:
             packed = block(packed)
-        return self.norm(unpack_documents(packed, seg, pos))  # (B, T, d)
+        return norm(unpack_documents(packed, seg, pos))  # (B, T, d)
 
 
 def pack_documents(x: torch.Tensor, doc_ids: torch.Tensor):

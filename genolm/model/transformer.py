@@ -267,7 +267,10 @@ class Transformer(nn.Module):
             self.rope_cos.copy_(cos)
             self.rope_sin.copy_(sin)
 
-    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None,
+                n_blocks: int | None = None) -> torch.Tensor:
+        """(B, T) ids -> (B, T, d) final-norm states; ``n_blocks=k``: the residual stream after
+        the first k blocks instead (no final norm; 0 = the embeddings)."""
         check_inputs(input_ids, doc_ids, self.cfg.max_len)
         T = input_ids.shape[1]
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hs)
@@ -278,6 +281,6 @@ class Transformer(nn.Module):
             doc_mask = (document_mask(doc_ids, self.cfg.causal) if dense  # (B, 1, T, T)
                         else document_block_mask(doc_ids, self.cfg.causal))
         x = self.drop(self.embed(input_ids))  # (B, T, d)
-        for block in self.layers:
+        for block in self.layers[:n_blocks]:
             x = block(x, cos, sin, doc_mask)
-        return self.norm(x)  # (B, T, d)
+        return x if n_blocks is not None else self.norm(x)  # (B, T, d)

@@ -1,0 +1,264 @@
+"""Sequence embeddings from a genolm run or a local Hugging Face model: one vector per sequence.
+
+An :class:`Embedder` wraps a model and its tokenizer and turns sequences into pooled vectors::
+
+    emb = Embedder.load("run")                     # or a HF directory (ESM / BERT layouts)
+    vecs = emb.embed(["ACGT...", "GGCA..."])       # (n, d) float32, input order
+
+What every vector means (the questions users ask most):
+
+* **Layer.** ``layer=None`` is the model's output (after the final norm); ``layer=k`` is the
+  residual stream after block ``k`` (``0`` = the token embeddings, ``n_layers`` = the last
+  block, before the final norm).
+* **Pooling.** ``mean`` averages the sequence's tokens (no padding, no special tokens); ``max``
+  takes the channel-wise maximum; ``last`` is the last token's state (for causal models the only
+  position that has seen the whole sequence); ``cls`` is the state of the ``<cls>`` token a
+  Hugging Face tokenizer puts first (genolm models have none).
+* **Strands.** ``strand="both"`` averages the vector of a sequence with the vector of its reverse
+  complement, so a sequence and its reverse complement get the same embedding.
+* **Long sequences.** A sequence longer than the model's context is cut into consecutive windows
+  of at most ``max_len`` tokens; ``mean`` weights each window's mean by its token count (the mean
+  over all tokens), ``max`` takes the maximum over windows, ``last`` the last window's, ``cls`` the
+  first window's.
+* **Batches** hold sequences (or windows) of similar length, sorted by length within each chunk
+  of input, and are cut by a token budget, so padding is a few percent of the compute; a
+  sequence's vector does not depend on what else is in its batch (padding is masked).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from genolm.errors import GenolmError
+
+POOLS = ("mean", "max", "last", "cls")
+STRANDS = ("forward", "both")
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise GenolmError("no CUDA device is available", found=device, hint="use --device cpu")
+    return device
+
+
+@dataclass
+class _Encoded:
+    """Token ids of one sequence (or one window of it) and where its vector goes."""
+
+    ids: np.ndarray
+    seq: int  # index of the sequence in the call
+    weight: int  # tokens pooled (mean weighting across windows)
+    first: bool  # the sequence's first window (for cls)
+    last: bool  # its last window (for last)
+
+
+class Embedder:
+    """A model + tokenizer that maps sequences to pooled vectors (see the module docstring)."""
+
+    def __init__(self, backbone: torch.nn.Module, encode: Callable[[str], np.ndarray], *, pad_id: int,
+                 max_len: int, n_layers: int, hidden_size: int, source: str, kind: str,
+                 cls_id: int | None = None, special_ids: Sequence[int] = (), alphabet: str = "dna",
+                 causal: bool = False, hf: bool = False, device: str = "cpu") -> None:
+        self.backbone = backbone.eval()
+        self.encode = encode
+        self.pad_id, self.cls_id = pad_id, cls_id
+        self.special_ids = np.asarray(sorted(set(special_ids) | {pad_id}), np.int64)
+        self.max_len, self.n_layers, self.hidden_size = max_len, n_layers, hidden_size
+        self.source, self.kind, self.alphabet, self.causal, self.hf = source, kind, alphabet, causal, hf
+        self.device = device
+
+    # ---- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, model: str | os.PathLike, device: str = "auto") -> "Embedder":
+        """A genolm run directory (from ``genolm pretrain``) or a local Hugging Face model directory."""
+        path = Path(model)
+        device = resolve_device(device)
+        if path.name == "checkpoint" and (path / "meta.json").is_file():
+            path = path.parent  # the run's checkpoint folder itself
+        if (path / "checkpoint" / "config.json").is_file():
+            return cls._load_genolm(path, device)
+        if (path / "config.json").is_file():
+            return cls._load_hf(path, device)
+        raise GenolmError("not a model directory", file=path,
+                          expected="a genolm run (with checkpoint/) or a Hugging Face model folder (config.json)",
+                          found="a file" if path.is_file() else ("another folder" if path.is_dir() else "nothing"),
+                          hint="train one with `genolm pretrain`, or download a HF model to a local folder")
+
+    @classmethod
+    def _load_genolm(cls, run: Path, device: str) -> "Embedder":
+        from genolm.train.checkpoint import load_model
+        from genolm.tokenize.vocab import CLS, PAD, SEP
+
+        model, tok, config = load_model(run, device)
+        cfg = model.config
+
+        def encode(seq: str) -> np.ndarray:
+            ids = tok.encode(seq)
+            if ids is None:  # only with unknown="skip", which the run's tokenizer does not use
+                raise GenolmError("sequence has characters outside the model's alphabet")
+            return np.asarray(ids, np.int64)
+
+        max_len = cfg.max_len if cfg.family == "transformer" else config.get("window", cfg.max_len)
+        return cls(model.backbone, encode, pad_id=PAD, max_len=int(max_len), n_layers=cfg.n_layers,
+                   hidden_size=cfg.d_model, source=str(run), kind=f"genolm {cfg.family} {config['objective']}",
+                   cls_id=None, special_ids=(SEP, CLS), alphabet=tok.alphabet.name, causal=cfg.causal,
+                   device=device)
+
+    @classmethod
+    def _load_hf(cls, path: Path, device: str) -> "Embedder":
+        from genolm.model.hf import load_hf_backbone
+
+        backbone = load_hf_backbone(path).to(device)
+        try:
+            import transformers
+
+            verbosity = transformers.logging.get_verbosity()
+            transformers.logging.set_verbosity_error()
+            try:
+                tok = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+            finally:
+                transformers.logging.set_verbosity(verbosity)
+        except (OSError, ValueError, TypeError) as e:
+            raise GenolmError("cannot load the Hugging Face model's tokenizer", file=path,
+                              found=str(e).split("\n")[0][:160],
+                              hint="the folder needs the tokenizer files it was published with "
+                                   "(vocab.txt or tokenizer.json and tokenizer_config.json)") from None
+
+        def encode(seq: str) -> np.ndarray:
+            return np.asarray(tok(seq, add_special_tokens=True)["input_ids"], np.int64)
+
+        config = backbone.model.config
+        max_len = int(getattr(config, "max_position_embeddings", 512))
+        if getattr(config, "position_embedding_type", None) == "absolute" and config.model_type == "esm":
+            max_len -= 2  # ESM's absolute positions are offset by the padding index
+        specials = [i for i in (tok.cls_token_id, tok.sep_token_id, tok.eos_token_id, tok.bos_token_id,
+                                tok.pad_token_id, tok.mask_token_id) if i is not None]
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        return cls(backbone, encode, pad_id=pad, max_len=max_len, n_layers=int(config.num_hidden_layers),
+                   hidden_size=int(config.hidden_size), source=str(path), kind=f"huggingface {config.model_type}",
+                   cls_id=tok.cls_token_id, special_ids=specials, alphabet="dna", causal=False, hf=True,
+                   device=device)
+
+    # ---- embedding --------------------------------------------------------------------------------
+
+    def check_options(self, pool: str, layer: int | None, strand: str) -> None:
+        if pool not in POOLS:
+            raise GenolmError("unknown pooling", expected=" | ".join(POOLS), found=repr(pool))
+        if strand not in STRANDS:
+            raise GenolmError("unknown strand option", expected=" | ".join(STRANDS), found=repr(strand))
+        if pool == "cls" and self.cls_id is None:
+            raise GenolmError("this model has no <cls> token to pool", found=self.kind,
+                              hint="use --pool mean (or last for a causal model)")
+        if layer is not None and not 0 <= layer <= self.n_layers:
+            raise GenolmError("no such layer", expected=f"0 .. {self.n_layers} (or none: the output)",
+                              found=str(layer))
+        if strand == "both" and self.alphabet == "protein":
+            raise GenolmError("--strand both needs a nucleotide model", found="a protein tokenizer")
+
+    def windows(self, seqs: Sequence[str]) -> list[_Encoded]:
+        """Token ids of every sequence, cut into windows of at most ``max_len`` tokens."""
+        out = []
+        for i, s in enumerate(seqs):
+            ids = self.encode(s)
+            if self.hf:  # keep the tokenizer's specials at both ends of every window
+                head = ids[:1] if len(ids) and ids[0] in self.special_ids else ids[:0]
+                tail = ids[-1:] if len(ids) > len(head) and ids[-1] in self.special_ids else ids[:0]
+                body = ids[len(head): len(ids) - len(tail)]
+                step = max(1, self.max_len - len(head) - len(tail))
+            else:
+                head = tail = ids[:0]
+                body, step = ids, self.max_len
+            starts = list(range(0, max(len(body), 1), step))
+            for j, lo in enumerate(starts):
+                piece = np.concatenate([head, body[lo: lo + step], tail])
+                n_real = int((~np.isin(piece, self.special_ids)).sum())
+                out.append(_Encoded(piece, i, max(n_real, 1), j == 0, j == len(starts) - 1))
+        return out
+
+    @torch.no_grad()
+    def embed(self, seqs: Sequence[str], *, pool: str = "mean", layer: int | None = None, strand: str = "forward",
+              batch_tokens: int = 16384, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """(len(seqs), hidden_size) float32 vectors, in the order of ``seqs``."""
+        self.check_options(pool, layer, strand)
+        vecs = self._embed_one_strand(seqs, pool, layer, batch_tokens, progress)
+        if strand == "both":
+            from genolm.bio.seq import reverse_complement
+
+            rc = [reverse_complement(s, unknown="n") for s in seqs]
+            vecs = (vecs + self._embed_one_strand(rc, pool, layer, batch_tokens, None)) / 2
+        return vecs
+
+    def _embed_one_strand(self, seqs, pool, layer, batch_tokens, progress) -> np.ndarray:
+        pieces = self.windows(seqs)
+        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k].ids))
+        d = self.hidden_size
+        acc = np.zeros((len(seqs), d), np.float64)
+        total = np.zeros(len(seqs), np.float64)
+        if pool == "max":
+            acc[:] = -np.inf
+        lo = 0
+        while lo < len(order):
+            width = len(pieces[order[lo]].ids)
+            hi = lo + 1  # grow while the padded batch stays within the token budget
+            while hi < len(order) and (hi - lo + 1) * max(width, len(pieces[order[hi]].ids)) <= batch_tokens:
+                width = max(width, len(pieces[order[hi]].ids))
+                hi += 1
+            batch = [pieces[k] for k in order[lo:hi]]
+            pooled = self._pooled(batch, width, pool, layer)  # (b, d) float32
+            for p, v in zip(batch, pooled):
+                if pool == "mean":
+                    acc[p.seq] += v * p.weight
+                    total[p.seq] += p.weight
+                elif pool == "max":
+                    acc[p.seq] = np.maximum(acc[p.seq], v)
+                elif (pool == "last" and p.last) or (pool == "cls" and p.first):
+                    acc[p.seq] = v
+            if progress:
+                progress(sum(1 for p in batch if p.last))
+            lo = hi
+        if pool == "mean":
+            acc /= np.maximum(total, 1)[:, None]
+        return acc.astype(np.float32)
+
+    def _pooled(self, batch: list[_Encoded], width: int, pool: str, layer: int | None) -> np.ndarray:
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        for r, p in enumerate(batch):
+            ids[r, : len(p.ids)] = torch.from_numpy(p.ids)
+        ids = ids.to(self.device)
+        pad = torch.zeros_like(ids, dtype=torch.bool)
+        for r, p in enumerate(batch):
+            pad[r, len(p.ids):] = True
+        cuda = self.device.startswith("cuda")
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            hidden = self._hidden(ids, pad, layer).float()  # (B, T, d)
+        keep = ~pad & ~torch.isin(ids, torch.as_tensor(self.special_ids, device=ids.device))  # (B, T)
+        if pool == "cls":
+            out = hidden[:, 0]
+        elif pool == "last":
+            last = torch.as_tensor([max(int(k.nonzero().max()) if k.any() else 0, 0) for k in keep.cpu()],
+                                   device=ids.device)
+            out = hidden[torch.arange(len(batch), device=ids.device), last]
+        elif pool == "max":
+            out = hidden.masked_fill(~keep[..., None], float("-inf")).amax(1)
+            out = torch.where(torch.isinf(out), torch.zeros_like(out), out)
+        else:
+            w = keep[..., None].float()
+            out = (hidden * w).sum(1) / w.sum(1).clamp(min=1)
+        return out.cpu().numpy()
+
+    def _hidden(self, ids: torch.Tensor, pad: torch.Tensor, layer: int | None) -> torch.Tensor:
+        if self.hf:
+            model = self.backbone.model
+            out = model(input_ids=ids, attention_mask=(~pad).long(), output_hidden_states=layer is not None)
+            return out.last_hidden_state if layer is None else out.hidden_states[layer]
+        # genolm: padding is a document of its own, so no real token attends to it.
+        return self.backbone(ids, pad.long(), n_blocks=layer)
