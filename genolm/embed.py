@@ -260,5 +260,7 @@ class Embedder:
             model = self.backbone.model
             out = model(input_ids=ids, attention_mask=(~pad).long(), output_hidden_states=layer is not None)
             return out.last_hidden_state if layer is None else out.hidden_states[layer]
-        # genolm: padding is a document of its own, so no real token attends to it.
-        return self.backbone(ids, pad.long(), n_blocks=layer)
+        # genolm: padding is a document of its own, so no real token attends to it; a causal model
+        # never looks right, so its right padding needs no mask (nor does a batch without padding).
+        docs = pad.long() if (not self.causal and bool(pad.any())) else None
+        return self.backbone(ids, docs, n_blocks=layer)

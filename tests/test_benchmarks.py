@@ -83,3 +83,14 @@ def test_bench_bacteria_runs_every_family_and_the_markov_baseline(tmp_path, spli
         assert out["test_files"] == ["V.Cholerae__a.fasta.gz"] and "V.Cholerae__a.fasta.gz" not in out["train_files"]
     else:
         assert len(out["train_files"]) == 4 and len(out["test_files"]) == 2
+
+
+def test_bench_embed_cpu(tmp_path):
+    res = script("bench_embed.py", "--device", "cpu", "--flavor", "debug", "--n", 8, "--length", 300,
+                 "--reads", ROOT / "data" / "camisim_reads.fasta.gz", "--max-reads", 200, "--repeat", 1,
+                 "--out", tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads((tmp_path / "embed_cpu.json").read_text())["rows"]
+    assert [r["case"] for r in rows] == ["genolm, 300 bp", "hf-esm, 300 bp", "genolm reads, length-sorted",
+                                         "genolm reads, padded in file order"]
+    assert all(r["seqs_per_s"] > 0 for r in rows)
