@@ -16,7 +16,7 @@ import torch
 
 from conftest import DATA, run_cli
 from genolm.bio.seq import reverse_complement
-from genolm.embed import Embedder
+from genolm.tasks.embedding import Embedder
 from genolm.model import build_model, config_for
 from genolm.tasks.prepare import PrepareArgs, prepare
 

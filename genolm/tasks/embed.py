@@ -9,7 +9,7 @@ layer and strand, so a vector can always be traced to how it was made.
 
 ``--model`` is a genolm run (``genolm pretrain``) or a local Hugging Face model folder (ESM such
 as the Nucleotide Transformer, or BERT); nothing is downloaded.  Pooling, layers, strands and long
-sequences: see ``genolm.embed``.  Several GPUs: ``torchrun --nproc-per-node N -m genolm embed …``
+sequences: see ``genolm.tasks.embedding``.  Several GPUs: ``torchrun --nproc-per-node N -m genolm embed …``
 (each process embeds every N-th chunk; rank 0 writes the one output file, rows in input order).
 
 Example:
@@ -30,7 +30,7 @@ HELP = "embed sequences with a genolm run or a Hugging Face model (Parquet, one 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from genolm.embed import POOLS, STRANDS
+    from genolm.tasks.embedding import POOLS, STRANDS
 
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ files (any compression)")
     p.add_argument("--model", required=True, help="genolm run directory or local Hugging Face model folder")
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def setup(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
-    from genolm.embed import Embedder
+    from genolm.tasks.embedding import Embedder
     from genolm.io.atomic import atomic_file
     from genolm.train import distributed
 
