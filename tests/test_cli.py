@@ -157,7 +157,8 @@ def test_installed_script_error_is_one_line(tmp_path):
 def test_parser_builds_every_command():
     parser = build_parser()
     minimal = {"prepare": ["x.fa", "--out", "o"], "pretrain": ["--data", "c", "--out", "o"],
-               "export": ["run", "--to", "hf", "out"], "evaluate": ["run", "--data", "c"]}
+               "export": ["run", "--to", "hf", "out"], "evaluate": ["run", "--data", "c"],
+               "embed": ["x.fa", "--model", "run", "--out", "e.parquet"]}
     for name in COMMANDS:
         args = parser.parse_args([name] + minimal.get(name, ["x.fa"]))
         assert args.command == name and callable(args._setup)
