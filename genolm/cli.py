@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "genolm.tasks.evaluate",
     "export": "genolm.tasks.export",
     "embed": "genolm.tasks.embed",
+    "finetune": "genolm.tasks.finetune",
 }
 
 

@@ -1,0 +1,461 @@
+"""Fine-tune a model to classify or regress labelled sequences — or train a baseline from scratch.
+
+Tables are CSV, TSV or Parquet with a ``sequence`` and a ``label`` column (the GUE layout);
+FASTA/FASTQ files work too with ``--labels TABLE`` (columns ``id`` and ``label``).  ``--model`` is a
+genolm run, a local Hugging Face model folder (ESM / BERT), or ``cnn`` / ``lstm`` / ``transformer``
+to train that family from scratch (``--flavor``, char tokens), the baseline that shows what
+pretraining buys.
+
+Three ways to train: full fine-tuning (default); ``--freeze`` (a linear probe on frozen
+embeddings, computed once); ``--lora R`` (rank-R adapters on every linear layer of the backbone,
+the backbone itself frozen).  Every epoch is scored on --val; training stops when the validation
+metric (MCC, or R² for regression) has not improved for --patience epochs, and the best epoch's
+model is scored on --test.
+
+Outputs in --out (written atomically): ``metrics.json`` (``val_mcc``, ``test_mcc``,
+``test_accuracy``, ``test_f1``, ``test_auroc``; ``test_r2``, ``test_spearman``, ``test_pearson`` for
+regression; epochs, times, parameters), ``predictions.tsv`` (split, id, label, prediction, class
+probabilities), ``history.jsonl`` (one line per epoch), ``model.safetensors`` + ``finetune.json``.
+
+Example:
+  genolm finetune --model run --train gue/prom_300_tata/train.csv --val gue/prom_300_tata/dev.csv \\
+      --test gue/prom_300_tata/test.csv --out ft_tata
+  genolm finetune --model cnn --flavor small --train train.csv --val dev.csv --test test.csv --out cnn_tata
+  genolm finetune --model nt-50m/ --lora 8 --train … --val … --test … --out nt_lora
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genolm.errors import GenolmError
+
+HELP = "fine-tune (or train from scratch) a classifier / regressor on labelled sequences"
+SCRATCH = ("cnn", "lstm", "transformer")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True,
+                   help="genolm run, local Hugging Face folder, or cnn | lstm | transformer (from scratch)")
+    p.add_argument("--train", required=True, help="CSV/TSV/Parquet (sequence, label) or FASTA with --labels")
+    p.add_argument("--val", required=True, help="validation set (early stopping, model choice)")
+    p.add_argument("--test", required=True, help="test set (scored once, with the best epoch's model)")
+    p.add_argument("--labels", default=None, help="for FASTA inputs: a CSV/TSV with columns id, label")
+    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    p.add_argument("--task", default="auto", choices=("auto", "classify", "regress"),
+                   help="auto: regress when every label is a number with a fraction, else classify")
+    p.add_argument("--freeze", action="store_true", help="linear probe on frozen embeddings")
+    p.add_argument("--lora", type=int, default=0, metavar="R", help="rank-R LoRA adapters (backbone frozen)")
+    p.add_argument("--flavor", default="tiny", help="size of a from-scratch model (default: tiny)")
+    p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"),
+                   help="how a sequence becomes one vector (default: mean; last for causal models)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: 3e-5 full fine-tuning, 1e-3 from scratch, 5e-4 LoRA, 3e-3 linear probe")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--no-progress", action="store_true")
+
+
+# ---- data ------------------------------------------------------------------------------------------
+
+@dataclass
+class Labelled:
+    """One split: ids, sequences (upper case) and raw label strings, with the file they came from."""
+
+    path: Path
+    ids: list[str]
+    seqs: list[str]
+    labels: list[str]
+
+
+def read_labelled(path: str | Path, labels: str | Path | None = None, alphabet: str = "dna") -> Labelled:
+    path = Path(path)
+    if not path.is_file():
+        raise GenolmError("no such file", file=path)
+    if _is_table(path):
+        rows = _read_table(path, ("sequence", "label"))
+        ids = [str(i) for i, _ in enumerate(rows)]
+        seqs, labs = [r["sequence"] for _, r in rows], [r["label"] for _, r in rows]
+        lines = [line for line, _ in rows]
+    else:
+        if labels is None:
+            raise GenolmError("sequence file without labels", file=path,
+                              hint="give --labels TABLE (columns id, label), or use a CSV with sequence,label")
+        from genolm.io.seqio import read_records
+
+        table = {r["id"]: (line, r["label"]) for line, r in _read_table(Path(labels), ("id", "label"))}
+        ids, seqs, labs, lines = [], [], [], []
+        for rec in read_records(path, alphabet=alphabet, unique_ids=True):
+            if rec.id not in table:
+                raise GenolmError("record has no label", file=labels, record=rec.id,
+                                  hint=f"every record of {path.name} needs a row in the label table")
+            ids.append(rec.id)
+            seqs.append(rec.seq)
+            labs.append(table[rec.id][1])
+            lines.append(None)
+    if not seqs:
+        raise GenolmError("no sequences", file=path)
+    from genolm.io.alphabet import get_alphabet
+
+    alpha = get_alphabet(alphabet)
+    for i, (s, lab, line) in enumerate(zip(seqs, labs, lines)):
+        if not s:
+            raise GenolmError("empty sequence", file=path, line=line, record=ids[i])
+        bad = alpha.first_invalid(s.encode("latin-1", "replace"))
+        if bad >= 0:
+            raise GenolmError(f"character outside the {alpha.name} alphabet at position {bad + 1}", file=path,
+                              line=line, record=ids[i], expected=f"one of {alpha.symbols}", found=repr(s[bad]))
+        if lab == "":
+            raise GenolmError("missing label", file=path, line=line, record=ids[i])
+    return Labelled(path, ids, [s.upper() for s in seqs], labs)
+
+
+def _is_table(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith((".csv", ".tsv", ".txt", ".parquet", ".csv.gz", ".tsv.gz"))
+
+
+def _read_table(path: Path, needed: tuple[str, ...]) -> list[tuple[int | None, dict]]:
+    """Rows of a CSV/TSV (with their line numbers) or Parquet table; column names are lower-cased."""
+    if path.name.lower().endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise GenolmError("not a readable Parquet file", file=path, found=str(e)[:120]) from None
+        cols = {c.lower(): c for c in table.column_names}
+        _check_columns(path, list(cols), needed)
+        data = {k: [("" if v is None else str(v)) for v in table.column(cols[k]).to_pylist()] for k in needed}
+        return [(None, {k: data[k][i] for k in needed}) for i in range(table.num_rows)]
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise GenolmError("table is not UTF-8 text", file=path) from None
+    lines = text.splitlines()
+    if not lines:
+        raise GenolmError("empty table", file=path, expected="a header: " + ",".join(needed))
+    delim = "\t" if "\t" in lines[0] else ","
+    reader = csv.reader(lines, delimiter=delim)
+    header = [h.strip().lower() for h in next(reader)]
+    _check_columns(path, header, needed)
+    at = {k: header.index(k) for k in needed}
+    rows = []
+    for lineno, row in enumerate(reader, 2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise GenolmError("wrong number of columns", file=path, line=lineno, expected=str(len(header)),
+                              found=str(len(row)), hint="quote values that contain the separator")
+        rows.append((lineno, {k: row[i].strip() for k, i in at.items()}))
+    return rows
+
+
+def _check_columns(path: Path, header: list[str], needed: tuple[str, ...]) -> None:
+    missing = [c for c in needed if c not in header]
+    if missing:
+        raise GenolmError("missing column(s): " + ", ".join(missing), file=path, line=1,
+                          expected=", ".join(needed), found=", ".join(header)[:120] or "no header",
+                          hint="the first line names the columns, e.g. sequence,label")
+
+
+def infer_task(train: Labelled) -> str:
+    """regress when every label parses as a number and some are not integers, else classify."""
+    try:
+        values = [float(v) for v in train.labels]
+    except ValueError:
+        return "classify"
+    return "regress" if any(not float(v).is_integer() for v in values) else "classify"
+
+
+def encode_labels(task: str, splits: dict[str, Labelled]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Label arrays per split; for classification the class names (sorted, from the training set)."""
+    if task == "regress":
+        out = {}
+        for name, s in splits.items():
+            try:
+                out[name] = np.asarray([float(v) for v in s.labels], np.float32)
+            except ValueError as e:
+                raise GenolmError("regression labels must be numbers", file=s.path, found=str(e)[:80]) from None
+        return out, []
+    classes = sorted(set(splits["train"].labels), key=lambda v: (not _is_int(v), int(v) if _is_int(v) else 0, v))
+    if len(classes) < 2:
+        raise GenolmError("the training set has one class only", file=splits["train"].path,
+                          found=repr(classes[0]), hint="a classifier needs at least two labels")
+    index = {c: i for i, c in enumerate(classes)}
+    out = {}
+    for name, s in splits.items():
+        unknown = sorted(set(s.labels) - set(index))
+        if unknown:
+            raise GenolmError(f"{name} labels absent from the training set", file=s.path,
+                              found=", ".join(map(repr, unknown[:5])), expected=", ".join(map(repr, classes[:10])))
+        out[name] = np.asarray([index[v] for v in s.labels], np.int64)
+    return out, classes
+
+
+def _is_int(v: str) -> bool:
+    try:
+        int(v)
+        return True
+    except ValueError:
+        return False
+
+
+# ---- metrics ---------------------------------------------------------------------------------------
+
+def classification_metrics(y: np.ndarray, prob: np.ndarray) -> dict:
+    """accuracy, macro F1, MCC, and AUROC (binary, or one-vs-rest macro) from class probabilities."""
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+
+    pred = prob.argmax(1)
+    out = {"accuracy": float(accuracy_score(y, pred)), "f1": float(f1_score(y, pred, average="macro")),
+           "mcc": float(matthews_corrcoef(y, pred))}
+    try:
+        present = np.unique(y)
+        if len(present) < 2:
+            raise ValueError
+        if prob.shape[1] == 2:
+            out["auroc"] = float(roc_auc_score(y, prob[:, 1]))
+        else:
+            out["auroc"] = float(roc_auc_score(y, prob, multi_class="ovr", average="macro", labels=range(prob.shape[1])))
+    except ValueError:  # one class present: AUROC is undefined
+        out["auroc"] = None
+    return out
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    const = np.ptp(pred) == 0 or np.ptp(y) == 0
+    return {"r2": float(r2_score(y, pred)), "mse": float(mean_squared_error(y, pred)),
+            "spearman": None if const else float(spearmanr(y, pred).statistic),
+            "pearson": None if const else float(pearsonr(y, pred).statistic)}
+
+
+# ---- LoRA ------------------------------------------------------------------------------------------
+
+class LoRALinear(nn.Module):
+    """``base(x) + (alpha / r) · B(A(x))`` with ``base`` frozen, A small random and B zero (so
+    training starts exactly at the pretrained model)."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float | None = None) -> None:
+        super().__init__()
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        self.lora_a = nn.Parameter(torch.empty(r, base.in_features, device=base.weight.device))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, r, device=base.weight.device))
+        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+        self.scale = (alpha if alpha is not None else 2 * r) / r
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.lora_a.t().to(x.dtype)) @ self.lora_b.t().to(x.dtype) * self.scale
+
+
+def add_lora(backbone: nn.Module, r: int) -> int:
+    """Freeze ``backbone`` and wrap each of its linear layers with a rank-``r`` adapter; returns
+    how many layers got one."""
+    if r < 1:
+        raise GenolmError("--lora needs a rank of at least 1", found=str(r))
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    targets = [(parent, name, child) for parent in backbone.modules() for name, child in parent.named_children()
+               if isinstance(child, nn.Linear)]
+    if not targets:
+        raise GenolmError("--lora found no linear layers in this backbone", hint="use full fine-tuning or --freeze")
+    for parent, name, child in targets:
+        setattr(parent, name, LoRALinear(child, r))
+    return len(targets)
+
+
+# ---- the command -----------------------------------------------------------------------------------
+
+def setup(args: argparse.Namespace) -> int:
+    from genolm.io.atomic import atomic_dir
+    from genolm.model.lm import SequenceClassifier
+    from genolm.tasks.embedding import Embedder, resolve_device
+
+    if args.freeze and args.lora:
+        raise GenolmError("--freeze and --lora exclude each other", hint="a probe trains the head only; LoRA adds adapters")
+    for name in ("epochs", "patience", "batch_size"):
+        if getattr(args, name) < 1:
+            raise GenolmError(f"--{name.replace('_', '-')} must be at least 1", found=str(getattr(args, name)))
+    device = resolve_device(args.device)
+    torch.manual_seed(args.seed)
+    emb = scratch_embedder(args.model, args.flavor, device) if args.model in SCRATCH else Embedder.load(args.model, device)
+    if args.model in SCRATCH and args.freeze:
+        raise GenolmError("--freeze on a model from scratch would train a probe on random features",
+                          hint="drop --freeze to train the baseline")
+    splits = {name: read_labelled(getattr(args, name), args.labels, emb.alphabet) for name in ("train", "val", "test")}
+    task = infer_task(splits["train"]) if args.task == "auto" else args.task
+    y, classes = encode_labels(task, splits)
+    n_out = len(classes) if task == "classify" else 1
+    mode = "probe" if args.freeze else ("lora" if args.lora else ("scratch" if args.model in SCRATCH else "full"))
+    lr = args.lr or {"probe": 3e-3, "lora": 5e-4, "scratch": 1e-3, "full": 3e-5}[mode]
+    emb.check_options(args.pool, None, "forward")
+
+    t0 = time.perf_counter()
+    if mode == "probe":
+        feats = {k: torch.from_numpy(emb.embed(s.seqs, pool=args.pool)) for k, s in splits.items()}
+        model = nn.Linear(emb.hidden_size, n_out).to(device)
+        forward = {k: (lambda idx, k=k: model(feats[k][idx].to(device))) for k in splits}
+    else:
+        if mode == "lora":
+            add_lora(emb.backbone, args.lora)
+        model = SequenceClassifier(emb.backbone, n_out, pool=args.pool, pad_id=emb.pad_id).to(device)
+        tokens = {k: [truncate(emb.encode(s), emb.max_len) for s in sp.seqs] for k, sp in splits.items()}
+        forward = {k: (lambda idx, k=k: classify_batch(model, emb, [tokens[k][i] for i in idx], device)) for k in splits}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=args.weight_decay)
+    loss_fn = nn.CrossEntropyLoss() if task == "classify" else nn.MSELoss()
+    target = {k: torch.as_tensor(v) for k, v in y.items()}
+    if task == "regress":  # standardise targets for training; predictions are scaled back
+        mu, sd = float(y["train"].mean()), float(y["train"].std() or 1.0)
+    metric = "mcc" if task == "classify" else "r2"
+
+    def predict(split: str) -> np.ndarray:
+        model.eval()
+        outs = []
+        with torch.no_grad():
+            for lo in range(0, len(y[split]), 4 * args.batch_size):
+                idx = np.arange(lo, min(lo + 4 * args.batch_size, len(y[split])))
+                outs.append(forward[split](idx).float().cpu())
+        model.train()
+        out = torch.cat(outs)
+        return out.softmax(-1).numpy() if task == "classify" else out[:, 0].numpy() * sd + mu
+
+    def score(split: str, out: np.ndarray) -> dict:
+        return classification_metrics(y[split], out) if task == "classify" else regression_metrics(y[split], out)
+
+    history, best, best_state, best_epoch, bad_epochs = [], -math.inf, None, 0, 0
+    rng = np.random.default_rng(args.seed)
+    bar = _bar(args, args.epochs * math.ceil(len(y["train"]) / args.batch_size))
+    model.train()
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(len(y["train"]))
+        total = 0.0
+        for lo in range(0, len(order), args.batch_size):
+            idx = order[lo: lo + args.batch_size]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+                out = forward["train"](idx).float()
+            t = target["train"][idx].to(device)
+            loss = loss_fn(out, t) if task == "classify" else loss_fn(out[:, 0], (t - mu) / sd)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            if bar:
+                bar.update(1)
+        val = score("val", predict("val"))
+        history.append({"epoch": epoch, "train_loss": total / len(order), **{f"val_{k}": v for k, v in val.items()}})
+        if bar:
+            bar.set_postfix(val=f"{val[metric]:.3f}")
+        current = val[metric] if val[metric] is not None else -math.inf
+        if current > best:
+            best, best_epoch, bad_epochs = current, epoch, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= args.patience:
+                break
+    if bar:
+        bar.close()
+    model.load_state_dict(best_state)
+    outputs = {k: predict(k) for k in ("val", "test")}
+    metrics = {"task": task, "mode": mode, "model": str(args.model), "best_epoch": best_epoch,
+               "epochs_run": len(history), "lr": lr, "train_seconds": round(time.perf_counter() - t0, 1),
+               "n_train": len(y["train"]), "n_val": len(y["val"]), "n_test": len(y["test"]),
+               "trainable_params": sum(p.numel() for p in trainable),
+               "total_params": sum(p.numel() for p in model.parameters()),
+               **{f"val_{k}": v for k, v in score("val", outputs["val"]).items()},
+               **{f"test_{k}": v for k, v in score("test", outputs["test"]).items()}}
+    with atomic_dir(args.out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        (tmp / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        write_predictions(tmp / "predictions.tsv", splits, y, outputs, classes, task)
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in best_state.items()}, str(tmp / "model.safetensors"))
+        (tmp / "finetune.json").write_text(json.dumps(
+            {"model": str(args.model), "flavor": args.flavor if args.model in SCRATCH else None, "task": task,
+             "mode": mode, "classes": classes, "pool": args.pool, "lora": args.lora or None,
+             "target_mean_sd": [mu, sd] if task == "regress" else None}, indent=1) + "\n")
+    shown = ("mcc", "accuracy", "f1", "auroc") if task == "classify" else ("r2", "spearman", "pearson")
+    print(f"{args.out}: {mode} {task}, best epoch {best_epoch} of {len(history)}; " + ", ".join(
+        f"test_{k} {metrics[f'test_{k}']:.4f}" for k in shown if metrics.get(f"test_{k}") is not None))
+    return 0
+
+
+def truncate(ids: np.ndarray, max_len: int) -> np.ndarray:
+    """At most ``max_len`` tokens, keeping a final special token (HF <eos>/<sep>) when there is one."""
+    return ids if len(ids) <= max_len else ids[:max_len]
+
+
+def classify_batch(model, emb, rows: list[np.ndarray], device: str) -> torch.Tensor:
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), emb.pad_id, dtype=torch.long)
+    for r, x in enumerate(rows):
+        ids[r, : len(x)] = torch.from_numpy(x)
+    ids = ids.to(device)
+    pad = ids == emb.pad_id
+    docs = pad.long() if (not emb.hf and not emb.causal and bool(pad.any())) else None
+    return model(ids, docs)
+
+
+def scratch_embedder(family: str, flavor: str, device: str):
+    """An untrained bidirectional model of ``family`` with char tokens, behind the Embedder interface."""
+    from genolm.model import build_model, config_for
+    from genolm.tasks.embedding import Embedder
+    from genolm.tokenize import PAD, get_tokenizer
+
+    tok = get_tokenizer("char")
+    cfg = config_for(flavor, family, vocab_size=tok.vocab_size, causal=False)
+    model = build_model(cfg).to(device)
+    return Embedder(model.backbone, lambda s: np.asarray(tok.encode(s), np.int64), pad_id=PAD,
+                    max_len=cfg.max_len, n_layers=cfg.n_layers, hidden_size=cfg.d_model, source=family,
+                    kind=f"{family} from scratch", alphabet="dna", device=device)
+
+
+def write_predictions(path: Path, splits, y, outputs, classes, task) -> None:
+    with open(path, "w") as f:
+        if task == "classify":
+            f.write("split\tid\tlabel\tprediction\t" + "\t".join(f"p_{c}" for c in classes) + "\n")
+            for split in ("val", "test"):
+                for i, p in zip(splits[split].ids, range(len(y[split]))):
+                    prob = outputs[split][p]
+                    f.write(f"{split}\t{i}\t{classes[y[split][p]]}\t{classes[int(prob.argmax())]}\t"
+                            + "\t".join(f"{v:.5f}" for v in prob) + "\n")
+        else:
+            f.write("split\tid\tlabel\tprediction\n")
+            for split in ("val", "test"):
+                for i, p in zip(splits[split].ids, range(len(y[split]))):
+                    f.write(f"{split}\t{i}\t{y[split][p]:.6g}\t{outputs[split][p]:.6g}\n")
+
+
+def _bar(args, total: int):
+    if args.no_progress or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="finetune", unit="step", file=sys.stderr, dynamic_ncols=True)

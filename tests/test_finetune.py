@@ -1,0 +1,175 @@
+"""genolm finetune: learns a planted motif (from scratch, full, probe, LoRA), regression, FASTA +
+label table, a Hugging Face folder as --model, and one-line errors for bad tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from genolm.tasks.finetune import LoRALinear, add_lora, classification_metrics, regression_metrics
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+MOTIF = "TATAATGC"
+
+
+def motif_split(n, seed, length=60):
+    """Half the sequences carry MOTIF at a random place (label 1), half never do (label 0)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        while True:
+            s = "".join(rng.choice(list("ACGT"), length))
+            if MOTIF not in s:
+                break
+        label = i % 2
+        if label:
+            at = rng.integers(0, length - len(MOTIF))
+            s = s[:at] + MOTIF + s[at + len(MOTIF):]
+        rows.append((s, label))
+    return rows
+
+
+def write_csv(path, rows, header="sequence,label", sep=","):
+    path.write_text(header + "\n" + "".join(f"{s}{sep}{lab}\n" for s, lab in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def motif(tmp_path_factory):
+    d = tmp_path_factory.mktemp("motif")
+    return {k: write_csv(d / f"{k}.csv", motif_split(n, seed)) for k, n, seed in
+            (("train", 400, 0), ("val", 100, 1), ("test", 100, 2))}
+
+
+def finetune(capsys, motif, out, *extra):
+    code, stdout, err = run_cli(["finetune", "--train", motif["train"], "--val", motif["val"], "--test", motif["test"],
+                                 "--out", out, "--device", "cpu", *extra], capsys)
+    assert code == 0, err
+    return json.loads((out / "metrics.json").read_text()), stdout
+
+
+def test_a_cnn_from_scratch_learns_a_planted_motif(tmp_path, capsys, motif):
+    m, stdout = finetune(capsys, motif, tmp_path / "cnn", "--model", "cnn", "--flavor", "debug", "--epochs", "8",
+                         "--batch-size", "16", "--lr", "3e-3")
+    assert m["task"] == "classify" and m["mode"] == "scratch"
+    assert m["test_accuracy"] > 0.9 and m["test_mcc"] > 0.8 and m["test_auroc"] > 0.95, m
+    assert 1 <= m["best_epoch"] <= m["epochs_run"] <= 8
+    preds = (tmp_path / "cnn" / "predictions.tsv").read_text().splitlines()
+    assert preds[0] == "split\tid\tlabel\tprediction\tp_0\tp_1" and len(preds) == 1 + 200
+    assert "test_mcc" in stdout
+    assert {"model.safetensors", "finetune.json", "history.jsonl"} <= {p.name for p in (tmp_path / "cnn").iterdir()}
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    from test_embed import make_run
+
+    return make_run(tmp_path_factory.mktemp("ft_run"), "transformer", causal=False)
+
+
+def test_probe_and_lora_train_only_what_they_should(tmp_path, capsys, motif, pretrained):
+    probe, _ = finetune(capsys, motif, tmp_path / "probe", "--model", pretrained, "--freeze", "--epochs", "3")
+    assert probe["mode"] == "probe" and probe["trainable_params"] == 32 * 2 + 2  # the linear head only
+    lora, _ = finetune(capsys, motif, tmp_path / "lora", "--model", pretrained, "--lora", "2", "--epochs", "2")
+    full, _ = finetune(capsys, motif, tmp_path / "full", "--model", pretrained, "--epochs", "2")
+    assert lora["mode"] == "lora" and full["mode"] == "full"
+    assert lora["trainable_params"] < full["trainable_params"] / 3
+    for m in (probe, lora, full):
+        assert -1 <= m["test_mcc"] <= 1 and 0 <= m["test_accuracy"] <= 1
+
+
+def test_lora_starts_at_the_base_model_and_freezes_it():
+    torch.manual_seed(0)
+    base = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    x = torch.randn(5, 8)
+    before = base(x).detach()
+    assert add_lora(base, 2) == 2
+    assert isinstance(base[0], LoRALinear) and torch.equal(base(x), before)  # B = 0 at the start
+    trainable = [n for n, p in base.named_parameters() if p.requires_grad]
+    assert sorted(trainable) == ["0.lora_a", "0.lora_b", "2.lora_a", "2.lora_b"]
+    base(x).sum().backward()
+    assert base[0].lora_b.grad is not None and base[0].base.weight.grad is None
+
+
+def test_regression_learns_gc_content(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        out = []
+        for _ in range(n):
+            gc = rng.uniform(0.2, 0.8)
+            s = "".join(np.where(rng.random(80) < gc, rng.choice(list("GC"), 80), rng.choice(list("AT"), 80)))
+            out.append((s, f"{(s.count('G') + s.count('C')) / 80:.4f}"))
+        return out
+    files = {k: write_csv(tmp_path / f"{k}.tsv", rows(n), "sequence\tlabel", "\t")
+             for k, n in (("train", 300), ("val", 60), ("test", 60))}
+    m, _ = finetune(capsys, files, tmp_path / "gc", "--model", "cnn", "--flavor", "debug", "--epochs", "6",
+                    "--batch-size", "16", "--lr", "3e-3")
+    assert m["task"] == "regress" and m["test_spearman"] > 0.8 and m["test_r2"] > 0.5, m
+    assert (tmp_path / "gc" / "predictions.tsv").read_text().startswith("split\tid\tlabel\tprediction\n")
+
+
+def test_fasta_with_a_label_table(tmp_path, capsys, motif):
+    rows = motif_split(60, 5)
+    for k in ("train", "val", "test"):
+        (tmp_path / f"{k}.fa").write_text("".join(f">{k}{i}\n{s}\n" for i, (s, _) in enumerate(rows)))
+    (tmp_path / "labels.tsv").write_text("id\tlabel\n" + "".join(
+        f"{k}{i}\t{'promoter' if lab else 'background'}\n" for k in ("train", "val", "test") for i, (_, lab) in enumerate(rows)))
+    code, _, err = run_cli(["finetune", "--model", "cnn", "--flavor", "debug", "--train", tmp_path / "train.fa",
+                            "--val", tmp_path / "val.fa", "--test", tmp_path / "test.fa", "--labels", tmp_path / "labels.tsv",
+                            "--epochs", "1", "--out", tmp_path / "o", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "o" / "finetune.json").read_text())["classes"] == ["background", "promoter"]
+    assert "\ttest3\t" in (tmp_path / "o" / "predictions.tsv").read_text()
+
+
+def test_a_hugging_face_folder_fine_tunes(tmp_path, capsys, motif):
+    pytest.importorskip("transformers")
+    import itertools
+
+    import transformers
+
+    vocab = ["<cls>", "<pad>", "<eos>", "<unk>", "<mask>"] + ["".join(p) for p in itertools.product("ACGT", repeat=3)] \
+        + list("ACGTN")
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    cfg = transformers.EsmConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=32, pad_token_id=1, mask_token_id=4, max_position_embeddings=66,
+                                 position_embedding_type="rotary")
+    torch.manual_seed(0)
+    transformers.EsmForMaskedLM(cfg).save_pretrained(tmp_path / "esm")
+    transformers.EsmTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path / "esm")
+    m, _ = finetune(capsys, motif, tmp_path / "o", "--model", tmp_path / "esm", "--lora", "2", "--epochs", "1",
+                    "--pool", "cls")
+    assert m["mode"] == "lora" and m["n_test"] == 100
+
+
+@pytest.mark.parametrize("content,message", [
+    ("seq,label\nACGT,1\n", "missing column(s): sequence"),
+    ("sequence,label\nACGT,1\nACJT,0\n", "character outside the dna alphabet"),
+    ("sequence,label\nACGT,1\nACGT,\n", "missing label"),
+    ("sequence,label\nACGT,1\nACGT,1\n", "one class only"),
+    ("sequence,label\nACGT,1,3\n", "wrong number of columns"),
+])
+def test_bad_tables_are_one_line(tmp_path, capsys, motif, content, message):
+    bad = tmp_path / "train.csv"
+    bad.write_text(content)
+    code, _, err = run_cli(["finetune", "--model", "cnn", "--flavor", "debug", "--train", bad, "--val", motif["val"],
+                            "--test", motif["test"], "--out", tmp_path / "o", "--device", "cpu"], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert "train.csv" in err and not (tmp_path / "o").exists()
+
+
+def test_metrics_match_definitions():
+    y = np.array([0, 0, 1, 1, 1, 0])
+    prob = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3], [0.3, 0.7]])
+    m = classification_metrics(y, prob)
+    tp, tn, fp, fn = 2, 2, 1, 1
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["mcc"] == pytest.approx((tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    assert m["auroc"] == pytest.approx(6 / 9)  # 6 of the 9 (positive, negative) pairs ranked right
+    r = regression_metrics(np.array([1.0, 2, 3, 4]), np.array([1.1, 1.9, 3.2, 3.8]))
+    assert r["spearman"] == pytest.approx(1.0) and 0.9 < r["r2"] < 1.0
