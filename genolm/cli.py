@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "export": "genolm.tasks.export",
     "embed": "genolm.tasks.embed",
     "finetune": "genolm.tasks.finetune",
+    "bench": "genolm.tasks.bench",
 }
 
 

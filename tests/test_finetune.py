@@ -173,3 +173,36 @@ def test_metrics_match_definitions():
     assert m["auroc"] == pytest.approx(6 / 9)  # 6 of the 9 (positive, negative) pairs ranked right
     r = regression_metrics(np.array([1.0, 2, 3, 4]), np.array([1.1, 1.9, 3.2, 3.8]))
     assert r["spearman"] == pytest.approx(1.0) and 0.9 < r["r2"] < 1.0
+
+
+def test_bench_gue_runs_a_miniature_suite(tmp_path, capsys):
+    """Two tasks named like GUE's (so published numbers attach) plus one added by path."""
+    import gzip
+
+    for name, seed in (("tf/0", 10), ("prom/prom_300_tata", 20), ("extra/mine", 30)):
+        d = tmp_path / ("gue" if not name.startswith("extra") else "elsewhere") / name
+        d.mkdir(parents=True)
+        for split, n, k in (("train", 400, 0), ("dev", 60, 1), ("test", 60, 2)):
+            rows = motif_split(n, seed + k)
+            with gzip.open(d / f"{split}.csv.gz", "wt") as f:
+                f.write("sequence,label\n" + "".join(f"{s},{lab}\n" for s, lab in rows))
+    code, out, err = run_cli(["bench", "gue", "--model", "cnn", "--flavor", "debug", "--data", tmp_path / "gue",
+                              "--tasks", "tf/0", "prom/prom_300_tata", tmp_path / "elsewhere" / "extra" / "mine",
+                              "--epochs", "6", "--lr", "3e-3", "--batch-size", "16", "--seeds", "2",
+                              "--out", tmp_path / "out", "--device", "cpu"], capsys)
+    assert code == 0, err
+    lines = (tmp_path / "out" / "results.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = {line.split("\t")[0]: dict(zip(header, line.split("\t"))) for line in lines[1:]}
+    assert list(rows) == ["tf/0", "prom/prom_300_tata", "mine", "average"]
+    assert rows["tf/0"]["dnabert2"] == "71.99" and rows["mine"]["dnabert2"] == "-"
+    assert rows["prom/prom_300_tata"]["seeds"] == "2" and float(rows["tf/0"]["genolm"]) > 50  # learns the motif
+    mean = np.mean([float(rows[t]["genolm"]) for t in ("tf/0", "prom/prom_300_tata", "mine")])
+    assert float(rows["average"]["genolm"]) == pytest.approx(mean, abs=0.01)
+    assert float(rows["average"]["dnabert2"]) == pytest.approx((71.99 + 71.59) / 2, abs=0.01)
+    assert (tmp_path / "out" / "results.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "tf" / "0" / "seed_1" / "metrics.json").is_file()
+    assert "DNABERT-2" in out
+    code, _, err = run_cli(["bench", "gue", "--model", "cnn", "--data", tmp_path / "gue", "--tasks", "tf/9",
+                            "--out", tmp_path / "o2"], capsys)
+    assert code == 2 and "unknown task" in err

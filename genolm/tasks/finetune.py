@@ -291,6 +291,16 @@ def add_lora(backbone: nn.Module, r: int) -> int:
 # ---- the command -----------------------------------------------------------------------------------
 
 def setup(args: argparse.Namespace) -> int:
+    metrics = run(args)
+    shown = ("mcc", "accuracy", "f1", "auroc") if metrics["task"] == "classify" else ("r2", "spearman", "pearson")
+    print(f"{args.out}: {metrics['mode']} {metrics['task']}, best epoch {metrics['best_epoch']} of "
+          f"{metrics['epochs_run']}; " + ", ".join(f"test_{k} {metrics[f'test_{k}']:.4f}" for k in shown
+                                                  if metrics.get(f"test_{k}") is not None))
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Fine-tune as the command line says; writes --out and returns its metrics.json content."""
     from genolm.io.atomic import atomic_dir
     from genolm.model.lm import SequenceClassifier
     from genolm.tasks.embedding import Embedder, resolve_device
@@ -401,10 +411,7 @@ def setup(args: argparse.Namespace) -> int:
             {"model": str(args.model), "flavor": args.flavor if args.model in SCRATCH else None, "task": task,
              "mode": mode, "classes": classes, "pool": args.pool, "lora": args.lora or None,
              "target_mean_sd": [mu, sd] if task == "regress" else None}, indent=1) + "\n")
-    shown = ("mcc", "accuracy", "f1", "auroc") if task == "classify" else ("r2", "spearman", "pearson")
-    print(f"{args.out}: {mode} {task}, best epoch {best_epoch} of {len(history)}; " + ", ".join(
-        f"test_{k} {metrics[f'test_{k}']:.4f}" for k in shown if metrics.get(f"test_{k}") is not None))
-    return 0
+    return metrics
 
 
 def truncate(ids: np.ndarray, max_len: int) -> np.ndarray:

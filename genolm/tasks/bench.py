@@ -1,0 +1,184 @@
+"""Benchmark suites: fine-tune one model on every task of a suite and compare with published numbers.
+
+``genolm bench gue`` runs ``genolm finetune`` on each GUE task (a folder with train, dev and test
+CSVs of ``sequence,label``; ``.csv`` or ``.csv.gz``): the model is picked on dev (early stopping)
+and scored once on test.  Metric: MCC × 100 on test, the GUE convention; with ``--seeds N`` the
+mean and standard deviation over N fine-tuning seeds.  Writes ``--out/results.tsv`` (task, metric,
+genolm, sd, seeds, published DNABERT-2, NT-2500M-multi and the best published figure),
+``--out/results.png`` and each run's folder (``TASK/seed_K``), and prints the table.
+
+Tasks: every folder under --data holding the three splits (named by its path, e.g. ``tf/0`` or
+``prom/prom_300_tata``); ``--tasks`` keeps some of them, by name or as paths to other task folders
+(any folder with train/dev/test CSVs can be added that way).  Published figures: DNABERT-2 paper
+(Zhou et al. 2024, ICLR), Table 4, MCC × 100.
+
+Example:
+  genolm bench gue --model run --data ../shared/data/benchmarks/gue --out gue_run
+  genolm bench gue --model cnn --flavor small --data gue --out gue_cnn --tasks tf/0 prom/prom_300_tata --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+
+from genolm.errors import GenolmError
+
+HELP = "fine-tune a model on every task of a benchmark suite (GUE) and compare with published numbers"
+
+# DNABERT-2 paper, Table 4 (MCC x 100): (DNABERT-2, NT-2500M-multi, DNABERT 6-mer).
+PUBLISHED = {
+    "tf/0": (71.99, 66.64, 66.84), "tf/1": (76.06, 70.28, 70.14), "tf/2": (66.52, 58.72, 61.03),
+    "tf/3": (58.54, 51.65, 51.89), "tf/4": (77.43, 69.34, 70.97),
+    "mouse/0": (56.76, 63.31, 44.42), "mouse/2": (79.32, 71.52, 71.44), "mouse/3": (66.47, 69.44, 44.89),
+    "mouse/4": (52.66, 47.07, 42.48),
+    "prom/prom_core_all": (69.37, 70.33, 68.90), "prom/prom_core_notata": (68.04, 71.58, 70.47),
+    "prom/prom_core_tata": (74.17, 72.97, 76.06), "prom/prom_300_tata": (71.59, 79.43, 61.56),
+}
+SPLITS = {"train": ("train",), "val": ("dev", "val"), "test": ("test",)}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("suite", choices=("gue",), help="benchmark suite")
+    p.add_argument("--model", required=True, help="genolm run, Hugging Face folder, or cnn | lstm | transformer")
+    p.add_argument("--data", required=True, help="folder of task folders (each with train/dev/test CSVs)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--tasks", nargs="*", default=None, help="task names under --data, or paths to task folders")
+    p.add_argument("--seeds", type=int, default=1, help="fine-tuning seeds per task (default: 1)")
+    for flag, default, kind in (("--epochs", 10, int), ("--patience", 3, int), ("--batch-size", 32, int),
+                                ("--lr", None, float), ("--lora", 0, int), ("--flavor", "tiny", str)):
+        p.add_argument(flag, type=kind, default=default, help="as in genolm finetune")
+    p.add_argument("--freeze", action="store_true", help="linear probes (as in genolm finetune)")
+    p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def split_file(folder: Path, split: str) -> Path | None:
+    for stem in SPLITS[split]:
+        for ext in (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet"):
+            if (folder / f"{stem}{ext}").is_file():
+                return folder / f"{stem}{ext}"
+    return None
+
+
+def find_tasks(data: Path, wanted: list[str] | None) -> dict[str, Path]:
+    """name -> task folder, in a stable order."""
+    if not data.is_dir():
+        raise GenolmError("no such benchmark folder", file=data)
+    folders = sorted({p.parent for p in data.rglob("*") if p.is_file()})
+    found = {(str(f.relative_to(data)) if f != data else data.name): f for f in folders
+             if all(split_file(f, s) for s in SPLITS)}
+    if not wanted:
+        if not found:
+            raise GenolmError("no task folders found", file=data,
+                              expected="folders holding train, dev and test CSVs (sequence,label)")
+        return found
+    tasks = {}
+    for name in wanted:
+        path = Path(name)
+        if name in found:
+            tasks[name] = found[name]
+        elif path.is_dir() and all(split_file(path, s) for s in SPLITS):
+            tasks[path.name] = path
+        else:
+            raise GenolmError("unknown task", found=name, expected=" | ".join(list(found)[:20]) or "task folders",
+                              hint="name a task under --data, or give the path of a folder with train/dev/test CSVs")
+    return tasks
+
+
+def setup(args: argparse.Namespace) -> int:
+    from genolm.io.atomic import atomic_file
+    from genolm.tasks import finetune
+
+    if args.seeds < 1:
+        raise GenolmError("--seeds must be at least 1", found=str(args.seeds))
+    tasks = find_tasks(Path(args.data), args.tasks)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, folder in tasks.items():
+        scores, vals, seconds = [], [], 0.0
+        for seed in range(args.seeds):
+            ft = argparse.Namespace(
+                model=args.model, train=str(split_file(folder, "train")), val=str(split_file(folder, "val")),
+                test=str(split_file(folder, "test")), labels=None, out=str(out / name / f"seed_{seed}"),
+                task="classify", freeze=args.freeze, lora=args.lora, flavor=args.flavor, pool=args.pool,
+                epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress)
+            m = finetune.run(ft)
+            scores.append(100 * m["test_mcc"])
+            vals.append(100 * m["val_mcc"])
+            seconds += m["train_seconds"]
+        pub = PUBLISHED.get(name)
+        rows.append({"task": name, "metric": "mcc_x100", "genolm": statistics.mean(scores),
+                     "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0, "seeds": len(scores),
+                     "dev": statistics.mean(vals), "dnabert2": pub[0] if pub else None,
+                     "nt_2500m_multi": pub[1] if pub else None, "best_published": max(pub) if pub else None,
+                     "seconds": round(seconds, 1)})
+        print(f"  {name:28s} MCC {rows[-1]['genolm']:6.2f}" + (f"  (DNABERT-2 {pub[0]:.2f})" if pub else ""), flush=True)
+    rows.append(mean_row(rows))
+    keys = ["task", "metric", "genolm", "sd", "seeds", "dev", "dnabert2", "nt_2500m_multi", "best_published", "seconds"]
+    with atomic_file(out / "results.tsv") as tmp:
+        tmp.write_text("\t".join(keys) + "\n" + "".join(
+            "\t".join(_cell(r[k]) for k in keys) + "\n" for r in rows))
+    (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if not k.startswith("_")},
+                                             indent=1, default=str) + "\n")
+    plot(rows, out / "results.png", str(args.model))
+    print_table(rows)
+    return 0
+
+
+def mean_row(rows: list[dict]) -> dict:
+    """The average over tasks; published averages only over tasks that have published figures."""
+    def avg(key):
+        values = [r[key] for r in rows if r[key] is not None]
+        return statistics.mean(values) if values else None
+
+    published = [r for r in rows if r["dnabert2"] is not None]
+    return {"task": "average", "metric": "mcc_x100", "genolm": avg("genolm"), "sd": None, "seeds": rows[0]["seeds"],
+            "dev": avg("dev"), "dnabert2": avg("dnabert2"), "nt_2500m_multi": avg("nt_2500m_multi"),
+            "best_published": avg("best_published"), "seconds": round(sum(r["seconds"] for r in rows), 1),
+            "note": f"published averages over {len(published)} of {len(rows)} tasks"}
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'task':28s} {'genolm':>8s} {'± sd':>6s} {'DNABERT-2':>10s} {'NT-2.5B':>8s} {'best pub.':>9s}")
+    for r in rows:
+        sd = f"{r['sd']:.2f}" if r["sd"] else "-"
+        print(f"{r['task']:28s} {r['genolm']:8.2f} {sd:>6s} {_cell(r['dnabert2']):>10s} "
+              f"{_cell(r['nt_2500m_multi']):>8s} {_cell(r['best_published']):>9s}")
+
+
+def plot(rows: list[dict], path: Path, model: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genolm.io.atomic import atomic_file
+
+    names = [r["task"] for r in rows]
+    series = [("genolm", "genolm"), ("DNABERT-2", "dnabert2"), ("NT-2500M-multi", "nt_2500m_multi")]
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4))
+    for i, (label, key) in enumerate(series):
+        values = [r[key] if r[key] is not None else math.nan for r in rows]
+        ax.bar([x + (i - 1) * width for x in range(len(rows))], values, width, label=label)
+    ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("test MCC × 100")
+    ax.set_title(f"GUE: {Path(model).name}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
