@@ -94,3 +94,19 @@ def test_bench_embed_cpu(tmp_path):
     assert [r["case"] for r in rows] == ["genolm, 300 bp", "hf-esm, 300 bp", "genolm reads, length-sorted",
                                          "genolm reads, padded in file order"]
     assert all(r["seqs_per_s"] > 0 for r in rows)
+
+
+def test_gue_corpus_keeps_dev_and_test_sequences_out(tmp_path):
+    import gzip
+
+    rows = {"train": ["AAAACCCC", "GGGGTTTT", "ACGTACGT"], "dev": ["CCCCAAAA"], "test": ["ACGTACGT"]}
+    for task in ("a/x", "b/y"):
+        d = tmp_path / "gue" / task
+        d.mkdir(parents=True)
+        for split, seqs in rows.items():
+            (d / f"{split}.csv").write_text("sequence,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(seqs)))
+    res = script("gue_corpus.py", tmp_path / "gue", tmp_path / "c.fa.gz")
+    assert res.returncode == 0, res.stderr
+    text = gzip.open(tmp_path / "c.fa.gz", "rt").read()
+    assert text == ">a/x/0\nAAAACCCC\n>a/x/1\nGGGGTTTT\n"  # test sequence out, repeats once
+    assert "2 left out" in res.stdout
