@@ -240,3 +240,20 @@ def test_two_processes_write_the_same_file_as_one(tmp_path, runs):
     assert ids1 == ids2 == [f"s{i}" for i in range(23)]
     np.testing.assert_allclose(v1, v2, rtol=1e-6, atol=1e-7)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.parquet", "two.parquet", "x.fa.gz"]
+
+
+def test_a_kmer_tokenizer_that_expects_spaces_is_caught(tmp_path, capsys):
+    """DNABERT-style BERT: its vocabulary holds space-separated 6-mers, so raw sequence tokenizes
+    to <unk> — embeddings of nothing. genolm refuses instead of returning them."""
+    transformers = pytest.importorskip("transformers")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["".join(p) for p in itertools.product("ACGT", repeat=6)]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    cfg = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32, pad_token_id=0, max_position_embeddings=64)
+    transformers.BertForMaskedLM(cfg).save_pretrained(tmp_path / "dnabert")
+    transformers.BertTokenizer(str(tmp_path / "vocab.txt"), do_lower_case=False).save_pretrained(tmp_path / "dnabert")
+    fa = write_fasta(tmp_path / "x.fa.gz", [("a", "ACGTACGTTGCA" * 3)])
+    capsys.readouterr()  # drop save_pretrained's progress output
+    code, _, err = run_cli(["embed", "--model", tmp_path / "dnabert", fa, "--out", tmp_path / "e.parquet"], capsys)
+    assert code == 2 and "mostly <unk>" in err and "6-mers" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "e.parquet").exists()

@@ -193,6 +193,8 @@ def load_hf_backbone(path: str | os.PathLike, dtype: torch.dtype = torch.float32
     # transformers prints a load report listing the dropped MLM head; missing weights are checked below.
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar on genolm's stderr
     try:
         config = transformers.AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=False)
         model, info = transformers.AutoModel.from_pretrained(
@@ -204,6 +206,8 @@ def load_hf_backbone(path: str | os.PathLike, dtype: torch.dtype = torch.float32
                           hint="is the directory complete (config.json and its weights)?") from None
     finally:
         transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
     missing = sorted(info.get("missing_keys", ()))
     if missing:
         raise GenolmError("Hugging Face checkpoint lacks encoder weights", file=path,

@@ -133,8 +133,18 @@ class Embedder:
                               hint="the folder needs the tokenizer files it was published with "
                                    "(vocab.txt or tokenizer.json and tokenizer_config.json)") from None
 
+        unk = tok.unk_token_id
+
         def encode(seq: str) -> np.ndarray:
-            return np.asarray(tok(seq, add_special_tokens=True)["input_ids"], np.int64)
+            ids = np.asarray(tok(seq, add_special_tokens=True)["input_ids"], np.int64)
+            if unk is not None and len(ids) and (ids == unk).mean() > 0.1:
+                # The silent trap of k-mer tokenizers such as DNABERT's: raw sequence in, <unk> out.
+                raise GenolmError("the model's tokenizer turns this sequence into mostly <unk>", file=path,
+                                  found=f"{int((ids == unk).sum())} of {len(ids)} tokens unknown",
+                                  hint="does it expect pre-split input (e.g. DNABERT's space-separated "
+                                       "6-mers)? genolm passes raw sequence; use a model whose tokenizer "
+                                       "reads it (NT, DNABERT-2)")
+            return ids
 
         config = backbone.model.config
         max_len = int(getattr(config, "max_position_embeddings", 512))
