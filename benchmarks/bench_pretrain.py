@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from genolm.model import build_model, config_for  # noqa: E402
+from genolm.model.transformer import apply_rotary  # noqa: E402
 from genolm.tokenize import PAD, SEP, get_tokenizer  # noqa: E402
 
 
@@ -97,6 +98,48 @@ def profile_steps(step, ids, steps: int = 3) -> str:
     lines += [f"  {t / total:6.1%} {t / steps / 1e3:8.2f} {n / steps:6.0f}  {name[:110]}"
               for name, t, n in sorted(kernels, key=lambda k: -k[1])[:25]]
     return "\n".join(lines)
+
+
+# ---- attention layouts to compare (genolm's model only) --------------------------------------------
+
+def _forward_split(self, x, cos, sin, doc_mask=None):
+    """q, k, v split from the projection, each rotated in (B, T, nh, hs), then transposed views."""
+    B, T, d = x.shape
+    q, k, v = (z.view(B, T, self.n_heads, d // self.n_heads) for z in self.qkv(x).split(d, dim=-1))
+    cos, sin = cos[:, None], sin[:, None]
+    q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+    q, k, v = (z.transpose(1, 2) for z in (q, k, v))
+    return self.out(self._attend(q, k, v, doc_mask).transpose(1, 2).reshape(B, T, d))
+
+
+def _forward_contiguous(self, x, cos, sin, doc_mask=None):
+    """genolm's layout, but q, k, v made contiguous (B, nh, T, hs) before attention."""
+    B, T, d = x.shape
+    qkv = self.qkv(x).view(B, T, 3, self.n_heads, d // self.n_heads)
+    qk = apply_rotary(qkv[:, :, :2], cos[:, None, None], sin[:, None, None])
+    q, k = (z.transpose(1, 2).contiguous() for z in qk.unbind(2))
+    v = qkv[:, :, 2].transpose(1, 2).contiguous()
+    return self.out(self._attend(q, k, v, doc_mask).transpose(1, 2).reshape(B, T, d))
+
+
+def _attend(self, q, k, v, doc_mask):
+    if doc_mask is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=doc_mask)
+
+
+ATTENTION_VARIANTS = {"genolm": None, "split": _forward_split, "contiguous": _forward_contiguous}
+
+
+def use_attention_variant(name: str) -> None:
+    """Swap the forward of genolm's Attention for a variant (benchmark only; same math)."""
+    from genolm.model import transformer
+
+    if not hasattr(transformer.Attention, "_genolm_forward"):
+        transformer.Attention._genolm_forward = transformer.Attention.forward
+        transformer.Attention._attend = _attend
+    fwd = ATTENTION_VARIANTS[name]
+    transformer.Attention.forward = transformer.Attention._genolm_forward if fwd is None else fwd
 
 
 # ---- packed reads vs padded batches ----------------------------------------------------------------
@@ -258,6 +301,8 @@ def main() -> None:
                     help="also time training on short reads, packed vs padded: 150 (all 150 bp) and/or "
                          "LO-HI (uniform lengths), e.g. --reads 150 50-150")
     ap.add_argument("--reads-row", type=int, default=4096, help="tokens per packed row (default 4096)")
+    ap.add_argument("--attn-variants", nargs="*", default=[], choices=[v for v in ATTENTION_VARIANTS if v != "genolm"],
+                    help="also time genolm with these attention layouts (compiled when --compile): split | contiguous")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
     args = ap.parse_args()
     if args.threads:
@@ -283,7 +328,10 @@ def main() -> None:
             variants = [v for v in variants if v[1] == (args.only == "hf")]
         if args.baselines:
             variants += [("genolm-lstm", False, False), ("genolm-cnn", False, False)]
+        variants += [(f"genolm-{v}" + ("+compile" if args.compile else ""), False, args.compile)
+                     for v in args.attn_variants]
         for name, hf, compiled in variants:
+            use_attention_variant(next((v for v in args.attn_variants if name.startswith(f"genolm-{v}")), "genolm"))
             torch.manual_seed(0)
             family = name.split("-")[1] if name in ("genolm-lstm", "genolm-cnn") else "transformer"
             model = (hf_llama(cfg) if hf else build_model(

@@ -110,3 +110,28 @@ def test_gue_corpus_keeps_dev_and_test_sequences_out(tmp_path):
     text = gzip.open(tmp_path / "c.fa.gz", "rt").read()
     assert text == ">a/x/0\nAAAACCCC\n>a/x/1\nGGGGTTTT\n"  # test sequence out, repeats once
     assert "2 left out" in res.stdout
+
+
+def test_attention_variants_compute_the_same_function():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import torch
+    from bench_pretrain import ATTENTION_VARIANTS, use_attention_variant
+
+    from genolm.model import build_model, config_for
+
+    torch.manual_seed(0)
+    model = build_model(config_for("debug", vocab_size=86))
+    ids = torch.randint(71, 86, (2, 40))
+    outs = {}
+    try:
+        for name in ATTENTION_VARIANTS:
+            use_attention_variant(name)
+            outs[name] = model(ids)
+            outs[name].float().pow(2).mean().backward()
+            outs[name] = (outs[name].detach(), model.backbone.embed.weight.grad.clone())
+            model.zero_grad()
+    finally:
+        use_attention_variant("genolm")
+    for name in ("split", "contiguous"):
+        torch.testing.assert_close(outs[name][0], outs["genolm"][0], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(outs[name][1], outs["genolm"][1], rtol=1e-4, atol=1e-7)
