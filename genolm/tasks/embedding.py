@@ -41,6 +41,19 @@ POOLS = ("mean", "max", "last", "cls")
 STRANDS = ("forward", "both")
 
 
+def pad_rows(rows: Sequence[np.ndarray], pad_id: int, device: str, width: int | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows right-padded into one (B, width) int64 tensor on ``device``, and its (B, width)
+    padding mask (True at padding)."""
+    lengths = torch.as_tensor([len(r) for r in rows])
+    width = width or int(lengths.max())
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    for r, x in enumerate(rows):
+        ids[r, : len(x)] = torch.from_numpy(np.asarray(x, np.int64))
+    pad = torch.arange(width)[None, :] >= lengths[:, None]
+    return ids.to(device), pad.to(device)
+
+
 def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -240,13 +253,7 @@ class Embedder:
         return acc.astype(np.float32)
 
     def _pooled(self, batch: list[_Encoded], width: int, pool: str, layer: int | None) -> np.ndarray:
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        for r, p in enumerate(batch):
-            ids[r, : len(p.ids)] = torch.from_numpy(p.ids)
-        ids = ids.to(self.device)
-        pad = torch.zeros_like(ids, dtype=torch.bool)
-        for r, p in enumerate(batch):
-            pad[r, len(p.ids):] = True
+        ids, pad = pad_rows([p.ids for p in batch], self.pad_id, self.device, width)
         cuda = self.device.startswith("cuda")
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             hidden = self._hidden(ids, pad, layer).float()  # (B, T, d)
@@ -254,8 +261,8 @@ class Embedder:
         if pool == "cls":
             out = hidden[:, 0]
         elif pool == "last":
-            last = torch.as_tensor([max(int(k.nonzero().max()) if k.any() else 0, 0) for k in keep.cpu()],
-                                   device=ids.device)
+            T = keep.shape[1]  # the last kept position of each row (0 for a row with none)
+            last = torch.where(keep.any(1), T - 1 - keep.flip(1).int().argmax(1), 0)
             out = hidden[torch.arange(len(batch), device=ids.device), last]
         elif pool == "max":
             out = hidden.masked_fill(~keep[..., None], float("-inf")).amax(1)

@@ -423,17 +423,14 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def truncate(ids: np.ndarray, max_len: int) -> np.ndarray:
-    """At most ``max_len`` tokens, keeping a final special token (HF <eos>/<sep>) when there is one."""
+    """The first ``max_len`` tokens (a Hugging Face tokenizer's final <eos>/<sep> is cut with the rest)."""
     return ids if len(ids) <= max_len else ids[:max_len]
 
 
 def classify_batch(model, emb, rows: list[np.ndarray], device: str) -> torch.Tensor:
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), emb.pad_id, dtype=torch.long)
-    for r, x in enumerate(rows):
-        ids[r, : len(x)] = torch.from_numpy(x)
-    ids = ids.to(device)
-    pad = ids == emb.pad_id
+    from genolm.tasks.embedding import pad_rows
+
+    ids, pad = pad_rows(rows, emb.pad_id, device)
     docs = pad.long() if (not emb.hf and not emb.causal and bool(pad.any())) else None
     return model(ids, docs)
 
