@@ -264,3 +264,18 @@ def test_evaluate_markov_fit_on_another_corpus(tmp_path, capsys, corpus):
     row = (tmp_path / "t.tsv").read_text().splitlines()[1].split("\t")
     assert row[0] == "Markov k<=3" and 1.5 < float(row[4]) < 2.1
     assert int(row[5]) >= 48_000  # the whole lambda genome (48.5 kb) is scored
+
+
+def test_markov_weights_skip_tails_that_copy_the_training_heads():
+    """Sibling strains: record B's last 5% is a copy of record A's sequence, so it is left out of
+    the weight fitting; A's own (novel) tail stays."""
+    from genolm.tasks.evaluate import weight_fitting_tails
+
+    rng = np.random.default_rng(0)
+    a = "".join(rng.choice(list("ACGT"), 40_000))
+    b_head = "".join(rng.choice(list("ACGT"), 38_000))
+    b = b_head + a[5_000:7_000]  # B's last 2,000 bases (5%) appear in A's head
+    train = [a, b]
+    heads = [s[: len(s) - len(s) // 20] for s in train]
+    tails = weight_fitting_tails(train, heads)
+    assert tails == [a[len(heads[0]):]]
