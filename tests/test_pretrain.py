@@ -279,3 +279,44 @@ def test_markov_weights_skip_tails_that_copy_the_training_heads():
     heads = [s[: len(s) - len(s) // 20] for s in train]
     tails = weight_fitting_tails(train, heads)
     assert tails == [a[len(heads[0]):]]
+
+
+def test_minutes_plans_the_step_count_and_ends_the_schedule(tmp_path, capsys, corpus):
+    run = tmp_path / "run"
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "100000",
+                            "--minutes", "0.08", "--eval-every", "100000", "--save-every", "100000"], capsys)
+    assert code == 0, err
+    meta = json.loads((run / "checkpoint" / "meta.json").read_text())
+    steps = meta["step"]
+    assert 20 <= steps < 100000 and f"{steps} steps fit in 0.08 minutes" in err
+    rows = [r for r in metrics(run) if "loss" in r]
+    assert rows[-1]["step"] == steps and any("val_bpb" in r for r in metrics(run))
+    # The cosine schedule was re-planned to end at the planned step (10% of the peak rate there).
+    assert rows[-1]["lr"] == pytest.approx(1e-3 * 0.1, rel=1e-6)
+    saved = json.loads((run / "checkpoint" / "config.json").read_text())["args"]
+    assert saved["steps"] == steps and saved["minutes"] is None and saved["warmup"] == max(1, steps // 20)
+
+
+def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
+    from genolm.train import loop
+
+    clock = [0.0]
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: clock[0])
+    args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50)
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
+                                              lambda s: 1.0)
+    config = {"args": {"steps": 1000, "minutes": 1}}
+    budget = loop._Budget(args, loop.distributed.Dist(), 0, 0.0)
+    for done in range(1, 60):
+        clock[0] = done * 1.0  # one second per step: 60 steps would fit
+        if budget.check(done, sched, config, None):
+            break
+    assert args.steps == 60 and config["args"] == {"steps": 60, "warmup": 3, "minutes": None}
+    assert sched.lr_lambdas[0](60) == pytest.approx(0.1) and sched.lr_lambdas[0](0) == pytest.approx(1 / 3)
+    args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50)
+    budget = loop._Budget(args, loop.distributed.Dist(), 0, 0.0)
+    for done in range(1, 200):
+        clock[0] = done * 1.0 if done <= 20 else 20 + (done - 20) * 5.0  # slows down 5x after planning
+        if budget.check(done, sched, config, None):
+            break
+    assert done == 50 and args.steps == 50 and config["args"]["steps"] == 50

@@ -16,6 +16,7 @@ Example:
   genolm pretrain --data corpus --out run --model tiny --objective clm --steps 300
   genolm pretrain --data corpus --out run --model tiny --steps 600 --resume   # continue
   genolm pretrain --data corpus --out lstm --model tiny --family lstm --steps 300
+  genolm pretrain --data corpus --out mlm --model small --objective mlm --minutes 10 --steps 100000
   torchrun --nproc-per-node 8 -m genolm pretrain --data corpus --out run --model base --config recipe.yaml
 """
 
@@ -39,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", default=None, choices=FAMILIES, help=f"(default: {d['family']})")
     p.add_argument("--objective", default=None, choices=OBJECTIVES, help=f"(default: {d['objective']})")
     p.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default: {d['steps']})")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="train for this many minutes of wall time: after the first steps the step count "
+                        "(at most --steps) and the schedule are planned from the measured speed")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"windows per step over all processes (default: {d['batch_size']})")
     p.add_argument("--grad-accum", type=int, default=None, help=f"micro-batches per step (default: {d['grad_accum']})")

@@ -27,7 +27,8 @@ class TrainArgs:
     model: str = "tiny"              # flavor: debug | tiny | small | base | large
     family: str = "transformer"      # transformer | lstm | cnn
     objective: str = "clm"           # clm (next token) | mlm (masked tokens)
-    steps: int = 1000                # optimizer steps
+    steps: int = 1000                # optimizer steps (with minutes: the most)
+    minutes: float | None = None     # wall-clock budget: the step count is planned from the measured speed
     batch_size: int = 16             # windows per step, over all ranks and accumulation
     grad_accum: int = 1              # micro-batches per step
     window: int | None = None        # tokens per window (default: the corpus's)
@@ -70,6 +71,8 @@ class TrainArgs:
             bad("min_lr_ratio", "0 to 1", self.min_lr_ratio)
         if not 0 < self.mask_prob < 1:
             bad("mask_prob", "0 < p < 1", self.mask_prob)
+        if self.minutes is not None and not self.minutes > 0:
+            bad("minutes", "a positive number of minutes", self.minutes)
         if self.window is not None and self.window < 2:
             bad("window", "at least 2 tokens", self.window)
         if self.warmup is None:

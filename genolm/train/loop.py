@@ -9,6 +9,7 @@ rank trains on its own slice of every global batch (``data.loader.BatchSampler``
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import sys
@@ -28,7 +29,7 @@ from genolm.tokenize import SEP
 from genolm.train import checkpoint, distributed
 from genolm.train.args import TrainArgs
 from genolm.train.losses import IGNORE, bits_per_base, clm_targets, token_losses
-from genolm.train.optim import build_optimizer, build_scheduler
+from genolm.train.optim import build_optimizer, build_scheduler, lr_factor
 
 METRICS = "metrics.jsonl"
 
@@ -109,7 +110,10 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
 
     t0 = time.perf_counter()
     last = {}
-    for step in range(start, args.steps):
+    budget = _Budget(args, d, start, t0) if args.minutes is not None and not resume else None
+    step = start - 1
+    while step + 1 < args.steps:  # args.steps may shrink once a --minutes run has planned its length
+        step += 1
         loss_sum, scored = 0.0, 0
         gen = step_generator(args.seed, step, d.rank)
         batches = []
@@ -143,6 +147,8 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
                             float(grad_norm), tokens_seen, elapsed0 + time.perf_counter() - t0)
         elif d.enabled:
             distributed.all_sum([loss_sum, scored], d)
+        if budget is not None and budget.check(done, scheduler, config, log):
+            budget = None
         if done % args.eval_every == 0 or done == args.steps:
             metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
             if log is not None and metrics:
@@ -159,6 +165,51 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     if log is not None:
         log.close()
     return last
+
+
+class _Budget:
+    """A ``--minutes`` run: time the steps after the first few (which may compile), then set the
+    step count and the schedule so that training ends on time; if evaluations or a slowdown
+    overrun the budget anyway, stop at the next validation.  Rank 0's clock decides for all."""
+
+    SKIP, TIMED = 5, 15
+
+    def __init__(self, args: TrainArgs, d, start: int, t0: float) -> None:
+        self.args, self.d, self.start, self.t0 = args, d, start, t0
+        self.seconds = args.minutes * 60
+        self.mark: float | None = None
+        self.planned = False
+
+    def _agree(self, value: float) -> float:
+        return distributed.all_sum([value if self.d.main else 0.0], self.d)[0]
+
+    def check(self, done: int, scheduler, config: dict, log) -> bool:
+        """Called after every step; True once nothing is left to decide."""
+        args, now = self.args, time.perf_counter()
+        if done == self.start + self.SKIP:
+            self.mark = now
+        if not self.planned and done == self.start + self.SKIP + self.TIMED:
+            per_step = (now - self.mark) / self.TIMED
+            planned = int(self._agree(done + max(0.0, self.seconds - (now - self.t0)) / per_step))
+            planned = max(done, min(args.steps, planned))
+            if args.warmup == max(1, args.steps // 20):  # the default warmup follows the new length
+                args.warmup = max(1, planned // 20)
+            args.steps = planned
+            scheduler.lr_lambdas = [functools.partial(lr_factor, warmup=args.warmup, total=planned,
+                                                      min_ratio=args.min_lr_ratio)] * len(scheduler.lr_lambdas)
+            config["args"].update(steps=planned, warmup=args.warmup, minutes=None)
+            self.planned = True
+            if log is not None:
+                log.bar.total = planned
+                log.bar.write(f"genolm pretrain: {per_step * 1000:.0f} ms per step: "
+                              f"{planned} steps fit in {args.minutes:g} minutes", file=sys.stderr)
+        if done % args.eval_every == 0 and done < args.steps and self._agree(float(now - self.t0 > self.seconds)):
+            args.steps = done  # over budget: validate, save and stop here
+            config["args"]["steps"] = done
+            if log is not None:
+                log.bar.total = done
+            return True
+        return False
 
 
 def _autocast(device: str, dtype):
