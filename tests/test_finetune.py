@@ -3,6 +3,7 @@ label table, a Hugging Face folder as --model, and one-line errors for bad table
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -206,3 +207,28 @@ def test_bench_gue_runs_a_miniature_suite(tmp_path, capsys):
     code, _, err = run_cli(["bench", "gue", "--model", "cnn", "--data", tmp_path / "gue", "--tasks", "tf/9",
                             "--out", tmp_path / "o2"], capsys)
     assert code == 2 and "unknown task" in err
+
+
+def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch):
+    from genolm.tasks import bench, finetune
+
+    for name in ("a", "b"):
+        (tmp_path / "gue" / name).mkdir(parents=True)
+        for split in ("train", "dev", "test"):
+            (tmp_path / "gue" / name / f"{split}.csv").write_text("sequence,label\nACGT,0\n")
+    calls = []
+
+    def fake_run(ft):
+        calls.append(ft.train)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed during the second task
+        return {"test_mcc": 0.5, "val_mcc": 0.6, "train_seconds": 1.0}
+
+    monkeypatch.setattr(finetune, "run", fake_run)
+    args = argparse.Namespace(suite="gue", model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"),
+                              tasks=None, seeds=1, epochs=1, patience=1, batch_size=2, lr=None, lora=0,
+                              flavor="debug", freeze=False, pool="mean", device="cpu", no_progress=True)
+    with pytest.raises(KeyboardInterrupt):
+        bench.setup(args)
+    lines = (tmp_path / "out" / "results.tsv").read_text().splitlines()
+    assert [line.split("\t")[:3] for line in lines[1:]] == [["a", "mcc_x100", "50.00"], ["average", "mcc_x100", "50.00"]]

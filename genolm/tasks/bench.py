@@ -91,7 +91,6 @@ def find_tasks(data: Path, wanted: list[str] | None) -> dict[str, Path]:
 
 
 def setup(args: argparse.Namespace) -> int:
-    from genolm.io.atomic import atomic_file
     from genolm.tasks import finetune
 
     if args.seeds < 1:
@@ -120,16 +119,23 @@ def setup(args: argparse.Namespace) -> int:
                      "nt_2500m_multi": pub[1] if pub else None, "best_published": max(pub) if pub else None,
                      "seconds": round(seconds, 1)})
         print(f"  {name:28s} MCC {rows[-1]['genolm']:6.2f}" + (f"  (DNABERT-2 {pub[0]:.2f})" if pub else ""), flush=True)
+        write_results(rows + [mean_row(rows)], out / "results.tsv")  # after every task: a killed run keeps them
     rows.append(mean_row(rows))
-    keys = ["task", "metric", "genolm", "sd", "seeds", "dev", "dnabert2", "nt_2500m_multi", "best_published", "seconds"]
-    with atomic_file(out / "results.tsv") as tmp:
-        tmp.write_text("\t".join(keys) + "\n" + "".join(
-            "\t".join(_cell(r[k]) for k in keys) + "\n" for r in rows))
     (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if not k.startswith("_")},
                                              indent=1, default=str) + "\n")
     plot(rows, out / "results.png", str(args.model))
     print_table(rows)
     return 0
+
+
+KEYS = ["task", "metric", "genolm", "sd", "seeds", "dev", "dnabert2", "nt_2500m_multi", "best_published", "seconds"]
+
+
+def write_results(rows: list[dict], path: Path) -> None:
+    from genolm.io.atomic import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text("\t".join(KEYS) + "\n" + "".join("\t".join(_cell(r[k]) for k in KEYS) + "\n" for r in rows))
 
 
 def mean_row(rows: list[dict]) -> dict:

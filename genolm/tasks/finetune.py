@@ -382,11 +382,11 @@ def run(args: argparse.Namespace) -> dict:
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
             schedule.step()
-            total += float(loss.detach()) * len(idx)
+            total = total + loss.detach() * len(idx)  # a tensor: no GPU sync per step
             if bar:
                 bar.update(1)
         val = score("val", predict("val"))
-        history.append({"epoch": epoch, "train_loss": total / len(order), **{f"val_{k}": v for k, v in val.items()}})
+        history.append({"epoch": epoch, "train_loss": float(total) / len(order), **{f"val_{k}": v for k, v in val.items()}})
         if bar:
             bar.set_postfix(val=f"{val[metric]:.3f}")
         current = val[metric] if val[metric] is not None else -math.inf
