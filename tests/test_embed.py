@@ -257,3 +257,18 @@ def test_a_kmer_tokenizer_that_expects_spaces_is_caught(tmp_path, capsys):
     code, _, err = run_cli(["embed", "--model", tmp_path / "dnabert", fa, "--out", tmp_path / "e.parquet"], capsys)
     assert code == 2 and "mostly <unk>" in err and "6-mers" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "e.parquet").exists()
+
+
+def test_compile_gives_the_same_vectors(tmp_path, capsys, runs):
+    """--compile changes how the forward runs, not what it computes (mlm with padding: doc masks)."""
+    xs = seqs(6, seed=5)
+    eager = Embedder.load(runs["transformer", False], "cpu")
+    compiled = Embedder.load(runs["transformer", False], "cpu").compile()
+    np.testing.assert_allclose(compiled.embed(xs, batch_tokens=600), eager.embed(xs, batch_tokens=600),
+                               rtol=1e-4, atol=1e-5)
+    assert compiled._compiled is not None
+    fa = write_fasta(tmp_path / "x.fasta.gz", [(f"s{i}", s) for i, s in enumerate(xs)])
+    code, _, err = run_cli(["embed", "--model", runs["transformer", False], fa, "--compile",
+                            "--out", tmp_path / "a.parquet"], capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(read_vectors(tmp_path / "a.parquet")[1], eager.embed(xs), rtol=1e-4, atol=1e-5)

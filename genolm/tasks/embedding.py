@@ -87,6 +87,13 @@ class Embedder:
         self.max_len, self.n_layers, self.hidden_size = max_len, n_layers, hidden_size
         self.source, self.kind, self.alphabet, self.causal, self.hf = source, kind, alphabet, causal, hf
         self.device = device
+        self._compiled = None
+
+    def compile(self) -> "Embedder":
+        """``torch.compile`` the forward pass (fuses norms, rotary and activations; worth it for
+        many sequences on a GPU; the first batches of each new shape pay for compilation)."""
+        self._compiled = torch.compile(self.backbone.model if self.hf else self.backbone)
+        return self
 
     # ---- loading ----------------------------------------------------------------------------------
 
@@ -274,10 +281,10 @@ class Embedder:
 
     def _hidden(self, ids: torch.Tensor, pad: torch.Tensor, layer: int | None) -> torch.Tensor:
         if self.hf:
-            model = self.backbone.model
+            model = self.backbone.model if self._compiled is None else self._compiled
             out = model(input_ids=ids, attention_mask=(~pad).long(), output_hidden_states=layer is not None)
             return out.last_hidden_state if layer is None else out.hidden_states[layer]
         # genolm: padding is a document of its own, so no real token attends to it; a causal model
         # never looks right, so its right padding needs no mask (nor does a batch without padding).
         docs = pad.long() if (not self.causal and bool(pad.any())) else None
-        return self.backbone(ids, docs, n_blocks=layer)
+        return (self.backbone if self._compiled is None else self._compiled)(ids, docs, n_blocks=layer)
