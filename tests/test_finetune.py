@@ -204,6 +204,44 @@ def test_bench_gue_runs_a_miniature_suite(tmp_path, capsys):
     assert (tmp_path / "out" / "results.png").stat().st_size > 1000
     assert (tmp_path / "out" / "tf" / "0" / "seed_1" / "metrics.json").is_file()
     assert "DNABERT-2" in out
+    assert json.loads((tmp_path / "out" / "tf" / "0" / "seed_1" / "finetune.json").read_text())["args"]["seed"] == 1
+
+
+def test_bench_reuses_finished_runs_and_takes_a_first_seed(tmp_path, capsys, monkeypatch):
+    import gzip
+
+    from genolm.tasks import finetune
+
+    d = tmp_path / "gue" / "tf" / "0"
+    d.mkdir(parents=True)
+    for split, n, k in (("train", 200, 0), ("dev", 40, 1), ("test", 40, 2)):
+        with gzip.open(d / f"{split}.csv.gz", "wt") as f:
+            f.write("sequence,label\n" + "".join(f"{s},{lab}\n" for s, lab in motif_split(n, 40 + k)))
+    base = ["bench", "gue", "--model", "cnn", "--flavor", "debug", "--data", tmp_path / "gue", "--epochs", "2",
+            "--batch-size", "16", "--out", tmp_path / "out", "--device", "cpu"]
+    # Two "GPUs": seed 0, and seeds 1-2, into one --out; then all three seeds only gather the table.
+    assert run_cli(base + ["--seeds", "1"], capsys)[0] == 0
+    assert run_cli(base + ["--seeds", "2", "--first-seed", "1"], capsys)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "tf" / "0").iterdir()) == ["seed_0", "seed_1", "seed_2"]
+    mccs = [json.loads((tmp_path / "out" / "tf" / "0" / f"seed_{k}" / "metrics.json").read_text())["test_mcc"]
+            for k in range(3)]
+
+    def no_training(ft):
+        raise AssertionError(f"re-ran {ft.out}")
+
+    monkeypatch.setattr(finetune, "run", no_training)
+    code, out, err = run_cli(base + ["--seeds", "3"], capsys)
+    assert code == 0, err
+    assert out.count("reusing the finished fine-tuning") == 3
+    row = (tmp_path / "out" / "results.tsv").read_text().splitlines()[1].split("\t")
+    assert row[0] == "tf/0" and row[4] == "3" and float(row[2]) == pytest.approx(100 * np.mean(mccs), abs=0.01)
+    # Other settings are another run: nothing is reused.
+    with pytest.raises(AssertionError, match="re-ran"):
+        run_cli(base + ["--seeds", "1", "--lr", "1e-3"], capsys)
+
+
+def test_bench_rejects_unknown_tasks(tmp_path, capsys):
+    (tmp_path / "gue").mkdir()
     code, _, err = run_cli(["bench", "gue", "--model", "cnn", "--data", tmp_path / "gue", "--tasks", "tf/9",
                             "--out", tmp_path / "o2"], capsys)
     assert code == 2 and "unknown task" in err
@@ -226,7 +264,7 @@ def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch
 
     monkeypatch.setattr(finetune, "run", fake_run)
     args = argparse.Namespace(suite="gue", model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"),
-                              tasks=None, seeds=1, epochs=1, patience=1, batch_size=2, lr=None, lora=0,
+                              tasks=None, seeds=1, first_seed=0, epochs=1, patience=1, batch_size=2, lr=None, lora=0,
                               flavor="debug", freeze=False, pool="mean", device="cpu", no_progress=True)
     with pytest.raises(KeyboardInterrupt):
         bench.setup(args)

@@ -15,6 +15,11 @@ Tasks: every folder under --data holding the three splits (named by its path, e.
 Example:
   genolm bench gue --model run --data ../shared/data/benchmarks/gue --out gue_run
   genolm bench gue --model cnn --flavor small --data gue --out gue_cnn --tasks tf/0 prom/prom_300_tata --seeds 3
+  genolm bench gue --model run --data gue --out gue_run --seeds 2 --first-seed 2   # seeds 2-3, e.g. on a 2nd GPU
+
+A task/seed folder that already holds a finished fine-tuning with the same settings is reused, so
+an interrupted bench continues where it stopped, and a bench over all seeds after parallel runs
+into the same --out only gathers the table.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tasks", nargs="*", default=None, help="task names under --data, or paths to task folders")
     p.add_argument("--seeds", type=int, default=1, help="fine-tuning seeds per task (default: 1)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds run from this one (default: 0); e.g. one GPU runs seeds 0-1, another 2-3")
     for flag, default, kind in (("--epochs", 10, int), ("--patience", 3, int), ("--batch-size", 32, int),
                                 ("--lr", None, float), ("--lora", 0, int), ("--flavor", "tiny", str)):
         p.add_argument(flag, type=kind, default=default, help="as in genolm finetune")
@@ -101,14 +108,14 @@ def setup(args: argparse.Namespace) -> int:
     rows = []
     for name, folder in tasks.items():
         scores, vals, seconds = [], [], 0.0
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             ft = argparse.Namespace(
                 model=args.model, train=str(split_file(folder, "train")), val=str(split_file(folder, "val")),
                 test=str(split_file(folder, "test")), labels=None, out=str(out / name / f"seed_{seed}"),
                 task="classify", freeze=args.freeze, lora=args.lora, flavor=args.flavor, pool=args.pool,
                 epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                 weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress)
-            m = finetune.run(ft)
+            m = finished(ft) or finetune.run(ft)
             scores.append(100 * m["test_mcc"])
             vals.append(100 * m["val_mcc"])
             seconds += m["train_seconds"]
@@ -126,6 +133,29 @@ def setup(args: argparse.Namespace) -> int:
     plot(rows, out / "results.png", str(args.model))
     print_table(rows)
     return 0
+
+
+# Settings that make two fine-tunings the same run (not where they write or how they report).
+SAME_RUN = ("model", "train", "val", "test", "labels", "task", "freeze", "lora", "flavor", "pool", "epochs",
+            "patience", "batch_size", "lr", "weight_decay", "seed")
+
+
+def finished(ft: argparse.Namespace) -> dict | None:
+    """The metrics of a fine-tuning already in ``ft.out`` with the same settings and model weights
+    (an interrupted bench, or seeds run in parallel, continue without redoing it); None otherwise."""
+    from genolm.tasks import finetune
+
+    folder = Path(ft.out)
+    try:
+        done = json.loads((folder / "finetune.json").read_text())["args"]
+        metrics = json.loads((folder / "metrics.json").read_text())
+        stamp = json.loads((folder / "finetune.json").read_text()).get("model_stamp")
+    except (OSError, ValueError, KeyError):
+        return None
+    if stamp != finetune.model_stamp(ft.model) or any(done.get(k) != (str(v) if isinstance(v, Path) else v) for k, v in vars(ft).items() if k in SAME_RUN):
+        return None
+    print(f"  {folder}: reusing the finished fine-tuning", flush=True)
+    return metrics
 
 
 KEYS = ["task", "metric", "genolm", "sd", "seeds", "dev", "dnabert2", "nt_2500m_multi", "best_published", "seconds"]

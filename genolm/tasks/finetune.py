@@ -418,8 +418,22 @@ def run(args: argparse.Namespace) -> dict:
         (tmp / "finetune.json").write_text(json.dumps(
             {"model": str(args.model), "flavor": args.flavor if args.model in SCRATCH else None, "task": task,
              "mode": mode, "classes": classes, "pool": args.pool, "lora": args.lora or None,
-             "target_mean_sd": [mu, sd] if task == "regress" else None}, indent=1) + "\n")
+             "target_mean_sd": [mu, sd] if task == "regress" else None,
+             "args": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+             "model_stamp": model_stamp(args.model)},
+            indent=1, default=str) + "\n")
     return metrics
+
+
+def model_stamp(model: str) -> list | None:
+    """Name, size and modification time of the files that hold a model's weights (so a re-trained
+    model in the same folder counts as another model); None for a model from scratch."""
+    path = Path(model)
+    if model in SCRATCH or not path.is_dir():
+        return None
+    folder = path / "checkpoint" if (path / "checkpoint").is_dir() else path
+    return sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in folder.iterdir()
+                  if f.is_file() and f.suffix in (".safetensors", ".bin", ".json"))
 
 
 def truncate(ids: np.ndarray, max_len: int) -> np.ndarray:
