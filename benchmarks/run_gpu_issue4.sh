@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The GPU run behind BENCHMARKS.md's issue-4 tables, on a machine with two GPUs (an H200 pair here),
-# everything within one 10-minute call.
+# The GPU run behind BENCHMARKS.md's issue-4 tables: on two GPUs, everything within one 10-minute
+# call; on one GPU, as two calls (PARTS=pretrained, then PARTS=baselines).
 #   bash benchmarks/run_gpu_issue4.sh OUTDIR DATA
+#   PARTS=pretrained GPU_A=0 bash benchmarks/run_gpu_issue4.sh OUTDIR DATA    # one GPU, first call
 # DATA holds genomes/{bacteria,eukaryote,drosophila_upstream,phage}, ocean/BioMarKs50k.fasta.gz (18S
 # amplicons), gue/ (the 13 GUE tasks) and gue_train.fasta.gz (benchmarks/gue_corpus.py:
 # the GUE *training* sequences, unlabelled; no dev or test sequence).
 #
-# GPU 0: genolm prepare (all of it, one corpus) -> genolm pretrain, masked LM, `small` (~10.6M),
+# GPU_A (default 0): genolm prepare (all of it, one corpus) -> genolm pretrain, masked LM, `small` (~10.6M),
 #        --minutes $PRETRAIN_MIN -> genolm bench gue on it: seeds 0-2, each seed as two processes
 #        (tf/* and the rest), all at once (a small model leaves the GPU mostly idle).
-# GPU 1: embedding speed (base flavor, 1 kb, genolm vs HF EsmModel, eager and compiled; CAMISIM
+# GPU_B (default 1): embedding speed (base flavor, 1 kb, genolm vs HF EsmModel, eager and compiled; CAMISIM
 #        reads length-sorted vs padded), then the from-scratch baselines through the same bench:
 #        CNN `small` seeds 0-2 and a transformer `small` seed 0 (the pretrained model's own
 #        architecture without pretraining).
@@ -29,22 +30,23 @@ if [ "${SMOKE:-0}" = 1 ]; then
   TASKS_A="prom/prom_core_tata"; TASKS_B="mouse/3"; EMBED="--device cpu --flavor debug --n 64 --length 300 --max-reads 300"
   WORK=${WORK:-$OUT/work}; STAGE=120; FT=240
 else
-  DEV0=cuda; DEV1=cuda; FLAVOR=small; PRETRAIN_MIN=${PRETRAIN_MIN:-3.5}; EPOCHS=8; PATIENCE=2; SEEDS="0 1 2"
+  DEV0=cuda; DEV1=cuda; FLAVOR=small; PRETRAIN_MIN=${PRETRAIN_MIN:-4}; EPOCHS=8; PATIENCE=2; SEEDS="0 1 2"
   TASKS_A="tf/0 tf/1 tf/2 tf/3 tf/4"
   TASKS_B="prom/prom_300_tata prom/prom_core_all prom/prom_core_notata prom/prom_core_tata mouse/0 mouse/2 mouse/3 mouse/4"
   EMBED="--device cuda --flavor base --n 4096 --length 1000 --max-reads 50000 --compile"
   WORK=${WORK:-/tmp/issue4}; STAGE=200; FT=560
 fi
 mkdir -p "$WORK"
+PARTS=${PARTS:-"pretrained baselines"}; GPU_A=${GPU_A:-0}; GPU_B=${GPU_B:-1}
 BENCH="$G bench gue --data $DATA/gue --epochs $EPOCHS --patience $PATIENCE --batch-size 64 --no-progress"
 
-# ---- GPU 1: embedding speed, then the baselines from scratch --------------------------------------
-(
-  export CUDA_VISIBLE_DEVICES=1
-  stamp "gpu1: embed speed"
+# ---- GPU_B: embedding speed, then the baselines from scratch -------------------------------------
+[[ " $PARTS " == *" baselines "* ]] && (
+  export CUDA_VISIBLE_DEVICES=$GPU_B
+  stamp "gpu_b: embed speed"
   timeout $STAGE python3 benchmarks/bench_embed.py $EMBED --reads data/camisim_reads.fasta.gz \
     --out "$OUT" > "$OUT/embed.txt" 2>&1
-  stamp "gpu1: baselines from scratch"
+  stamp "gpu_b: baselines from scratch"
   for seed in $SEEDS; do
     for tasks in "$TASKS_A" "$TASKS_B"; do
       timeout $(( FT - ($(date +%s) - T0) )) $BENCH --model cnn --flavor $FLAVOR --device $DEV1 \
@@ -56,23 +58,23 @@ BENCH="$G bench gue --data $DATA/gue --epochs $EPOCHS --patience $PATIENCE --bat
       --seeds 1 --tasks $tasks --out "$WORK/gue_scratch_tf" > /dev/null 2>> "$OUT/errors.txt" &
   done
   wait
-  stamp "gpu1: done"
+  stamp "gpu_b: done"
 ) &
 
-# ---- GPU 0: prepare, pretrain, fine-tune -----------------------------------------------------------
-(
-  export CUDA_VISIBLE_DEVICES=0
-  stamp "gpu0: prepare"
+# ---- GPU_A: prepare, pretrain, fine-tune ----------------------------------------------------------
+[[ " $PARTS " == *" pretrained "* ]] && (
+  export CUDA_VISIBLE_DEVICES=$GPU_A
+  stamp "gpu_a: prepare"
   $G prepare "$DATA"/genomes/*/*.f*a.gz "$DATA"/ocean/*.fasta.gz "$DATA/gue_train.fasta.gz" \
     --out "$WORK/corpus" --window 512 --val-fraction 0.01 --unknown n --workers 16 --no-progress \
     > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; exit 1; }
-  stamp "gpu0: pretrain"
+  stamp "gpu_a: pretrain"
   $G pretrain --data "$WORK/corpus" --out "$WORK/run" --model $FLAVOR --objective mlm --device $DEV0 \
     --minutes $PRETRAIN_MIN --steps 1000000 --batch-size 256 --lr 1e-3 --compile --eval-every 400 \
     --eval-batches 40 --save-every 1000000 --log-every 50 > "$OUT/pretrain.txt" 2>&1 \
     || { stamp "pretrain failed"; exit 1; }
   cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
-  stamp "gpu0: fine-tune the pretrained model"
+  stamp "gpu_a: fine-tune the pretrained model"
   for seed in $SEEDS; do
     for tasks in "$TASKS_A" "$TASKS_B"; do
       timeout $(( FT - ($(date +%s) - T0) )) $BENCH --model "$WORK/run" --lr 1e-4 --device $DEV0 \
@@ -80,7 +82,7 @@ BENCH="$G bench gue --data $DATA/gue --epochs $EPOCHS --patience $PATIENCE --bat
     done
   done
   wait
-  stamp "gpu0: done"
+  stamp "gpu_a: done"
 ) &
 wait
 
@@ -90,6 +92,7 @@ wait
 n=$(echo $SEEDS | wc -w)
 for spec in "gue_pretrained|$WORK/run|--lr 1e-4|$n" "gue_cnn|cnn|--flavor $FLAVOR|$n" \
             "gue_scratch_tf|transformer|--flavor $FLAVOR|1"; do
+  [ -d "$WORK/${spec%%|*}" ] || continue
   IFS='|' read -r name model extra seeds <<< "$spec"
   CUDA_VISIBLE_DEVICES="" timeout 60 $BENCH --model "$model" $extra --device cpu --seeds $seeds \
     --tasks $TASKS_A $TASKS_B --out "$WORK/$name" > "$OUT/$name.txt" 2>&1
