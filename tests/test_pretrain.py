@@ -320,3 +320,10 @@ def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
         if budget.check(done, sched, config, None):
             break
     assert done == 50 and args.steps == 50 and config["args"]["steps"] == 50
+    # Faster after planning: the next validation plans again, and the schedule ends later.
+    args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50)
+    budget = loop._Budget(args, loop.distributed.Dist(), 0, 0.0)
+    for done in range(1, 51):
+        clock[0] = done * 1.0 if done <= 20 else 20 + (done - 20) * 0.5
+        assert not budget.check(done, sched, config, None)
+    assert args.steps == 50 + int(25 / (30 / 45)) and sched.lr_lambdas[0](args.steps) == pytest.approx(0.1)

@@ -41,8 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", default=None, choices=OBJECTIVES, help=f"(default: {d['objective']})")
     p.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default: {d['steps']})")
     p.add_argument("--minutes", type=float, default=None,
-                   help="train for this many minutes of wall time: after the first steps the step count "
-                        "(at most --steps) and the schedule are planned from the measured speed")
+                   help="train for this many minutes of wall time: the step count (at most --steps) and the "
+                        "schedule are planned from the measured speed, again at every validation")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"windows per step over all processes (default: {d['batch_size']})")
     p.add_argument("--grad-accum", type=int, default=None, help=f"micro-batches per step (default: {d['grad_accum']})")

@@ -169,47 +169,47 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
 
 class _Budget:
     """A ``--minutes`` run: time the steps after the first few (which may compile), then set the
-    step count and the schedule so that training ends on time; if evaluations or a slowdown
-    overrun the budget anyway, stop at the next validation.  Rank 0's clock decides for all."""
+    step count and the cosine schedule so that training ends on time; at every validation, plan
+    again from the speed so far (validations included), so the schedule still ends on time if
+    the run slows down, and a spent budget stops the run there.  Rank 0's clock decides for all."""
 
     SKIP, TIMED = 5, 15
 
     def __init__(self, args: TrainArgs, d, start: int, t0: float) -> None:
         self.args, self.d, self.start, self.t0 = args, d, start, t0
         self.seconds = args.minutes * 60
+        self.most = args.steps
         self.mark: float | None = None
-        self.planned = False
 
     def _agree(self, value: float) -> float:
         return distributed.all_sum([value if self.d.main else 0.0], self.d)[0]
 
     def check(self, done: int, scheduler, config: dict, log) -> bool:
-        """Called after every step; True once nothing is left to decide."""
+        """Called after every step; True once the run's length is final."""
         args, now = self.args, time.perf_counter()
+        first_plan = self.start + self.SKIP + self.TIMED
         if done == self.start + self.SKIP:
             self.mark = now
-        if not self.planned and done == self.start + self.SKIP + self.TIMED:
-            per_step = (now - self.mark) / self.TIMED
-            planned = int(self._agree(done + max(0.0, self.seconds - (now - self.t0)) / per_step))
-            planned = max(done, min(args.steps, planned))
-            if args.warmup == max(1, args.steps // 20):  # the default warmup follows the new length
-                args.warmup = max(1, planned // 20)
-            args.steps = planned
-            scheduler.lr_lambdas = [functools.partial(lr_factor, warmup=args.warmup, total=planned,
-                                                      min_ratio=args.min_lr_ratio)] * len(scheduler.lr_lambdas)
-            config["args"].update(steps=planned, warmup=args.warmup, minutes=None)
-            self.planned = True
-            if log is not None:
-                log.bar.total = planned
+        if not (done == first_plan or (done > first_plan and done % args.eval_every == 0)):
+            return False
+        per_step = (now - self.mark) / (done - self.start - self.SKIP)
+        planned = int(self._agree(done + max(0.0, self.seconds - (now - self.t0)) / per_step))
+        planned = max(done, min(self.most, planned))
+        if done == first_plan and args.warmup == max(1, self.most // 20):  # a default warmup follows
+            args.warmup = max(1, planned // 20)
+        args.steps = planned
+        scheduler.lr_lambdas = [functools.partial(lr_factor, warmup=args.warmup, total=planned,
+                                                  min_ratio=args.min_lr_ratio)] * len(scheduler.lr_lambdas)
+        config["args"].update(steps=planned, warmup=args.warmup, minutes=None)
+        if log is not None:
+            log.bar.total = planned
+            if done == first_plan:
                 log.bar.write(f"genolm pretrain: {per_step * 1000:.0f} ms per step: "
                               f"{planned} steps fit in {args.minutes:g} minutes", file=sys.stderr)
-        if done % args.eval_every == 0 and done < args.steps and self._agree(float(now - self.t0 > self.seconds)):
-            args.steps = done  # over budget: validate, save and stop here
-            config["args"]["steps"] = done
-            if log is not None:
-                log.bar.total = done
-            return True
-        return False
+            elif planned == done:
+                log.bar.write(f"genolm pretrain: the {args.minutes:g} minutes are spent: "
+                              f"stopping at step {done}", file=sys.stderr)
+        return planned == done
 
 
 def _autocast(device: str, dtype):
