@@ -327,3 +327,33 @@ def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
         clock[0] = done * 1.0 if done <= 20 else 20 + (done - 20) * 0.5
         assert not budget.check(done, sched, config, None)
     assert args.steps == 50 + int(25 / (30 / 45)) and sched.lr_lambdas[0](args.steps) == pytest.approx(0.1)
+
+
+def test_init_continues_from_another_runs_weights(tmp_path, capsys, corpus):
+    from safetensors.torch import load_file
+
+    first = tmp_path / "first"
+    assert run_cli(["pretrain", "--data", corpus, "--out", first, *FAST, "--objective", "mlm", "--steps", "4",
+                    "--window", "32"], capsys)[0] == 0
+    # A different window (the corpus's 64) and flavor flag: the model comes from --init.
+    second = tmp_path / "second"
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", second, *FAST, "--model", "tiny",
+                            "--objective", "mlm", "--steps", "1", "--lr", "1e-9", "--init", first], capsys)
+    assert code == 0, err
+    a = load_file(first / "checkpoint" / "model.safetensors")
+    b = load_file(second / "checkpoint" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for name in a:  # one step at lr 1e-9 (and its 1e-10 weight decay) leaves the weights as they were
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
+    saved = json.loads((second / "checkpoint" / "config.json").read_text())
+    assert saved["model"]["d_model"] == 32 and saved["args"]["init"] == str(first)
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", tmp_path / "c", *FAST, "--objective", "clm",
+                            "--steps", "1", "--init", first], capsys)
+    assert code == 2 and "--objective differs from the --init run's" in err
+    other = tmp_path / "kmer"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(other), window=64, val_fraction=0.1,
+                        tokenizer="kmer:3", workers=1, progress=False))
+    capsys.readouterr()  # prepare's own warning (one record: no validation split)
+    code, _, err = run_cli(["pretrain", "--data", other, "--out", tmp_path / "d", *FAST, "--objective", "mlm",
+                            "--steps", "1", "--init", first], capsys)
+    assert code == 2 and "another tokenizer" in err and len(err.strip().splitlines()) == 1

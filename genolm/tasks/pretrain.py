@@ -17,6 +17,7 @@ Example:
   genolm pretrain --data corpus --out run --model tiny --steps 600 --resume   # continue
   genolm pretrain --data corpus --out lstm --model tiny --family lstm --steps 300
   genolm pretrain --data corpus --out mlm --model small --objective mlm --minutes 10 --steps 100000
+  genolm pretrain --data human --out mlm2 --init mlm --objective mlm --minutes 2 --steps 100000 --lr 3e-4
   torchrun --nproc-per-node 8 -m genolm pretrain --data corpus --out run --model base --config recipe.yaml
 """
 
@@ -62,6 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default=None, choices=PRECISIONS, help="(default: bf16 on GPU, fp32 on CPU)")
     p.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile the model")
     p.add_argument("--parallel", default=None, choices=PARALLEL, help="with several processes (default: ddp)")
+    p.add_argument("--init", default=None, metavar="RUN",
+                   help="start from RUN's model and weights (same tokenizer and objective) with a fresh "
+                        "optimizer and schedule: continued pretraining on this corpus")
     p.add_argument("--resume", action="store_const", const=True, default=None,
                    help="continue the run in --out from its last checkpoint")
 

@@ -49,6 +49,7 @@ class TrainArgs:
     compile: bool = False
     parallel: str = "ddp"            # how several ranks share the work: ddp | fsdp | none
     resume: bool = False
+    init: str | None = None          # start from another run's weights (continued pretraining on this corpus)
     overrides: dict = dataclasses.field(default_factory=dict)  # model config fields
 
     def __post_init__(self) -> None:

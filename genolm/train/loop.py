@@ -9,6 +9,7 @@ rank trains on its own slice of every global batch (``data.loader.BatchSampler``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -68,13 +69,19 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     if resume and checkpoint.read_config(run).get("objective") != args.objective:
         raise GenolmError("--objective differs from the run being resumed", file=run,
                           expected=str(checkpoint.read_config(run).get("objective")), found=args.objective)
-    cfg = (ModelConfig.from_dict(checkpoint.read_config(run)["model"]) if resume else
-           config_for(args.model, family=args.family, vocab_size=tok.vocab_size,
-                      causal=args.objective == "clm", max_len=window, **args.overrides))
+    init = Path(args.init) if args.init and not resume else None
+    if init is not None:
+        cfg = _init_config(init, args, corpus, window)
+    else:
+        cfg = (ModelConfig.from_dict(checkpoint.read_config(run)["model"]) if resume else
+               config_for(args.model, family=args.family, vocab_size=tok.vocab_size,
+                          causal=args.objective == "clm", max_len=window, **args.overrides))
     if cfg.vocab_size != tok.vocab_size:
         raise GenolmError("the checkpoint's vocabulary does not match the corpus's tokenizer",
                           expected=str(tok.vocab_size), found=str(cfg.vocab_size))
     model = build_model(cfg).to(d.device)
+    if init is not None:
+        checkpoint.load_weights(init, model)
     optimizer = build_optimizer(model, lr=args.lr, weight_decay=args.weight_decay, device=d.device)
     scheduler = build_scheduler(optimizer, warmup=args.warmup, total=args.steps, min_ratio=args.min_lr_ratio)
     start, tokens_seen, elapsed0 = 0, 0, 0.0
@@ -165,6 +172,23 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     if log is not None:
         log.close()
     return last
+
+
+def _init_config(init: Path, args: TrainArgs, corpus: PreparedCorpus, window: int) -> ModelConfig:
+    """The model of the run that ``--init`` continues from, checked against this corpus."""
+    saved = checkpoint.read_config(init)
+    if saved.get("objective") != args.objective:
+        raise GenolmError("--objective differs from the --init run's", file=init,
+                          expected=str(saved.get("objective")), found=args.objective)
+    try:
+        theirs = (checkpoint.checkpoint_dir(init) / TOKENIZER).read_text()
+    except OSError:
+        raise GenolmError("the --init run's checkpoint has no tokenizer.json", file=init) from None
+    if theirs != (corpus.root / TOKENIZER).read_text():
+        raise GenolmError("the --init run was trained with another tokenizer than this corpus's", file=init,
+                          hint="prepare the corpus with the same --tokenizer and --alphabet")
+    cfg = ModelConfig.from_dict(saved["model"])
+    return dataclasses.replace(cfg, max_len=max(cfg.max_len, window))
 
 
 class _Budget:
