@@ -2,6 +2,7 @@
 
   python benchmarks/bench_embed.py --device cuda --flavor base --n 4096 --length 1000 --compile
   python benchmarks/bench_embed.py --device cpu --flavor tiny --n 256 --length 1000 --reads data/camisim_reads.fasta.gz
+  python benchmarks/bench_embed.py --device cuda --flavor base --reads data/H.Pylori__G27.fasta.gz --fragments 50-1000
 
 Case 1, sequences of one length (default 1 kb, random bases): sequences/s of
   genolm   a bidirectional genolm transformer of --flavor (random weights, char tokens), embedded
@@ -9,8 +10,9 @@ Case 1, sequences of one length (default 1 kb, random bases): sequences/s of
   hf-esm   transformers.EsmModel of the same width, depth and heads (GELU MLP of 4 d, rotary
            positions, single-letter tokens plus <cls>/<eos>), padded batches of --hf-batch
            sequences, bf16 on GPU, SDPA attention, mean pooling over the sequence's tokens.
-Case 2 (--reads FILE): reads of mixed length from a FASTA/FASTQ file, useful bases/s of genolm's
-  length-sorted batches vs the same model on batches padded in file order.
+Case 2 (--reads FILE): reads of mixed length from a FASTA/FASTQ file (or, with --fragments LO-HI,
+  a genome cut into pieces of random lengths), useful bases/s of genolm's length-sorted batches
+  vs the same model on batches padded in file order.
 Prints a table; writes --out/embed_<device>.json.
 """
 
@@ -100,6 +102,8 @@ def main() -> None:
     ap.add_argument("--hf-batch", type=int, default=32, help="HF sequences per padded batch")
     ap.add_argument("--reads", default=None, help="FASTA/FASTQ of mixed-length reads (case 2)")
     ap.add_argument("--max-reads", type=int, default=20000)
+    ap.add_argument("--fragments", default=None, metavar="LO-HI",
+                    help="cut --reads into consecutive pieces of random length LO..HI (e.g. a genome, 50-1000)")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--compile", action="store_true", help="also time both models under torch.compile")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
@@ -133,6 +137,14 @@ def main() -> None:
         from genolm.io.seqio import read_records
 
         reads = [r.seq.upper() for _, r in zip(range(args.max_reads), read_records(args.reads))]
+        if args.fragments:  # cut the records into pieces of random lengths (real sequence, mixed lengths)
+            lo, hi = map(int, args.fragments.split("-"))
+            text, frags, pos = "".join(reads), [], 0
+            while len(frags) < args.max_reads and pos + hi <= len(text):
+                n = int(rng.integers(lo, hi + 1))
+                frags.append(text[pos: pos + n])
+                pos += n
+            reads = frags
         bases = sum(map(len, reads))
         t = timed(lambda: emb.embed(reads, batch_tokens=budget), dev, args.repeat)
         rows.append({"case": "genolm reads, length-sorted", "seqs_per_s": len(reads) / t, "bases_per_s": bases / t})

@@ -94,6 +94,13 @@ def test_bench_embed_cpu(tmp_path):
     assert [r["case"] for r in rows] == ["genolm, 300 bp", "hf-esm, 300 bp", "genolm reads, length-sorted",
                                          "genolm reads, padded in file order"]
     assert all(r["seqs_per_s"] > 0 for r in rows)
+    res = script("bench_embed.py", "--device", "cpu", "--flavor", "debug", "--n", 4, "--length", 100,
+                 "--reads", ROOT / "data" / "lambda.fasta.gz", "--fragments", "50-400", "--max-reads", 50,
+                 "--repeat", 1, "--out", tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads((tmp_path / "embed_cpu.json").read_text())["rows"]
+    sorted_row = next(r for r in rows if r["case"] == "genolm reads, length-sorted")
+    assert sorted_row["bases_per_s"] / sorted_row["seqs_per_s"] == pytest.approx(225, abs=60)  # mean length
 
 
 def test_gue_corpus_keeps_dev_and_test_sequences_out(tmp_path):
