@@ -270,3 +270,24 @@ def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch
         bench.setup(args)
     lines = (tmp_path / "out" / "results.tsv").read_text().splitlines()
     assert [line.split("\t")[:3] for line in lines[1:]] == [["a", "mcc_x100", "50.00"], ["average", "mcc_x100", "50.00"]]
+
+
+def test_compile_trains_the_same_model(tmp_path, capsys, motif, monkeypatch):
+    calls = []
+    real = torch.compile
+
+    def spy(model, *a, **k):
+        calls.append(type(model).__name__)
+        return real(model, *a, **k)
+
+    args = ("--model", "transformer", "--flavor", "debug", "--epochs", "2", "--batch-size", "40", "--lr", "3e-3")
+    eager, _ = finetune(capsys, motif, tmp_path / "eager", *args)
+    monkeypatch.setattr(torch, "compile", spy)
+    compiled, _ = finetune(capsys, motif, tmp_path / "compiled", *args, "--compile")
+    assert calls == ["SequenceClassifier"]
+
+    def p1(out):
+        return np.array([float(line.split("\t")[-1]) for line in (out / "predictions.tsv").read_text().splitlines()[1:]])
+
+    np.testing.assert_allclose(p1(tmp_path / "compiled"), p1(tmp_path / "eager"), atol=2e-3)
+    assert compiled["best_epoch"] == eager["best_epoch"]

@@ -60,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument(flag, type=kind, default=default, help="as in genolm finetune")
     p.add_argument("--freeze", action="store_true", help="linear probes (as in genolm finetune)")
     p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"))
+    p.add_argument("--compile", action="store_true", help="torch.compile each model (as in genolm finetune)")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
 
@@ -114,7 +115,8 @@ def setup(args: argparse.Namespace) -> int:
                 test=str(split_file(folder, "test")), labels=None, out=str(out / name / f"seed_{seed}"),
                 task="classify", freeze=args.freeze, lora=args.lora, flavor=args.flavor, pool=args.pool,
                 epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
-                weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress)
+                weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress,
+                compile=getattr(args, "compile", False))
             m = finished(ft) or finetune.run(ft)
             scores.append(100 * m["test_mcc"])
             vals.append(100 * m["val_mcc"])
