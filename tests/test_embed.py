@@ -272,3 +272,15 @@ def test_compile_gives_the_same_vectors(tmp_path, capsys, runs):
                             "--out", tmp_path / "a.parquet"], capsys)
     assert code == 0, err
     np.testing.assert_allclose(read_vectors(tmp_path / "a.parquet")[1], eager.embed(xs), rtol=1e-4, atol=1e-5)
+
+
+def test_vectors_and_progress_do_not_depend_on_how_often_results_are_copied(runs, monkeypatch):
+    emb = Embedder.load(runs["transformer", False], "cpu")
+    xs = seqs(9, seed=7) + ["ACGT" * 100]  # the long one is several windows
+    counted = []
+    once = emb.embed(xs, batch_tokens=300, progress=counted.append)
+    assert sum(counted) == len(xs)
+    monkeypatch.setattr(Embedder, "FLUSH_ROWS", 1)  # a copy after every batch
+    counted.clear()
+    np.testing.assert_array_equal(emb.embed(xs, batch_tokens=300, progress=counted.append), once)
+    assert sum(counted) == len(xs) and len(counted) > 1

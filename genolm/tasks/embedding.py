@@ -76,6 +76,8 @@ class _Encoded:
 class Embedder:
     """A model + tokenizer that maps sequences to pooled vectors (see the module docstring)."""
 
+    FLUSH_ROWS = 4096  # pooled vectors kept on the device between copies to the host
+
     def __init__(self, backbone: torch.nn.Module, encode: Callable[[str], np.ndarray], *, pad_id: int,
                  max_len: int, n_layers: int, hidden_size: int, source: str, kind: str,
                  cls_id: int | None = None, special_ids: Sequence[int] = (), alphabet: str = "dna",
@@ -235,7 +237,28 @@ class Embedder:
         total = np.zeros(len(seqs), np.float64)
         if pool == "max":
             acc[:] = -np.inf
-        lo = 0
+        pending: list[tuple[list[_Encoded], torch.Tensor]] = []
+
+        def flush() -> None:  # one device-to-host copy for many batches: the GPU is not stalled per batch
+            if not pending:
+                return
+            vectors = torch.cat([v for _, v in pending]).cpu().numpy()
+            row = 0
+            for batch, _ in pending:
+                for p, v in zip(batch, vectors[row: row + len(batch)]):
+                    if pool == "mean":
+                        acc[p.seq] += v * p.weight
+                        total[p.seq] += p.weight
+                    elif pool == "max":
+                        acc[p.seq] = np.maximum(acc[p.seq], v)
+                    elif (pool == "last" and p.last) or (pool == "cls" and p.first):
+                        acc[p.seq] = v
+                row += len(batch)
+                if progress:
+                    progress(sum(1 for p in batch if p.last))
+            pending.clear()
+
+        lo, rows = 0, 0
         while lo < len(order):
             width = len(pieces[order[lo]].ids)
             hi = lo + 1  # grow while the padded batch stays within the token budget
@@ -243,18 +266,13 @@ class Embedder:
                 width = max(width, len(pieces[order[hi]].ids))
                 hi += 1
             batch = [pieces[k] for k in order[lo:hi]]
-            pooled = self._pooled(batch, width, pool, layer)  # (b, d) float32
-            for p, v in zip(batch, pooled):
-                if pool == "mean":
-                    acc[p.seq] += v * p.weight
-                    total[p.seq] += p.weight
-                elif pool == "max":
-                    acc[p.seq] = np.maximum(acc[p.seq], v)
-                elif (pool == "last" and p.last) or (pool == "cls" and p.first):
-                    acc[p.seq] = v
-            if progress:
-                progress(sum(1 for p in batch if p.last))
+            pending.append((batch, self._pooled(batch, width, pool, layer)))  # (b, d) float32, on the device
+            rows += len(batch)
+            if rows >= self.FLUSH_ROWS:
+                flush()
+                rows = 0
             lo = hi
+        flush()
         if pool == "mean":
             acc /= np.maximum(total, 1)[:, None]
         return acc.astype(np.float32)
@@ -277,7 +295,7 @@ class Embedder:
         else:
             w = keep[..., None].float()
             out = (hidden * w).sum(1) / w.sum(1).clamp(min=1)
-        return out.cpu().numpy()
+        return out
 
     def _hidden(self, ids: torch.Tensor, pad: torch.Tensor, layer: int | None) -> torch.Tensor:
         if self.hf:
