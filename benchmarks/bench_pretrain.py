@@ -289,6 +289,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time both models under torch.compile")
+    ap.add_argument("--compile-modes", nargs="*", default=[], metavar="MODE",
+                    help="also time genolm compiled with these torch.compile modes "
+                         "(reduce-overhead = CUDA graphs, max-autotune-no-cudagraphs, max-autotune)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--sdpa", default="auto", choices=("auto", "cudnn", "flash", "efficient"),
                     help="GPU attention kernel for both models (auto: PyTorch's choice)")
@@ -330,6 +333,7 @@ def main() -> None:
             variants += [("genolm-lstm", False, False), ("genolm-cnn", False, False)]
         variants += [(f"genolm-{v}" + ("+compile" if args.compile else ""), False, args.compile)
                      for v in args.attn_variants]
+        variants += [(f"genolm+compile:{m}", False, m) for m in args.compile_modes]
         for name, hf, compiled in variants:
             use_attention_variant(next((v for v in args.attn_variants if name.startswith(f"genolm-{v}")), "genolm"))
             torch.manual_seed(0)
@@ -338,7 +342,8 @@ def main() -> None:
                 config_for(args.flavor, family=family, vocab_size=vocab, causal=True, max_len=seq))).to(dev)
             n_params = sum(p.numel() for p in model.parameters())
             opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=dev.startswith("cuda"))
-            runner = torch.compile(model) if compiled else model
+            runner = (torch.compile(model, mode=compiled) if isinstance(compiled, str) else
+                      torch.compile(model) if compiled else model)
             if dev.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             step = step_fn(runner, opt, hf, dtype)
