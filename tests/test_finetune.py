@@ -235,9 +235,21 @@ def test_bench_reuses_finished_runs_and_takes_a_first_seed(tmp_path, capsys, mon
     assert out.count("reusing the finished fine-tuning") == 3
     row = (tmp_path / "out" / "results.tsv").read_text().splitlines()[1].split("\t")
     assert row[0] == "tf/0" and row[4] == "3" and float(row[2]) == pytest.approx(100 * np.mean(mccs), abs=0.01)
+    # --collect trains nothing: seed 3 was never run, and task tf/1 has no finished run at all.
+    d1 = tmp_path / "gue" / "tf" / "1"
+    d1.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (d1 / f"{split}.csv").write_text("sequence,label\nACGT,0\nACGA,1\n")
+    code, out, err = run_cli(base + ["--seeds", "4", "--collect"], capsys)
+    assert code == 0, err
+    rows = [line.split("\t") for line in (tmp_path / "out" / "results.tsv").read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["tf/0", "average (1 of 2 tasks)"] and rows[0][4] == "3"
+    assert "tf/1                         no finished fine-tuning" in out
+    code, _, err = run_cli(base + ["--collect", "--lr", "1e-3"], capsys)
+    assert code == 2 and "no finished fine-tuning to collect" in err
     # Other settings are another run: nothing is reused.
     with pytest.raises(AssertionError, match="re-ran"):
-        run_cli(base + ["--seeds", "1", "--lr", "1e-3"], capsys)
+        run_cli(base + ["--seeds", "1", "--lr", "1e-3", "--tasks", "tf/0"], capsys)
 
 
 def test_bench_rejects_unknown_tasks(tmp_path, capsys):
@@ -264,7 +276,7 @@ def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch
 
     monkeypatch.setattr(finetune, "run", fake_run)
     args = argparse.Namespace(suite="gue", model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"),
-                              tasks=None, seeds=1, first_seed=0, epochs=1, patience=1, batch_size=2, lr=None, lora=0,
+                              tasks=None, seeds=1, first_seed=0, collect=False, epochs=1, patience=1, batch_size=2, lr=None, lora=0,
                               flavor="debug", freeze=False, pool="mean", device="cpu", no_progress=True)
     with pytest.raises(KeyboardInterrupt):
         bench.setup(args)

@@ -18,8 +18,8 @@ Example:
   genolm bench gue --model run --data gue --out gue_run --seeds 2 --first-seed 2   # seeds 2-3, e.g. on a 2nd GPU
 
 A task/seed folder that already holds a finished fine-tuning with the same settings is reused, so
-an interrupted bench continues where it stopped, and a bench over all seeds after parallel runs
-into the same --out only gathers the table.
+an interrupted bench continues where it stopped, and ``--collect`` gathers the table of parallel
+runs into the same --out without training anything.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze", action="store_true", help="linear probes (as in genolm finetune)")
     p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"))
     p.add_argument("--compile", action="store_true", help="torch.compile each model (as in genolm finetune)")
+    p.add_argument("--collect", action="store_true",
+                   help="train nothing: make the table from the task/seed folders already finished in --out "
+                        "with these settings (e.g. after seeds ran in parallel); a task with none is left out")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
 
@@ -106,7 +109,7 @@ def setup(args: argparse.Namespace) -> int:
     tasks = find_tasks(Path(args.data), args.tasks)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, missing = [], []
     for name, folder in tasks.items():
         scores, vals, seconds = [], [], 0.0
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -117,10 +120,16 @@ def setup(args: argparse.Namespace) -> int:
                 epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                 weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress,
                 compile=getattr(args, "compile", False))
-            m = finished(ft) or finetune.run(ft)
+            m = finished(ft) or (None if args.collect else finetune.run(ft))
+            if m is None:
+                continue
             scores.append(100 * m["test_mcc"])
             vals.append(100 * m["val_mcc"])
             seconds += m["train_seconds"]
+        if not scores:
+            missing.append(name)
+            print(f"  {name:28s} no finished fine-tuning", flush=True)
+            continue
         pub = PUBLISHED.get(name)
         rows.append({"task": name, "metric": "mcc_x100", "genolm": statistics.mean(scores),
                      "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0, "seeds": len(scores),
@@ -129,7 +138,13 @@ def setup(args: argparse.Namespace) -> int:
                      "seconds": round(seconds, 1)})
         print(f"  {name:28s} MCC {rows[-1]['genolm']:6.2f}" + (f"  (DNABERT-2 {pub[0]:.2f})" if pub else ""), flush=True)
         write_results(rows + [mean_row(rows)], out / "results.tsv")  # after every task: a killed run keeps them
+    if not rows:
+        raise GenolmError("no finished fine-tuning to collect", file=out,
+                          hint="run the bench without --collect first (same settings)")
     rows.append(mean_row(rows))
+    if missing:
+        rows[-1]["task"] = f"average ({len(rows) - 1} of {len(tasks)} tasks)"
+        write_results(rows, out / "results.tsv")
     (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if not k.startswith("_")},
                                              indent=1, default=str) + "\n")
     plot(rows, out / "results.png", str(args.model))
