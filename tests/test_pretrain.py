@@ -350,6 +350,13 @@ def test_init_continues_from_another_runs_weights(tmp_path, capsys, corpus):
     code, _, err = run_cli(["pretrain", "--data", corpus, "--out", tmp_path / "c", *FAST, "--objective", "clm",
                             "--steps", "1", "--init", first], capsys)
     assert code == 2 and "--objective differs from the --init run's" in err
+    # A corpus prepared with another policy for unknown letters has the same vocabulary: accepted.
+    lenient = tmp_path / "lenient"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"), str(DATA / "biomarks18S_2k.fasta.gz")],
+                        out=str(lenient), window=64, val_fraction=0.1, unknown="n", workers=1, progress=False))
+    code, _, err = run_cli(["pretrain", "--data", lenient, "--out", tmp_path / "e", *FAST, "--objective", "mlm",
+                            "--steps", "1", "--init", first], capsys)
+    assert code == 0, err
     other = tmp_path / "kmer"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(other), window=64, val_fraction=0.1,
                         tokenizer="kmer:3", workers=1, progress=False))

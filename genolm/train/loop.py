@@ -180,11 +180,14 @@ def _init_config(init: Path, args: TrainArgs, corpus: PreparedCorpus, window: in
     if saved.get("objective") != args.objective:
         raise GenolmError("--objective differs from the --init run's", file=init,
                           expected=str(saved.get("objective")), found=args.objective)
+    def vocabulary(path: Path) -> dict:  # what the token ids mean; not how unknown letters were handled
+        return {k: v for k, v in json.loads(path.read_text()).items() if k != "unknown"}
+
     try:
-        theirs = (checkpoint.checkpoint_dir(init) / TOKENIZER).read_text()
-    except OSError:
-        raise GenolmError("the --init run's checkpoint has no tokenizer.json", file=init) from None
-    if theirs != (corpus.root / TOKENIZER).read_text():
+        theirs = vocabulary(checkpoint.checkpoint_dir(init) / TOKENIZER)
+    except (OSError, ValueError):
+        raise GenolmError("the --init run's checkpoint has no readable tokenizer.json", file=init) from None
+    if theirs != vocabulary(corpus.root / TOKENIZER):
         raise GenolmError("the --init run was trained with another tokenizer than this corpus's", file=init,
                           hint="prepare the corpus with the same --tokenizer and --alphabet")
     cfg = ModelConfig.from_dict(saved["model"])
