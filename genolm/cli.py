@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "embed": "genolm.tasks.embed",
     "finetune": "genolm.tasks.finetune",
     "bench": "genolm.tasks.bench",
+    "simulate": "genolm.tasks.simulate",
 }
 
 
