@@ -350,3 +350,26 @@ def test_bio_imports_only_errors_and_io():
                 assert not name.startswith("Bio"), (path.name, name)  # Biopython is test-only
                 if name.startswith("genolm"):
                     assert name.split(".")[1] in ("errors", "io", "bio"), (path.name, name)
+
+
+def test_kmer_profiles_match_per_sequence_counts_and_are_strand_blind():
+    import numpy as np
+
+    from genolm.bio.kmers import canonical_kmers, clr, kmer_counts, kmer_profiles
+
+    rng = np.random.default_rng(5)
+    seqs = ["".join(rng.choice(list("ACGTN"), int(n), p=[0.24, 0.24, 0.24, 0.24, 0.04]))
+            for n in rng.integers(1, 300, 40)] + ["", "NNNN", "acgtACGT"]
+    prof = kmer_profiles(seqs, 4)
+    cols = canonical_kmers(4)
+    assert prof.shape == (len(seqs), 136)
+    for s, row in zip(seqs, prof):  # reference: one sequence at a time, canonical counts
+        counts = kmer_counts(s, 4, canonical=True)[cols]
+        np.testing.assert_allclose(row, counts / max(counts.sum(), 1), rtol=1e-6)
+    assert prof[-3].sum() == 0 and prof[-2].sum() == 0 and prof[-1].sum() == pytest.approx(1)
+    rc = kmer_profiles([reverse_complement(s) for s in seqs], 4)
+    np.testing.assert_allclose(rc, prof, rtol=1e-6)
+    np.testing.assert_array_equal(kmer_profiles(seqs, 4, chunk=7), prof)  # chunks never share windows
+    assert kmer_profiles(seqs, 3, canonical=False).shape == (len(seqs), 64)
+    x = clr(prof[:5])
+    np.testing.assert_allclose(x.sum(1), 0, atol=1e-4)

@@ -65,6 +65,83 @@ def kmer_codes(seq: str | bytes, k: int, *, canonical: bool = False, unknown: st
     return fwd[valid]
 
 
+def canonical_kmers(k: int) -> np.ndarray:
+    """Sorted indices of the canonical k-mers (a k-mer no larger than its reverse complement):
+    136 for k = 4, the columns of a canonical profile.
+
+    >>> len(canonical_kmers(4)), [kmer_string(int(i), 2) for i in canonical_kmers(2)][:4]
+    (136, ['AA', 'AC', 'AG', 'AT'])
+    """
+    k = _check_k(k, MAX_DENSE_K)
+    idx = np.arange(4 ** k, dtype=np.uint64)
+    rc = np.zeros_like(idx)
+    for j in range(k):
+        rc |= (3 - ((idx >> np.uint64(2 * (k - 1 - j))) & np.uint64(3))) << np.uint64(2 * j)
+    return np.flatnonzero(idx <= rc)
+
+
+def kmer_profiles(seqs, k: int = 4, *, canonical: bool = True, unknown: str = "error",
+                  chunk: int = 65536) -> np.ndarray:
+    """(n_seqs, n_kmers) float32 k-mer frequencies of many sequences (each row sums to 1, or is
+    all zero for a sequence without a k-mer of A/C/G/T): the composition signal of metagenome
+    binning (tetranucleotide frequencies for k = 4).  Columns: :func:`canonical_kmers` with
+    ``canonical`` (reverse-complement strands get the same profile), else all 4**k k-mers.
+
+    >>> p = kmer_profiles(["ACGT", "AAAA", "NN"], 2)
+    >>> p.shape, p[1].max(), float(p[2].sum())
+    ((3, 10), np.float32(1.0), 0.0)
+    """
+    k = _check_k(k, MAX_DENSE_K)
+    cols = canonical_kmers(k) if canonical else np.arange(4 ** k)
+    column = np.full(4 ** k, -1, dtype=np.int64)
+    column[cols] = np.arange(len(cols))
+    out = np.zeros((len(seqs), len(cols)), np.float32)
+    for lo in range(0, len(seqs), chunk):
+        part = seqs[lo: lo + chunk]
+        # One pass over the part, joined by N (no window crosses two sequences).
+        joined = b"N".join(check_unknown(s, unknown) for s in part)
+        c = KMER_CODE[np.frombuffer(joined, dtype=np.uint8)]
+        n = len(c) - k + 1
+        if n <= 0:
+            continue
+        bad = c > 3
+        cum = np.concatenate([[0], np.cumsum(bad)])
+        valid = np.flatnonzero(cum[k:] - cum[:-k] == 0)
+        v = np.where(bad, 0, c).astype(np.uint64)
+        code = np.zeros(n, dtype=np.uint64)
+        for j in range(k):
+            code = (code << np.uint64(2)) | v[j: j + n]
+        if canonical:
+            rc = np.zeros(n, dtype=np.uint64)
+            for j in range(k):
+                rc |= (np.uint64(3) - v[j: j + n]) << np.uint64(2 * j)
+            code = np.minimum(code, rc)
+        starts = np.cumsum([0] + [len(s) + 1 for s in part[:-1]])
+        owner = np.searchsorted(starts, valid, side="right") - 1
+        counts = np.bincount(owner * len(cols) + column[code[valid].astype(np.intp)],
+                             minlength=len(part) * len(cols)).reshape(len(part), len(cols))
+        total = counts.sum(1, keepdims=True)
+        out[lo: lo + len(part)] = counts / np.maximum(total, 1)
+    return out
+
+
+def clr(profiles: np.ndarray, pseudocount: float | None = None) -> np.ndarray:
+    """Centred log-ratio of composition rows: log(p + c) minus the row's mean log, so distances
+    compare ratios of k-mer frequencies (Aitchison geometry).  ``pseudocount`` defaults to half
+    the smallest non-zero frequency.
+
+    >>> x = clr(np.array([[0.5, 0.25, 0.25]]), 0.0)
+    >>> bool(abs(x.sum()) < 1e-6), bool(x[0, 0] > x[0, 1])
+    (True, True)
+    """
+    p = np.asarray(profiles, np.float64)
+    if pseudocount is None:
+        nz = p[p > 0]
+        pseudocount = float(nz.min()) / 2 if nz.size else 1.0
+    logs = np.log(p + pseudocount)
+    return (logs - logs.mean(1, keepdims=True)).astype(np.float32)
+
+
 def kmer_counts(seq: str | bytes, k: int, *, canonical: bool = False, unknown: str = "error"
                 ) -> np.ndarray:
     """(4**k,) int64 count of each k-mer (k <= 12), indexed as in :func:`kmer_index`.
