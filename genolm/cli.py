@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "finetune": "genolm.tasks.finetune",
     "bench": "genolm.tasks.bench",
     "simulate": "genolm.tasks.simulate",
+    "bin": "genolm.tasks.bin",
 }
 
 

@@ -1,0 +1,77 @@
+"""genolm bin: a toy two-genome sample is separated, every read lands in exactly one bin FASTA,
+metrics against the truth (with the composition baseline in the same run), bad input."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from conftest import DATA, run_cli
+from genolm.io.seqio import read_records
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory):
+    """Error-free single reads from phage lambda (GC 50%) and a very AT-rich random genome (GC 16%)."""
+    from genolm.cli import main
+
+    d = tmp_path_factory.mktemp("mock")
+    rng = np.random.default_rng(1)
+    with gzip.open(d / "atrich.fasta.gz", "wt") as f:
+        f.write(">chrom\n" + "".join(rng.choice(list("ACGT"), 40000, p=[0.42, 0.08, 0.08, 0.42])) + "\n")
+    assert main(["simulate", str(DATA / "lambda.fasta.gz"), str(d / "atrich.fasta.gz"), "--reads", "800",
+                 "--single", "--model", "perfect", "--abundance", "uniform", "--out", str(d / "sim")]) == 0
+    return d / "sim"
+
+
+def test_two_genomes_are_separated_and_every_read_binned_once(tmp_path, capsys, mock):
+    code, out, err = run_cli(["bin", mock / "reads.fastq.gz", "--truth", mock / "truth.tsv", "--out",
+                              tmp_path / "b"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())["tnf"]
+    assert m["ari"] > 0.9 and m["n_bins"] == 2 and m["binned"] > 0.9, m
+    assert min(g["completeness"] for g in m["genomes"].values()) > 0.9
+    rows = [line.split("\t") for line in (tmp_path / "b" / "bins.tsv").read_text().splitlines()]
+    assert rows[0] == ["id", "file", "length", "bin"] and len(rows) == 801
+    ids = [r[0] for r in rows[1:]]
+    fasta_ids = [rec.id for f in sorted((tmp_path / "b" / "bins").iterdir()) for rec in read_records(f)]
+    assert sorted(fasta_ids) == sorted(ids)  # a partition: each read in exactly one bin file
+    by_bin = {}
+    for r in rows[1:]:
+        by_bin.setdefault(r[3], set()).add(r[0])
+    for f in (tmp_path / "b" / "bins").iterdir():
+        assert {rec.id for rec in read_records(f)} == by_bin[f.name.removesuffix(".fasta")]
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["sequences"] == 800 and summary["bins"] == 2 and summary["features"] == "tnf"
+    assert "ARI" in out and "2 bins" in out
+    # Clustering a sample of 300 and giving the other 500 reads their neighbours' bins: the same split.
+    code, _, err = run_cli(["bin", mock / "reads.fastq.gz", "--truth", mock / "truth.tsv", "--sample", "300",
+                            "--out", tmp_path / "s"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["tnf"]["ari"] > 0.9
+
+
+def test_embeddings_with_the_composition_baseline(tmp_path, capsys, mock):
+    from test_embed import make_run
+
+    run = make_run(tmp_path, "transformer", causal=False)
+    code, out, err = run_cli(["bin", mock / "reads.fastq.gz", "--model", run, "--features", "both", "--truth",
+                              mock / "truth.tsv", "--out", tmp_path / "b", "--device", "cpu"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert set(m) == {"both", "tnf"} and m["both"]["ari"] is not None
+    assert "both" in out and "tnf" in out
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--features", "embedding"], "--features embedding needs --model"),
+    (["--truth", "{bad}"], "no sequence id is in the truth table"),
+    (["--min-length", "10000"], "no sequences to bin"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, mock, extra, message):
+    (tmp_path / "bad.tsv").write_text("read\tgenome\nX1\tg\n")
+    extra = [e.format(bad=tmp_path / "bad.tsv") for e in extra]
+    code, _, err = run_cli(["bin", mock / "reads.fastq.gz", "--out", tmp_path / "o", *extra], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
