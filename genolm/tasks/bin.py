@@ -12,8 +12,8 @@ and time grow linearly with the input.
 
 Writes to --out (atomically): ``bins.tsv`` (id, file, length, bin; ``unbinned`` for none),
 ``bins/BIN.fasta`` (one per bin, and ``unbinned.fasta``) and ``summary.json`` (bins, sizes,
-options, sequences/s).  With ``--truth`` (TSV with a read/id column and a genome column, such as
-``genolm simulate``'s truth.tsv; a read's /1 or /2 suffix is ignored) it also scores the bins —
+options, sequences/s).  With ``--truth`` (TSV with a read and a genome column: ``genolm simulate``'s
+truth.tsv, or CAMISIM's reads_mapping.tsv; a read's /1 or /2 suffix is ignored) it also scores the bins —
 ARI, AMI, base-weighted precision, recall and F1, per-genome completeness and contamination —
 and, for comparison in the same run, the composition baseline (``tnf``, same clustering), in
 ``metrics.json``.
@@ -40,6 +40,9 @@ from genolm.errors import GenolmError
 HELP = "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)"
 FEATURES = ("embedding", "tnf", "both")
 UNBINNED = "unbinned"
+# Truth-table columns: genolm simulate's, and CAMISIM's reads_mapping.tsv.
+READ_COLUMNS = ("read", "id", "anonymous_read_id")
+GENOME_COLUMNS = ("genome", "genome_id")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,12 +112,13 @@ def read_truth(path: str) -> dict[str, str]:
             rows = csv.reader(f, delimiter="\t")
             header = next(rows, [])
             cols = {c.lower(): i for i, c in enumerate(header)}
-            key = cols.get("read", cols.get("id"))
-            genome = cols.get("genome")
+            key = next((cols[c] for c in READ_COLUMNS if c in cols), None)
+            genome = next((cols[c] for c in GENOME_COLUMNS if c in cols), None)
             if key is None or genome is None:
-                raise GenolmError("truth table needs 'read' (or 'id') and 'genome' columns", file=path, line=1,
+                raise GenolmError("truth table needs a read and a genome column", file=path, line=1,
+                                  expected=f"one of {', '.join(READ_COLUMNS)}; one of {', '.join(GENOME_COLUMNS)}",
                                   found="\t".join(header)[:80])
-            return {r[key]: r[genome] for r in rows if len(r) > max(key, genome)}
+            return {_strip_mate(r[key]): r[genome] for r in rows if len(r) > max(key, genome)}
     except OSError:
         raise GenolmError("no such truth table", file=path) from None
 
