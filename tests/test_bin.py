@@ -42,6 +42,7 @@ def test_two_genomes_are_separated_and_every_read_binned_once(tmp_path, capsys, 
         by_bin.setdefault(r[3], set()).add(r[0])
     for f in (tmp_path / "b" / "bins").iterdir():
         assert {rec.id for rec in read_records(f)} == by_bin[f.name.removesuffix(".fasta")]
+    assert (tmp_path / "b" / "map.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["sequences"] == 800 and summary["bins"] == 2 and summary["features"] == "tnf"
     assert "ARI" in out and "2 bins" in out

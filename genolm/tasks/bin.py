@@ -11,7 +11,8 @@ nearest sampled neighbours in PCA space (majority of ``--neighbours``; noise vot
 and time grow linearly with the input.
 
 Writes to --out (atomically): ``bins.tsv`` (id, file, length, bin; ``unbinned`` for none),
-``bins/BIN.fasta`` (one per bin, and ``unbinned.fasta``) and ``summary.json`` (bins, sizes,
+``bins/BIN.fasta`` (one per bin, and ``unbinned.fasta``), ``map.png`` (the UMAP of the clustered
+sample, coloured by bin and, with ``--truth``, by genome) and ``summary.json`` (bins, sizes,
 options, sequences/s).  With ``--truth`` (TSV with a read and a genome column: ``genolm simulate``'s
 truth.tsv, or CAMISIM's reads_mapping.tsv; a read's /1 or /2 suffix is ignored) it also scores the bins —
 ARI, AMI, base-weighted precision, recall and F1, per-genome completeness and contamination —
@@ -150,9 +151,10 @@ def features(kind: str, seqs: list[str], args) -> np.ndarray:
                           axis=1).astype(np.float32)
 
 
-def cluster(x: np.ndarray, args) -> np.ndarray:
+def cluster(x: np.ndarray, args, layout: dict | None = None) -> np.ndarray:
     """Bin index per row (-1: unbinned): PCA, then UMAP + HDBSCAN on a sample, the rest by
-    nearest sampled neighbours in PCA space."""
+    nearest sampled neighbours in PCA space.  ``layout`` (if given) receives the sample's rows and
+    UMAP coordinates, for the map."""
     import warnings
 
     from sklearn.cluster import HDBSCAN
@@ -174,6 +176,8 @@ def cluster(x: np.ndarray, args) -> np.ndarray:
         u = umap.UMAP(n_components=args.umap_dims, n_neighbors=min(30, len(sample) - 1), min_dist=0.0,
                       random_state=args.seed).fit_transform(z[sample])
     labels = HDBSCAN(min_cluster_size=size, min_samples=min(size, 10), copy=True).fit_predict(u)
+    if layout is not None:
+        layout.update(rows=sample, xy=u[:, :2] if u.shape[1] >= 2 else np.c_[u[:, 0], np.zeros(len(u))])
     if len(sample) == n:
         return labels
     if (labels < 0).all():
@@ -194,6 +198,31 @@ def bin_names(labels: np.ndarray) -> list[str]:
     return [f"bin_{rank[int(v)]:0{width}d}" if v >= 0 else UNBINNED for v in labels]
 
 
+def plot_map(xy: np.ndarray, bins: list[str], truth: list[str] | None, path: Path, kind: str) -> None:
+    """The UMAP map of the clustered sample, coloured by bin (and, with a truth, by genome)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("bin", bins)] + ([("truth", truth)] if truth is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
+    for ax, (title, labels) in zip(axes[0], panels):
+        names = sorted(set(labels), key=lambda v: (v == UNBINNED, v))
+        colours = plt.get_cmap("tab20")
+        for i, name in enumerate(names[:40]):  # a legend beyond 40 groups says nothing
+            m = np.array([v == name for v in labels])
+            ax.scatter(xy[m, 0], xy[m, 1], s=2, alpha=0.5, label=name,
+                       color="lightgrey" if name == UNBINNED else colours(i % 20), rasterized=True)
+        ax.set_title(f"{kind} UMAP, coloured by {title}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(fontsize=6, markerscale=4, loc="best", ncol=2 if len(names) > 10 else 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.io.seqio import SeqRecord, write_fasta
@@ -210,7 +239,8 @@ def run(args: argparse.Namespace) -> dict:
     truth = read_truth(args.truth) if args.truth else None
     t0 = time.perf_counter()
     ids, files, seqs = read_inputs(args.inputs, args.min_length)
-    names = bin_names(cluster(features(kind, seqs, args), args))
+    layout: dict = {}
+    names = bin_names(cluster(features(kind, seqs, args), args, layout))
     seconds = time.perf_counter() - t0
     lengths = [len(s) for s in seqs]
     bins = sorted(set(names) - {UNBINNED})
@@ -246,5 +276,8 @@ def run(args: argparse.Namespace) -> dict:
             write_fasta((SeqRecord(ids[k], seqs[k]) for k in rows), tmp / "bins" / f"{b}.fasta")
         if metrics:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        if layout:
+            truth_of = None if truth is None else [truth.get(_strip_mate(ids[k]), "?") for k in layout["rows"]]
+            plot_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", kind)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary
