@@ -45,24 +45,31 @@ def kmer_codes(seq: str | bytes, k: int, *, canonical: bool = False, unknown: st
     ([6, 27], [6, 6])
     """
     k = _check_k(k, MAX_K)
-    c = KMER_CODE[np.frombuffer(check_unknown(seq, unknown), dtype=np.uint8)]
+    codes, valid = _windows(np.frombuffer(check_unknown(seq, unknown), dtype=np.uint8), k, canonical)
+    return codes[valid]
+
+
+def _windows(raw: np.ndarray, k: int, canonical: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(n_windows,) uint64 index of every k-mer window of the bytes ``raw``, and whether the
+    window is made only of A/C/G/T/U (the others' indices mean nothing)."""
+    c = KMER_CODE[raw]
     n = len(c) - k + 1
     if n <= 0:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=bool)
     bad = c > 3
     cum = np.concatenate([[0], np.cumsum(bad)])  # (L+1,) non-ACGT bases before each offset
     valid = cum[k:] - cum[:-k] == 0  # (n,) windows without a non-ACGT base
     v = np.where(bad, 0, c).astype(np.uint64)
     fwd = np.zeros(n, dtype=np.uint64)
     for j in range(k):  # k vector passes, not a loop over bases
-        fwd = (fwd << 2) | v[j: j + n]
+        fwd = (fwd << np.uint64(2)) | v[j: j + n]
     if canonical:
         # Reverse complement: complement is 3 - code, and base j lands at position k-1-j.
         rc = np.zeros(n, dtype=np.uint64)
         for j in range(k):
-            rc |= (3 - v[j: j + n]) << (2 * j)
+            rc |= (np.uint64(3) - v[j: j + n]) << np.uint64(2 * j)
         fwd = np.minimum(fwd, rc)
-    return fwd[valid]
+    return fwd, valid
 
 
 def canonical_kmers(k: int) -> np.ndarray:
@@ -100,22 +107,10 @@ def kmer_profiles(seqs, k: int = 4, *, canonical: bool = True, unknown: str = "e
         part = seqs[lo: lo + chunk]
         # One pass over the part, joined by N (no window crosses two sequences).
         joined = b"N".join(check_unknown(s, unknown) for s in part)
-        c = KMER_CODE[np.frombuffer(joined, dtype=np.uint8)]
-        n = len(c) - k + 1
-        if n <= 0:
+        code, ok = _windows(np.frombuffer(joined, dtype=np.uint8), k, canonical)
+        valid = np.flatnonzero(ok)
+        if not len(valid):
             continue
-        bad = c > 3
-        cum = np.concatenate([[0], np.cumsum(bad)])
-        valid = np.flatnonzero(cum[k:] - cum[:-k] == 0)
-        v = np.where(bad, 0, c).astype(np.uint64)
-        code = np.zeros(n, dtype=np.uint64)
-        for j in range(k):
-            code = (code << np.uint64(2)) | v[j: j + n]
-        if canonical:
-            rc = np.zeros(n, dtype=np.uint64)
-            for j in range(k):
-                rc |= (np.uint64(3) - v[j: j + n]) << np.uint64(2 * j)
-            code = np.minimum(code, rc)
         starts = np.cumsum([0] + [len(s) + 1 for s in part[:-1]])
         owner = np.searchsorted(starts, valid, side="right") - 1
         counts = np.bincount(owner * len(cols) + column[code[valid].astype(np.intp)],
