@@ -51,6 +51,10 @@ def test_two_genomes_are_separated_and_every_read_binned_once(tmp_path, capsys, 
                             "--out", tmp_path / "s"], capsys)
     assert code == 0, err
     assert json.loads((tmp_path / "s" / "metrics.json").read_text())["tnf"]["ari"] > 0.9
+    # The same command twice: the same bins (seeded sample and UMAP).
+    code, _, err = run_cli(["bin", mock / "reads.fastq.gz", "--out", tmp_path / "again"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "again" / "bins.tsv").read_text() == (tmp_path / "b" / "bins.tsv").read_text()
 
 
 def test_embeddings_with_the_composition_baseline(tmp_path, capsys, mock):
