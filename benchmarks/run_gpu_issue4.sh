@@ -14,8 +14,9 @@
 #   sequences alone (pretrain --init: DNABERT-2's "further pretraining") -> genolm bench gue on the
 #   last model: seeds 0-2, each seed as three processes (task groups), all at once (a small model
 #   leaves the GPU mostly idle).
-# baselines (GPU_B): the same bench from scratch: CNN `tiny` and `small`, seeds 0-2, and a
-#   transformer `small` seed 0 (the pretrained model's own architecture without pretraining).
+# baselines (GPU_C, default GPU_B): the same bench from scratch: CNN `tiny` and `small`, seeds 0-2, and a
+#   transformer `small` seed 0 (the pretrained model's own architecture without pretraining; SCRATCH_TF=0
+#   leaves it out). CNN_FLAVORS picks the CNNs.
 # speed (GPU_B): embedding speed (base flavor, 1 kb, genolm vs HF EsmModel, eager and compiled;
 #   a genome cut into 50-1000 bp pieces, length-sorted vs padded) and training speed (base flavor
 #   at 4096: batch 16 vs HF Llama, eager and compiled; genolm at batch 8 compiled with autotuning).
@@ -32,19 +33,20 @@ left() { echo $(( END - ($(date +%s) - T0) )); }  # seconds until this call's de
 
 if [ "${SMOKE:-0}" = 1 ]; then
   DEV=cpu; FLAVOR=debug; PRETRAIN_MIN=${PRETRAIN_MIN:-0.3}; STAGE2_MIN=${STAGE2_MIN:-0.2}; EPOCHS=1; PATIENCE=1
-  SEEDS="0 1"; TASK_GROUPS=("prom/prom_core_tata" "mouse/3"); COMPILE=""; CNN_FLAVORS="debug"
+  SEEDS="0 1"; TASK_GROUPS=("prom/prom_core_tata" "mouse/3"); COMPILE=""; CNN_FLAVORS=${CNN_FLAVORS:-debug}
   EMBED="--device cpu --flavor debug --n 32 --length 300 --max-reads 200"
   SPEED="--device cpu --flavor debug --seq 64 --steps 2 --warmup 1"; WORK=${WORK:-$OUT/work}; END=${END:-900}
 else
   DEV=cuda; FLAVOR=small; PRETRAIN_MIN=${PRETRAIN_MIN:-3}; STAGE2_MIN=${STAGE2_MIN:-1.5}; EPOCHS=8; PATIENCE=2
   SEEDS="0 1 2"; TASK_GROUPS=("tf/0 tf/1 tf/2 tf/3 tf/4" "prom/prom_300_tata prom/prom_core_all prom/prom_core_notata prom/prom_core_tata"
-                        "mouse/0 mouse/2 mouse/3 mouse/4"); COMPILE="--compile"; CNN_FLAVORS="tiny small"
+                        "mouse/0 mouse/2 mouse/3 mouse/4"); COMPILE="--compile"; CNN_FLAVORS=${CNN_FLAVORS:-"tiny small"}
   EMBED="--device cuda --flavor base --n 4096 --length 1000 --max-reads 20000 --compile"
   SPEED="--device cuda --flavor base --seq 4096 --steps 10 --warmup 3 --compile"
   WORK=${WORK:-/tmp/issue4}; END=${END:-570}
 fi
 mkdir -p "$WORK"
-PARTS=${PARTS:-"pretrained baselines"}; GPU_A=${GPU_A:-0}; GPU_B=${GPU_B:-0}
+PARTS=${PARTS:-"pretrained baselines"}; GPU_A=${GPU_A:-0}; GPU_B=${GPU_B:-0}; GPU_C=${GPU_C:-$GPU_B}
+SCRATCH_TF=${SCRATCH_TF:-1}  # 0: no transformer-from-scratch baseline
 BENCH="$G bench gue --data $DATA/gue --epochs $EPOCHS --patience $PATIENCE --batch-size 64 --no-progress"
 
 bench_all() {  # NAME MODEL "FLAGS" SEEDS: every seed x task group as its own process, all at once
@@ -75,36 +77,42 @@ if [[ " $PARTS " == *" speed "* ]]; then (
 ) & fi
 
 if [[ " $PARTS " == *" baselines "* ]]; then (
-  export CUDA_VISIBLE_DEVICES=$GPU_B
+  export CUDA_VISIBLE_DEVICES=$GPU_C
   stamp "baselines from scratch"
   for fl in $CNN_FLAVORS; do bench_all gue_cnn_$fl cnn "--flavor $fl $COMPILE" "$SEEDS"; done
-  bench_all gue_scratch_tf transformer "--flavor $FLAVOR $COMPILE" 0
+  [ "$SCRATCH_TF" = 1 ] && bench_all gue_scratch_tf transformer "--flavor $FLAVOR $COMPILE" 0
   wait
   stamp "baselines: done"
 ) & fi
 
-if [[ " $PARTS " == *" pretrained "* ]]; then (
-  export CUDA_VISIBLE_DEVICES=$GPU_A
+pretrain_all() {  # prepare -> stage 1 -> stage 2; writes $WORK/pretrained_model
   stamp "prepare"
   $G prepare "$DATA"/genomes/*/*.f*a.gz "$DATA"/ocean/*.fasta.gz "$DATA/gue_train.fasta.gz" \
     --out "$WORK/corpus" --window 512 --val-fraction 0.01 --unknown n --no-progress \
-    > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; exit 1; }
+    > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; return 1; }
   stamp "pretrain"
   PT="$G pretrain --objective mlm --device $DEV --steps 1000000 --batch-size 256 --compile --eval-every 400 --eval-batches 40 --save-every 1000000 --log-every 50"
   $PT --data "$WORK/corpus" --out "$WORK/run" --model $FLAVOR --minutes $PRETRAIN_MIN --lr 1e-3 \
-    > "$OUT/pretrain.txt" 2>&1 || { stamp "pretrain failed"; exit 1; }
+    > "$OUT/pretrain.txt" 2>&1 || { stamp "pretrain failed"; return 1; }
   cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
   MODEL="$WORK/run"
   if [ "$STAGE2_MIN" != 0 ]; then
     stamp "pretrain, stage 2: GUE training sequences only"
     $G prepare "$DATA/gue_train.fasta.gz" --out "$WORK/corpus_gue" --window 512 --val-fraction 0.01 \
-      --no-progress >> "$OUT/prepare.txt" 2>&1 || { stamp "prepare 2 failed"; exit 1; }
+      --no-progress >> "$OUT/prepare.txt" 2>&1 || { stamp "prepare 2 failed"; return 1; }
     $PT --data "$WORK/corpus_gue" --out "$WORK/run2" --init "$WORK/run" --minutes $STAGE2_MIN --lr 3e-4 \
-      > "$OUT/pretrain2.txt" 2>&1 || { stamp "pretrain 2 failed"; exit 1; }
+      > "$OUT/pretrain2.txt" 2>&1 || { stamp "pretrain 2 failed"; return 1; }
     cp "$WORK/run2/metrics.jsonl" "$OUT/pretrain2_metrics.jsonl"
     MODEL="$WORK/run2"
   fi
   echo "$MODEL" > "$WORK/pretrained_model"
+}
+
+if [[ " $PARTS " == *" pretrained "* ]]; then (
+  export CUDA_VISIBLE_DEVICES=$GPU_A
+  # A later call on the same (still warm) machine reuses the model and the finished fine-tunings.
+  if [ -s "$WORK/pretrained_model" ]; then MODEL=$(cat "$WORK/pretrained_model"); stamp "reusing $MODEL"
+  else pretrain_all || exit 1; MODEL=$(cat "$WORK/pretrained_model"); fi
   stamp "fine-tune the pretrained model"
   bench_all gue_pretrained "$MODEL" "--lr 1e-4 $COMPILE" "$SEEDS"
   wait
