@@ -274,6 +274,25 @@ def test_compile_gives_the_same_vectors(tmp_path, capsys, runs):
     np.testing.assert_allclose(read_vectors(tmp_path / "a.parquet")[1], eager.embed(xs), rtol=1e-4, atol=1e-5)
 
 
+def test_compiled_batches_have_static_shapes(runs, monkeypatch):
+    """Compiled, mixed lengths run as few fixed (rows, width) shapes, padded with empty rows, and
+    give the eager vectors: no dynamic-shape recompiles (an inductor bug with flex masks)."""
+    monkeypatch.setattr(Embedder, "BUCKET", 16)
+    rng = np.random.default_rng(3)
+    xs = ["".join(rng.choice(list("ACGT"), int(n))) for n in rng.integers(5, 60, 40)] + ["ACGT" * 40]
+    eager = Embedder.load(runs["transformer", False], "cpu")
+    compiled = Embedder.load(runs["transformer", False], "cpu").compile()
+    shapes, model = [], compiled._compiled
+    compiled._compiled = lambda ids, docs, n_blocks=None: (shapes.append(tuple(ids.shape)),
+                                                            model(ids, docs, n_blocks=n_blocks))[1]
+    for pool in ("mean", "max", "last"):
+        np.testing.assert_allclose(compiled.embed(xs, pool=pool, batch_tokens=200),
+                                   eager.embed(xs, pool=pool, batch_tokens=200), rtol=1e-4, atol=1e-5)
+    widths = {w for _, w in shapes}
+    assert widths <= {16, 32, 48, 64} and len(widths) > 1  # multiples of BUCKET, up to max_len (64)
+    assert all(rows == 200 // w for rows, w in shapes)  # one row count per width: the last batch is filled
+
+
 def test_vectors_and_progress_do_not_depend_on_how_often_results_are_copied(runs, monkeypatch):
     emb = Embedder.load(runs["transformer", False], "cpu")
     xs = seqs(9, seed=7) + ["ACGT" * 100]  # the long one is several windows

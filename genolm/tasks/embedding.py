@@ -91,11 +91,29 @@ class Embedder:
         self.device = device
         self._compiled = None
 
+    BUCKET = 128  # compiled: batch widths are rounded up to a multiple of this (one graph per width)
+
     def compile(self) -> "Embedder":
         """``torch.compile`` the forward pass (fuses norms, rotary and activations; worth it for
-        many sequences on a GPU; the first batches of each new shape pay for compilation)."""
-        self._compiled = torch.compile(self.backbone.model if self.hf else self.backbone)
+        many sequences on a GPU).
+
+        Compiled batches have static shapes: the width is rounded up to a multiple of
+        :attr:`BUCKET` tokens and every batch of a width has the same number of rows (the last one
+        is filled with empty rows), so a file of mixed lengths compiles one graph per width bucket
+        instead of recompiling with dynamic shapes (which also trips an inductor bug with the
+        flex-attention mask: "CantSplit", torch 2.11)."""
+        import torch._dynamo.config as dynamo_config
+
+        buckets = -(-self.max_len // self.BUCKET) + 1  # every width, and a short last batch
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 2 * buckets)
+        self._compiled = torch.compile(self.backbone.model if self.hf else self.backbone, dynamic=False)
         return self
+
+    def _batch_width(self, width: int) -> int:
+        """The padded width of a batch whose longest row has ``width`` tokens."""
+        if self._compiled is None:
+            return width
+        return min(-(-width // self.BUCKET) * self.BUCKET, max(self.max_len, width))
 
     # ---- loading ----------------------------------------------------------------------------------
 
@@ -260,13 +278,16 @@ class Embedder:
 
         lo, rows = 0, 0
         while lo < len(order):
-            width = len(pieces[order[lo]].ids)
+            width = self._batch_width(len(pieces[order[lo]].ids))
             hi = lo + 1  # grow while the padded batch stays within the token budget
-            while hi < len(order) and (hi - lo + 1) * max(width, len(pieces[order[hi]].ids)) <= batch_tokens:
-                width = max(width, len(pieces[order[hi]].ids))
+            while hi < len(order) and (hi - lo + 1) * max(width, self._batch_width(len(pieces[order[hi]].ids))) \
+                    <= batch_tokens:
+                width = max(width, self._batch_width(len(pieces[order[hi]].ids)))
                 hi += 1
             batch = [pieces[k] for k in order[lo:hi]]
-            pending.append((batch, self._pooled(batch, width, pool, layer)))  # (b, d) float32, on the device
+            n_rows = max(len(batch), batch_tokens // width) if self._compiled is not None else len(batch)
+            out = self._pooled(batch, width, pool, layer, n_rows)
+            pending.append((batch, out[:len(batch)]))  # (b, d) float32, on the device
             rows += len(batch)
             if rows >= self.FLUSH_ROWS:
                 flush()
@@ -277,8 +298,11 @@ class Embedder:
             acc /= np.maximum(total, 1)[:, None]
         return acc.astype(np.float32)
 
-    def _pooled(self, batch: list[_Encoded], width: int, pool: str, layer: int | None) -> np.ndarray:
-        ids, pad = pad_rows([p.ids for p in batch], self.pad_id, self.device, width)
+    def _pooled(self, batch: list[_Encoded], width: int, pool: str, layer: int | None,
+                n_rows: int | None = None) -> torch.Tensor:
+        empty = np.zeros(0, np.int64)  # filler rows (all padding) up to n_rows: static batch shapes
+        rows = [p.ids for p in batch] + [empty] * ((n_rows or len(batch)) - len(batch))
+        ids, pad = pad_rows(rows, self.pad_id, self.device, width)
         cuda = self.device.startswith("cuda")
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             hidden = self._hidden(ids, pad, layer).float()  # (B, T, d)
@@ -288,7 +312,7 @@ class Embedder:
         elif pool == "last":
             T = keep.shape[1]  # the last kept position of each row (0 for a row with none)
             last = torch.where(keep.any(1), T - 1 - keep.flip(1).int().argmax(1), 0)
-            out = hidden[torch.arange(len(batch), device=ids.device), last]
+            out = hidden[torch.arange(len(rows), device=ids.device), last]
         elif pool == "max":
             out = hidden.masked_fill(~keep[..., None], float("-inf")).amax(1)
             out = torch.where(torch.isinf(out), torch.zeros_like(out), out)
