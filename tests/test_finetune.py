@@ -250,6 +250,29 @@ def test_bench_reuses_finished_runs_and_takes_a_first_seed(tmp_path, capsys, mon
     # Other settings are another run: nothing is reused.
     with pytest.raises(AssertionError, match="re-ran"):
         run_cli(base + ["--seeds", "1", "--lr", "1e-3", "--tasks", "tf/0"], capsys)
+    with pytest.raises(AssertionError, match="re-ran"):
+        run_cli(base + ["--seeds", "1", "--min-steps", "100", "--tasks", "tf/0"], capsys)
+    # A folder written before --min-steps existed was a run with its default (0).
+    saved = tmp_path / "out" / "tf" / "0" / "seed_0" / "finetune.json"
+    info = json.loads(saved.read_text())
+    del info["args"]["min_steps"]
+    saved.write_text(json.dumps(info))
+    code, out, _ = run_cli(base + ["--seeds", "1", "--tasks", "tf/0"], capsys)
+    assert code == 0 and out.count("reusing the finished fine-tuning") == 1
+
+
+def test_min_steps_gives_small_data_more_epochs(tmp_path, capsys, motif):
+    """400 training rows at batch 100 are 4 steps an epoch: --min-steps 20 plans 5 epochs, not 2."""
+    args = ("--model", "cnn", "--flavor", "debug", "--batch-size", "100", "--epochs", "2", "--patience", "9")
+    short, _ = finetune(capsys, motif, tmp_path / "short", *args)
+    long, _ = finetune(capsys, motif, tmp_path / "long", *args, "--min-steps", "20")
+    assert (short["epochs_planned"], short["epochs_run"]) == (2, 2)
+    assert (long["epochs_planned"], long["epochs_run"]) == (5, 5)
+    history = (tmp_path / "long" / "history.jsonl").read_text().splitlines()
+    assert len(history) == 5
+    code, _, err = run_cli(["finetune", "--model", "cnn", "--train", motif["train"], "--val", motif["val"],
+                            "--test", motif["test"], "--out", tmp_path / "bad", "--min-steps", "-1"], capsys)
+    assert code == 2 and "--min-steps must be 0 or more" in err
 
 
 def test_bench_rejects_unknown_tasks(tmp_path, capsys):
@@ -276,7 +299,7 @@ def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch
 
     monkeypatch.setattr(finetune, "run", fake_run)
     args = argparse.Namespace(suite="gue", model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"),
-                              tasks=None, seeds=1, first_seed=0, collect=False, epochs=1, patience=1, batch_size=2, lr=None, lora=0,
+                              tasks=None, seeds=1, first_seed=0, collect=False, epochs=1, patience=1, min_steps=0, batch_size=2, lr=None, lora=0,
                               flavor="debug", freeze=False, pool="mean", device="cpu", no_progress=True)
     with pytest.raises(KeyboardInterrupt):
         bench.setup(args)

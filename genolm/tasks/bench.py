@@ -55,7 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=1, help="fine-tuning seeds per task (default: 1)")
     p.add_argument("--first-seed", type=int, default=0,
                    help="seeds run from this one (default: 0); e.g. one GPU runs seeds 0-1, another 2-3")
-    for flag, default, kind in (("--epochs", 10, int), ("--patience", 3, int), ("--batch-size", 32, int),
+    for flag, default, kind in (("--epochs", 10, int), ("--patience", 3, int), ("--min-steps", 0, int),
+                                ("--batch-size", 32, int),
                                 ("--lr", None, float), ("--lora", 0, int), ("--flavor", "tiny", str)):
         p.add_argument(flag, type=kind, default=default, help="as in genolm finetune")
     p.add_argument("--freeze", action="store_true", help="linear probes (as in genolm finetune)")
@@ -117,7 +118,8 @@ def setup(args: argparse.Namespace) -> int:
                 model=args.model, train=str(split_file(folder, "train")), val=str(split_file(folder, "val")),
                 test=str(split_file(folder, "test")), labels=None, out=str(out / name / f"seed_{seed}"),
                 task="classify", freeze=args.freeze, lora=args.lora, flavor=args.flavor, pool=args.pool,
-                epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                epochs=args.epochs, patience=args.patience, min_steps=args.min_steps,
+                batch_size=args.batch_size, lr=args.lr,
                 weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress,
                 compile=getattr(args, "compile", False))
             m = finished(ft) or (None if args.collect else finetune.run(ft))
@@ -154,7 +156,7 @@ def setup(args: argparse.Namespace) -> int:
 
 # Settings that make two fine-tunings the same run (not where they write or how they report).
 SAME_RUN = ("model", "train", "val", "test", "labels", "task", "freeze", "lora", "flavor", "pool", "epochs",
-            "patience", "batch_size", "lr", "weight_decay", "seed")
+            "patience", "min_steps", "batch_size", "lr", "weight_decay", "seed")
 
 
 def finished(ft: argparse.Namespace) -> dict | None:
@@ -169,7 +171,9 @@ def finished(ft: argparse.Namespace) -> dict | None:
         stamp = json.loads((folder / "finetune.json").read_text()).get("model_stamp")
     except (OSError, ValueError, KeyError):
         return None
-    if stamp != finetune.model_stamp(ft.model) or any(done.get(k) != (str(v) if isinstance(v, Path) else v) for k, v in vars(ft).items() if k in SAME_RUN):
+    defaults = {"min_steps": 0}  # settings added later: a folder written before them used the default
+    if stamp != finetune.model_stamp(ft.model) or any(done.get(k, defaults.get(k)) != (str(v) if isinstance(v, Path) else v)
+                                                      for k, v in vars(ft).items() if k in SAME_RUN):
         return None
     print(f"  {folder}: reusing the finished fine-tuning", flush=True)
     return metrics

@@ -98,7 +98,8 @@ class Embedder:
         many sequences on a GPU).
 
         Compiled batches have static shapes: the width is rounded up to a multiple of
-        :attr:`BUCKET` tokens and every batch of a width has the same number of rows (the last one
+        :attr:`BUCKET` tokens (of twice that above 4 x BUCKET, and so on: 128, 256, 384, 512, 768,
+        1024, 1536, ...) and every batch of a width has the same number of rows (the last one
         is filled with empty rows), so a file of mixed lengths compiles one graph per width bucket
         instead of recompiling with dynamic shapes (which also trips an inductor bug with the
         flex-attention mask: "CantSplit", torch 2.11)."""
@@ -113,7 +114,10 @@ class Embedder:
         """The padded width of a batch whose longest row has ``width`` tokens."""
         if self._compiled is None:
             return width
-        return min(-(-width // self.BUCKET) * self.BUCKET, max(self.max_len, width))
+        step = self.BUCKET  # finer steps for short rows: at most 10 widths up to 32 x BUCKET, < 50% padding
+        while width > 4 * step:
+            step *= 2
+        return min(-(-width // step) * step, max(self.max_len, width))
 
     # ---- loading ----------------------------------------------------------------------------------
 

@@ -62,6 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how a sequence becomes one vector (default: mean; last for causal models)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
+    p.add_argument("--min-steps", type=int, default=0, metavar="N",
+                   help="train at least N optimizer steps: small data sets get more epochs than --epochs "
+                        "(early stopping still applies; default: 0)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (linear warmup over 6%% of the steps, then linear decay); "
@@ -302,6 +305,15 @@ def setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def epochs_for(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
+    """Epochs to plan: ``epochs``, or more when that is fewer than ``min_steps`` optimizer steps.
+
+    >>> epochs_for(8, 0, 30), epochs_for(8, 1000, 30), epochs_for(8, 1000, 300)
+    (8, 34, 8)
+    """
+    return max(epochs, -(-min_steps // max(1, steps_per_epoch)))
+
+
 def run(args: argparse.Namespace) -> dict:
     """Fine-tune as the command line says; writes --out and returns its metrics.json content."""
     from genolm.io.atomic import atomic_dir
@@ -313,6 +325,8 @@ def run(args: argparse.Namespace) -> dict:
     for name in ("epochs", "patience", "batch_size"):
         if getattr(args, name) < 1:
             raise GenolmError(f"--{name.replace('_', '-')} must be at least 1", found=str(getattr(args, name)))
+    if getattr(args, "min_steps", 0) < 0:
+        raise GenolmError("--min-steps must be 0 or more", found=str(args.min_steps))
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     emb = scratch_embedder(args.model, args.flavor, device) if args.model in SCRATCH else Embedder.load(args.model, device)
@@ -344,7 +358,9 @@ def run(args: argparse.Namespace) -> dict:
     opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=args.weight_decay)
     # Warmup then linear decay over the planned steps (early stopping may end sooner): without the
     # warmup a from-scratch CNN sat at chance on real GUE tasks at lr >= 1e-3.
-    total_steps = args.epochs * math.ceil(len(splits["train"].seqs) / args.batch_size)
+    steps_per_epoch = math.ceil(len(splits["train"].seqs) / args.batch_size)
+    epochs = epochs_for(args.epochs, getattr(args, "min_steps", 0), steps_per_epoch)
+    total_steps = epochs * steps_per_epoch
     warmup = max(1, round(0.06 * total_steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min((k + 1) / warmup, max(0.0, (total_steps - k) / max(1, total_steps - warmup))))
@@ -370,9 +386,9 @@ def run(args: argparse.Namespace) -> dict:
 
     history, best, best_state, best_epoch, bad_epochs = [], -math.inf, None, 0, 0
     rng = np.random.default_rng(args.seed)
-    bar = _bar(args, args.epochs * math.ceil(len(y["train"]) / args.batch_size))
+    bar = _bar(args, total_steps)
     model.train()
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(len(y["train"]))
         total = 0.0
         for lo in range(0, len(order), args.batch_size):
@@ -406,7 +422,7 @@ def run(args: argparse.Namespace) -> dict:
     model.load_state_dict(best_state)
     outputs = {k: predict(k) for k in ("val", "test")}
     metrics = {"task": task, "mode": mode, "model": str(args.model), "best_epoch": best_epoch,
-               "epochs_run": len(history), "lr": lr, "train_seconds": round(time.perf_counter() - t0, 1),
+               "epochs_run": len(history), "epochs_planned": epochs, "lr": lr, "train_seconds": round(time.perf_counter() - t0, 1),
                "n_train": len(y["train"]), "n_val": len(y["val"]), "n_test": len(y["test"]),
                "trainable_params": sum(p.numel() for p in trainable),
                "total_params": sum(p.numel() for p in model.parameters()),
