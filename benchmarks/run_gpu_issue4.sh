@@ -12,7 +12,7 @@
 # pretrained (GPU_A): genolm prepare (all of it, one corpus) -> genolm pretrain, masked LM, `small`
 #   (~10.7M), --minutes $PRETRAIN_MIN -> with $STAGE2_MIN > 0, a second stage on the GUE training
 #   sequences alone (pretrain --init: DNABERT-2's "further pretraining") -> genolm bench gue on the
-#   last model: seeds 0-2, each seed as three processes (task groups), all at once (a small model
+#   last model (lr 3e-4, --min-steps 1000: BENCHMARKS.md "Fine-tuning recipe"): seeds 0-2, each seed as three processes (task groups), all at once (a small model
 #   leaves the GPU mostly idle).
 # baselines (GPU_C, default GPU_B): the same bench from scratch: CNN `tiny` and `small`, seeds 0-2, and a
 #   transformer `small` seed 0 (the pretrained model's own architecture without pretraining; SCRATCH_TF=0
@@ -114,14 +114,14 @@ if [[ " $PARTS " == *" pretrained "* ]]; then (
   if [ -s "$WORK/pretrained_model" ]; then MODEL=$(cat "$WORK/pretrained_model"); stamp "reusing $MODEL"
   else pretrain_all || exit 1; MODEL=$(cat "$WORK/pretrained_model"); fi
   stamp "fine-tune the pretrained model"
-  bench_all gue_pretrained "$MODEL" "--lr 1e-4 $COMPILE" "$SEEDS"
+  bench_all gue_pretrained "$MODEL" "--lr 3e-4 --min-steps 1000 $COMPILE" "$SEEDS"
   wait
   stamp "pretrained: done"
 ) & fi
 wait
 
 n=$(echo $SEEDS | wc -w)
-[ -d "$WORK/gue_pretrained" ] && collect gue_pretrained "$(cat "$WORK/pretrained_model")" "--lr 1e-4" $n
+[ -d "$WORK/gue_pretrained" ] && collect gue_pretrained "$(cat "$WORK/pretrained_model")" "--lr 3e-4 --min-steps 1000" $n
 for fl in $CNN_FLAVORS; do [ -d "$WORK/gue_cnn_$fl" ] && collect gue_cnn_$fl cnn "--flavor $fl" $n; done
 [ -d "$WORK/gue_scratch_tf" ] && collect gue_scratch_tf transformer "--flavor $FLAVOR" 1
 python3 - "$WORK" "$OUT" <<'EOF'

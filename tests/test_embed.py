@@ -291,6 +291,13 @@ def test_compiled_batches_have_static_shapes(runs, monkeypatch):
     widths = {w for _, w in shapes}
     assert widths <= {16, 32, 48, 64} and len(widths) > 1  # multiples of BUCKET, up to max_len (64)
     assert all(rows == 200 // w for rows, w in shapes)  # one row count per width: the last batch is filled
+    shapes.clear()  # rows of one length keep their exact width (no padding); rows as for its bucket
+    same = xs[:1] * 3 + ["".join(rng.choice(list("ACGT"), 40)) for _ in range(9)]
+    np.testing.assert_allclose(compiled.embed(same, batch_tokens=200), eager.embed(same, batch_tokens=200),
+                               rtol=1e-4, atol=1e-5)
+    # sorted: nine of 40 (bucket 48: 4 rows), then three of 49 (bucket 64: 3 rows); the mixed batch pads
+    assert len(xs[0]) == 49 and shapes == [(4, 40), (4, 40), (3, 64), (3, 49)]
+    assert compiled.backbone.doc_attention == "dense"  # no flex block masks inside a compiled graph
 
 
 def test_vectors_and_progress_do_not_depend_on_how_often_results_are_copied(runs, monkeypatch):

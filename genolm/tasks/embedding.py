@@ -101,12 +101,17 @@ class Embedder:
         :attr:`BUCKET` tokens (of twice that above 4 x BUCKET, and so on: 128, 256, 384, 512, 768,
         1024, 1536, ...) and every batch of a width has the same number of rows (the last one
         is filled with empty rows), so a file of mixed lengths compiles one graph per width bucket
-        instead of recompiling with dynamic shapes (which also trips an inductor bug with the
-        flex-attention mask: "CantSplit", torch 2.11)."""
+        instead of recompiling with dynamic shapes. A batch whose rows all have one length keeps
+        that exact width (no padding, so no mask)."""
         import torch._dynamo.config as dynamo_config
 
-        buckets = -(-self.max_len // self.BUCKET) + 1  # every width, and a short last batch
-        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 2 * buckets)
+        # One graph per width bucket (at most 10 below 32 x BUCKET) and per length of which a whole
+        # batch is made (uniform inputs: 1 kb fragments, 150 bp reads); past the limit, eager.
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
+        if getattr(self.backbone, "doc_attention", None) == "auto":
+            # Padding masks as dense boolean masks (SDPA): flex-attention block masks built inside a
+            # compiled graph crash inductor in torch 2.11 (CantSplit; an illegal memory access).
+            self.backbone.doc_attention = "dense"
         self._compiled = torch.compile(self.backbone.model if self.hf else self.backbone, dynamic=False)
         return self
 
@@ -289,7 +294,11 @@ class Embedder:
                 width = max(width, self._batch_width(len(pieces[order[hi]].ids)))
                 hi += 1
             batch = [pieces[k] for k in order[lo:hi]]
-            n_rows = max(len(batch), batch_tokens // width) if self._compiled is not None else len(batch)
+            n_rows = len(batch)
+            if self._compiled is not None:  # static shapes: (rows for this width, width)
+                n_rows = max(n_rows, batch_tokens // width)
+                if len(batch[0].ids) == len(batch[-1].ids):  # rows of one length (sorted): no padding needed
+                    width = len(batch[0].ids)
             out = self._pooled(batch, width, pool, layer, n_rows)
             pending.append((batch, out[:len(batch)]))  # (b, d) float32, on the device
             rows += len(batch)
