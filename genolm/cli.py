@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "bench": "genolm.tasks.bench",
     "simulate": "genolm.tasks.simulate",
     "bin": "genolm.tasks.bin",
+    "classify": "genolm.tasks.classify",
 }
 
 

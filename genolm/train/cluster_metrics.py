@@ -72,3 +72,42 @@ def binning_scores(truth: Sequence, bins: Sequence, lengths: Sequence[float] | N
 
 def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def classification_scores(truth: Sequence, predicted: Sequence, unassigned: str = "unassigned") -> dict:
+    """Read classification against the truth: ``accuracy`` over all reads (an unassigned read is
+    wrong), ``assigned`` (share with an answer), ``precision`` (right among the assigned), per label
+    precision, recall and F1 (and their unweighted means), and ARI/AMI over the assigned reads.
+
+    >>> s = classification_scores(["a", "a", "b", "b"], ["a", "unassigned", "b", "a"])
+    >>> s["accuracy"], s["assigned"], round(s["precision"], 3), s["labels"]["a"]["recall"]
+    (0.5, 0.75, 0.667, 0.5)
+    """
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    t = np.asarray([str(x) for x in truth])
+    p = np.asarray([str(x) for x in predicted])
+    if len(t) != len(p):
+        raise GenolmError("truth and predictions differ in length", expected=str(len(t)), found=str(len(p)))
+    if not len(t):
+        raise GenolmError("nothing to score", hint="no read is in the truth table")
+    given = p != unassigned
+    right = t == p
+    labels = {}
+    for name in sorted(set(t) | (set(p[given]))):
+        tp = int((right & (t == name)).sum())
+        n_pred, n_true = int((p == name).sum()), int((t == name).sum())
+        prec = tp / n_pred if n_pred else 0.0
+        rec = tp / n_true if n_true else 0.0
+        labels[name] = {"reads": n_true, "predicted": n_pred, "precision": prec, "recall": rec, "f1": _f1(prec, rec)}
+    in_truth = [v for k, v in labels.items() if v["reads"]]
+    ari = ami = None
+    if given.sum() >= 2:
+        ari = float(adjusted_rand_score(t[given], p[given]))
+        ami = float(adjusted_mutual_info_score(t[given], p[given]))
+    return {"accuracy": float(right.mean()), "assigned": float(given.mean()),
+            "precision": float(right[given].mean()) if given.any() else 0.0,
+            "macro_precision": float(np.mean([v["precision"] for v in in_truth])),
+            "macro_recall": float(np.mean([v["recall"] for v in in_truth])),
+            "macro_f1": float(np.mean([v["f1"] for v in in_truth])),
+            "ari": ari, "ami": ami, "reads": len(t), "labels": labels}

@@ -1,0 +1,256 @@
+"""Classify reads: assign each to one of the reference genomes (and its taxon), or "unassigned".
+
+Two methods:
+
+- ``embedding`` (with ``--model``): each reference genome is cut into ``--ref-fragments`` pieces of
+  the reads' length at random places; reads and pieces are embedded (mean-pooled over both
+  strands); a read takes the genome most of its ``--neighbours`` nearest pieces (cosine) come from,
+  when that majority is at least ``--threshold`` of the votes; likewise its taxon.
+- ``kmer``: exact canonical k-mer lookup (``--k``, default 12; ``genolm.bio.kmer_index``): a read
+  takes the reference that most of its reference-specific k-mers name, and a taxon from its
+  taxon-specific k-mers when no reference is clear; ``--threshold`` is then the winner's share of
+  the read's k-mers (default 0.1: at k = 12 a read from an organism that is not among the
+  references shares ~1% of its k-mers with a bacterial genome by chance, while a read of a
+  reference, sequencing errors and all, shares most of them).
+
+References are FASTA files, one genome per file, named after the file (``E.coli_K12.fasta.gz`` →
+``E.coli_K12``); ``--taxa`` maps genome names to taxa (TSV genome, taxon; default: the name).
+
+Writes ``--out`` (TSV: id, length, genome, taxon, score; atomically).  With ``--truth`` (the
+read → genome table of ``genolm simulate`` or CAMISIM; a read whose genome is not among the
+references should be unassigned) it scores genome and taxon calls — accuracy (unassigned counts as
+wrong), share assigned, precision, per-genome precision/recall/F1, ARI, AMI — and in the same run
+the k-mer baseline, into ``OUT.metrics.json`` beside ``--out``.
+
+Example:
+  genolm simulate refs/*.fasta.gz --reads 20000 --single --out mock
+  genolm classify mock/reads.fastq.gz --references refs/*.fasta.gz --model run --truth mock/truth.tsv --out calls.tsv
+  genolm classify reads.fastq.gz --references refs/*.fasta.gz --taxa species.tsv --out calls.tsv   # k-mers only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+HELP = "classify reads against reference genomes (nearest embedding or exact k-mers), with an unassigned answer"
+UNASSIGNED = "unassigned"
+METHODS = ("embedding", "kmer")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads (any compression)")
+    p.add_argument("--references", nargs="+", required=True, metavar="REF",
+                   help="reference genomes: FASTA files, one genome per file")
+    p.add_argument("--out", required=True, help="output TSV (id, length, genome, taxon, score)")
+    p.add_argument("--model", default=None, help="genolm run or Hugging Face folder (method embedding)")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="embedding (default with --model) or kmer (default without)")
+    p.add_argument("--taxa", default=None, help="TSV of genome, taxon (default: taxon = genome name)")
+    p.add_argument("--truth", default=None, help="read -> genome TSV: score the calls (and the k-mer baseline)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="least share of the votes that assigns (default: 0.5 embedding, 0.1 kmer)")
+    p.add_argument("--k", type=int, default=12, help="k-mer length of the k-mer method (default: 12)")
+    p.add_argument("--neighbours", type=int, default=10, help="nearest reference pieces that vote (default: 10)")
+    p.add_argument("--ref-fragments", type=int, default=2000,
+                   help="pieces embedded per reference genome (default: 2000)")
+    p.add_argument("--fragment-length", type=int, default=None,
+                   help="length of those pieces (default: the reads' median length)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def setup(args: argparse.Namespace) -> int:
+    summary = run(args)
+    print(f"{args.out}: {summary['reads']:,} reads, {summary['assigned']:.1%} assigned to one of "
+          f"{summary['references']} references ({summary['method']}), {summary['reads_per_s']:,.0f} reads/s")
+    if "metrics" in summary:
+        print(f"{'method':10s} {'level':7s} {'accuracy':>8s} {'assigned':>8s} {'precision':>9s} {'macro F1':>8s} {'ARI':>6s}")
+        for method, levels in summary["metrics"].items():
+            for level, m in levels.items():
+                ari = f"{m['ari']:6.3f}" if m["ari"] is not None else "     -"
+                print(f"{method:10s} {level:7s} {m['accuracy']:8.3f} {m['assigned']:8.3f} {m['precision']:9.3f} "
+                      f"{m['macro_f1']:8.3f} {ari}")
+    return 0
+
+
+def check(args: argparse.Namespace) -> str:
+    method = args.method or ("embedding" if args.model else "kmer")
+    if method == "embedding" and not args.model:
+        raise GenolmError("--method embedding needs --model", hint="give a genolm run, or use --method kmer")
+    for flag in ("neighbours", "ref_fragments", "k"):
+        if getattr(args, flag) < 1:
+            raise GenolmError(f"--{flag.replace('_', '-')} must be at least 1", found=str(getattr(args, flag)))
+    if args.fragment_length is not None and args.fragment_length < 1:
+        raise GenolmError("--fragment-length must be at least 1", found=str(args.fragment_length))
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise GenolmError("--threshold is a share of the votes", expected="a number from 0 to 1", found=str(args.threshold))
+    return method
+
+
+def load_references(paths: list[str], taxa_path: str | None) -> tuple[list[str], list[list[str]], list[str]]:
+    """Genome names, each genome's sequences, and each genome's taxon."""
+    from genolm.io.seqio import read_records
+    from genolm.tasks.simulate import genome_name, read_table
+
+    names, seqs, seen = [], [], {}
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise GenolmError("no such reference file", file=p)
+        name = genome_name(p)
+        if name in seen:
+            raise GenolmError("two reference files have the same name", file=p, found=f"{name} (also {seen[name]})",
+                              hint="each file is one genome, named after the file: rename one")
+        seen[name] = p
+        records = [r.seq for r in read_records(p, case="upper")]
+        if not records:
+            raise GenolmError("reference file has no sequence", file=p)
+        names.append(name)
+        seqs.append(records)
+    taxa = read_table(taxa_path, "taxa", names, number=False) if taxa_path else {n: n for n in names}
+    return names, seqs, [taxa[n] for n in names]
+
+
+def fragments(genomes: list[list[str]], n: int, length: int, rng: np.random.Generator
+              ) -> tuple[list[str], np.ndarray]:
+    """``n`` pieces of ``length`` bases from random places of each genome (records in proportion
+    to their length; a record shorter than ``length`` is taken whole) and the genome of each."""
+    pieces, owner = [], []
+    for g, records in enumerate(genomes):
+        sizes = np.array([len(r) for r in records], float)
+        which = rng.choice(len(records), size=n, p=sizes / sizes.sum())
+        for r in which:
+            s = records[r]
+            lo = int(rng.integers(0, max(1, len(s) - length + 1)))
+            pieces.append(s[lo: lo + length])
+            owner.append(g)
+    return pieces, np.asarray(owner, np.int32)
+
+
+def vote(neighbours: np.ndarray, labels: np.ndarray, n_labels: int, threshold: float
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of neighbour indices: the majority label (-1 when its share is below
+    ``threshold`` or tied) and that share.
+
+    >>> vote(np.array([[0, 1, 2], [0, 3, 3]]), np.array([0, 0, 1, 1]), 2, 0.6)
+    (array([ 0, -1]), array([0.66666667, 0.66666667]))
+    """
+    counts = np.zeros((len(neighbours), n_labels))
+    np.add.at(counts, (np.repeat(np.arange(len(neighbours)), neighbours.shape[1]), labels[neighbours].ravel()), 1)
+    top = counts.max(1)
+    best = counts.argmax(1)
+    tie = (counts == top[:, None]).sum(1) > 1
+    share = top / neighbours.shape[1]
+    return np.where(tie | (share < threshold), -1, best), share
+
+
+def embedding_calls(args, reads: list[str], genomes: list[list[str]], taxon_of: np.ndarray, threshold: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.neighbors import NearestNeighbors
+
+    from genolm.tasks.embedding import Embedder
+
+    rng = np.random.default_rng(args.seed)
+    length = args.fragment_length or int(np.median([len(r) for r in reads]))
+    pieces, owner = fragments(genomes, args.ref_fragments, length, rng)
+    emb = Embedder.load(args.model, args.device)
+    vectors = []
+    for what, seqs in (("references", pieces), ("reads", reads)):
+        bar = None
+        if not args.no_progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(seqs), desc=f"embed {what}", unit="seq", file=sys.stderr)
+        v = emb.embed(seqs, pool="mean", strand="both", progress=bar.update if bar else None)
+        if bar:
+            bar.close()
+        vectors.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+    k = min(args.neighbours, len(pieces))
+    near = NearestNeighbors(n_neighbors=k).fit(vectors[0]).kneighbors(vectors[1], return_distance=False)
+    genome, share = vote(near, owner, len(genomes), threshold)
+    taxon, t_share = vote(near, taxon_of[owner], int(taxon_of.max()) + 1, threshold)
+    taxon = np.where(genome >= 0, taxon_of[np.maximum(genome, 0)], taxon)
+    return genome, taxon, np.where(genome >= 0, share, t_share)
+
+
+def kmer_calls(args, reads: list[str], genomes: list[list[str]], taxon_of: np.ndarray, threshold: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from genolm.bio.kmer_index import KmerIndex
+
+    index = KmerIndex.build(genomes, taxon_of, args.k)
+    calls = index.classify(reads)
+    low = calls.score < threshold
+    return (np.where(low, -1, calls.genome), np.where(low, -1, calls.taxon), calls.score)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from genolm.io.atomic import atomic_file
+    from genolm.tasks.bin import _strip_mate, read_inputs, read_truth
+    from genolm.train.cluster_metrics import classification_scores
+
+    method = check(args)
+    truth = read_truth(args.truth) if args.truth else None
+    names, genomes, taxa = load_references(args.references, args.taxa)
+    taxon_names = sorted(set(taxa))
+    taxon_of = np.array([taxon_names.index(t) for t in taxa], np.int32)
+    t0 = time.perf_counter()
+    ids, _, reads = read_inputs(args.inputs, 0)
+    calls = {}
+    for m in ((method, "kmer") if truth is not None and method != "kmer" else (method,)):
+        threshold = args.threshold if args.threshold is not None and m == method else (0.5 if m == "embedding" else 0.1)
+        t = time.perf_counter()
+        g, tx, score = (embedding_calls if m == "embedding" else kmer_calls)(args, reads, genomes, taxon_of, threshold)
+        calls[m] = ([names[i] if i >= 0 else UNASSIGNED for i in g],
+                    [taxon_names[i] if i >= 0 else UNASSIGNED for i in tx], score, time.perf_counter() - t)
+    seconds = time.perf_counter() - t0
+    genome_calls, taxon_calls, score, _ = calls[method]
+    summary = {"command": "classify", "method": method, "model": args.model, "reads": len(reads),
+               "references": len(names), "taxa": len(taxon_names),
+               "assigned": float(np.mean([c != UNASSIGNED for c in genome_calls])),
+               "seconds": round(seconds, 2), "reads_per_s": len(reads) / max(seconds, 1e-9)}
+    metrics = {}
+    if truth is not None:
+        keep = [i for i, r in enumerate(ids) if _strip_mate(r) in truth]
+        if not keep:
+            raise GenolmError("no read id is in the truth table", file=args.truth, found=ids[0],
+                              hint="the truth's read column must name the input's records")
+        taxon_by_genome = dict(zip(names, taxa))
+        true_genome = [truth[_strip_mate(ids[i])] for i in keep]
+        if not set(true_genome) & set(names):
+            raise GenolmError("no genome of the truth table is a reference", file=args.truth,
+                              found=", ".join(sorted(set(true_genome))[:3]),
+                              hint="references are named after their files, without the extension")
+        # A read from a genome that is not a reference is right only when unassigned.
+        true_genome = [g if g in taxon_by_genome else UNASSIGNED for g in true_genome]
+        true_taxon = [taxon_by_genome.get(g, UNASSIGNED) for g in true_genome]
+        for m, (g, tx, _, secs) in calls.items():
+            metrics[m] = {"genome": classification_scores(true_genome, [g[i] for i in keep]),
+                          "taxon": classification_scores(true_taxon, [tx[i] for i in keep])}
+            for level in metrics[m].values():
+                level["seconds"] = round(secs, 2)
+        summary["metrics"] = {m: {lv: {k: v for k, v in s.items() if k != "labels"} for lv, s in d.items()}
+                              for m, d in metrics.items()}
+        summary["scored"] = len(keep)
+    out = Path(args.out)
+    with atomic_file(out) as tmp:
+        with open(tmp, "w") as f:
+            f.write("id\tlength\tgenome\ttaxon\tscore\n")
+            for i, r, g, t, s in zip(ids, reads, genome_calls, taxon_calls, score):
+                f.write(f"{i}\t{len(r)}\t{g}\t{t}\t{s:.4g}\n")
+    if metrics:
+        with atomic_file(metrics_path(out)) as tmp:
+            tmp.write_text(json.dumps({"summary": summary, "metrics": metrics}, indent=1) + "\n")
+    return summary
+
+
+def metrics_path(out: Path) -> Path:
+    """``calls.tsv`` -> ``calls.metrics.json``."""
+    return out.with_name((out.name[: -len(out.suffix)] if out.suffix else out.name) + ".metrics.json")

@@ -1,0 +1,165 @@
+"""genolm classify: exact k-mer lookup (the index against a brute-force reference), strain-level
+ties, nearest-reference embeddings, scores against the truth (with the k-mer baseline in the same
+run), the unassigned answer, bad input."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from conftest import DATA, run_cli
+from genolm.bio.kmer_index import KmerIndex
+from genolm.bio.seq import reverse_complement
+from genolm.train.cluster_metrics import classification_scores
+
+
+def random_seq(rng, n):
+    return "".join(rng.choice(list("ACGT"), n))
+
+
+def brute_force(refs, read, k):
+    """References holding the most of the read's canonical k-mers (sets of strings, both strands)."""
+    def kmers(s):
+        out = set()
+        for i in range(len(s) - k + 1):
+            w = s[i: i + k]
+            out.add(min(w, reverse_complement(w)))
+        return out
+    mine = [min(read[i: i + k], reverse_complement(read[i: i + k])) for i in range(len(read) - k + 1)]
+    held = [sum(w in kmers("N".join(r)) for w in mine) for r in refs]
+    top = max(held)
+    return [i for i, h in enumerate(held) if h == top] if top else [], top
+
+
+def test_kmer_index_matches_a_brute_force_count():
+    rng = np.random.default_rng(0)
+    base = random_seq(rng, 3000)
+    # Two "strains" of one species (a few SNPs apart) and an unrelated genome of two records.
+    strain_b = list(base)
+    for p in rng.choice(3000, 30, replace=False):
+        strain_b[p] = "A" if base[p] != "A" else "C"
+    refs = [[base], ["".join(strain_b)], [random_seq(rng, 1500), random_seq(rng, 1500)]]
+    idx = KmerIndex.build(refs, taxa=[0, 0, 1], k=9)
+    reads = []
+    for _ in range(60):
+        r = int(rng.integers(0, 3))
+        rec = refs[r][int(rng.integers(0, len(refs[r])))]
+        lo = int(rng.integers(0, len(rec) - 80))
+        s = rec[lo: lo + 80]
+        reads.append(reverse_complement(s) if rng.random() < 0.5 else s)
+    reads.append(random_seq(rng, 80))  # from nowhere
+    calls = idx.classify(reads, chunk=7)  # chunks smaller than the input
+    for i, read in enumerate(reads):
+        best, top = brute_force(refs, read, 9)
+        assert calls.votes[i] == top or calls.genome[i] < 0
+        if len(best) == 1:
+            assert calls.genome[i] == best[0] and calls.taxon[i] == [0, 0, 1][best[0]]
+        else:
+            assert calls.genome[i] == -1
+            if best == [0, 1]:  # tied between the two strains: still the species
+                assert calls.taxon[i] == 0 and calls.votes[i] == top
+    assert (calls.genome == -1).any() and (calls.genome >= 0).any()
+    assert calls.kmers[-1] == 72 and calls.genome[-1] == -1 and 0 <= calls.score.max() <= 1
+
+
+def test_classification_scores_by_hand():
+    s = classification_scores(["a", "a", "a", "b", "unassigned"], ["a", "a", "b", "unassigned", "unassigned"])
+    assert s["accuracy"] == pytest.approx(3 / 5) and s["assigned"] == pytest.approx(3 / 5)
+    assert s["precision"] == pytest.approx(2 / 3)
+    assert s["labels"]["a"] == {"reads": 3, "predicted": 2, "precision": 1.0, "recall": pytest.approx(2 / 3),
+                                "f1": pytest.approx(0.8)}
+    assert s["labels"]["b"]["precision"] == 0.0 and s["labels"]["b"]["recall"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory):
+    """Lambda, an AT-rich genome and a 'strain' of it with a SNP every 50 bases; perfect single reads."""
+    from genolm.cli import main
+
+    d = tmp_path_factory.mktemp("cls")
+    rng = np.random.default_rng(1)
+    at = "".join(rng.choice(list("ACGT"), 30000, p=[0.42, 0.08, 0.08, 0.42]))
+    strain = "".join(("G" if c != "G" else "T") if i % 50 == 25 else c for i, c in enumerate(at))
+    for name, s in (("atrich_1", at), ("atrich_2", strain)):
+        with gzip.open(d / f"{name}.fasta.gz", "wt") as f:
+            f.write(f">chrom\n{s}\n")
+    refs = [DATA / "lambda.fasta.gz", d / "atrich_1.fasta.gz", d / "atrich_2.fasta.gz"]
+    (d / "taxa.tsv").write_text("lambda\tphage\natrich_1\tatrich\natrich_2\tatrich\n")
+    assert main(["simulate", *map(str, refs), "--reads", "600", "--single", "--model", "perfect",
+                 "--abundance", "uniform", "--out", str(d / "sim"), "--taxa", str(d / "taxa.tsv")]) == 0
+    return d, refs
+
+
+def test_kmer_classify_against_the_truth(tmp_path, capsys, mock):
+    d, refs = mock
+    out = tmp_path / "calls.tsv"
+    code, stdout, err = run_cli(["classify", d / "sim" / "reads.fastq.gz", "--references", *refs,
+                                 "--taxa", d / "taxa.tsv", "--truth", d / "sim" / "truth.tsv", "--out", out], capsys)
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert rows[0] == ["id", "length", "genome", "taxon", "score"] and len(rows) == 601
+    m = json.loads((tmp_path / "calls.metrics.json").read_text())["metrics"]
+    assert set(m) == {"kmer"}
+    # Perfect reads: species always right; a SNP every 50 bases tells the strains apart.
+    assert m["kmer"]["taxon"]["accuracy"] == 1.0
+    assert m["kmer"]["genome"]["accuracy"] > 0.95 and m["kmer"]["genome"]["precision"] == 1.0
+    assert "kmer" in stdout and "taxon" in stdout
+    # A genome missing from the references: its reads should be unassigned, and are.
+    code, _, err = run_cli(["classify", d / "sim" / "reads.fastq.gz", "--references", refs[0], "--truth",
+                            d / "sim" / "truth.tsv", "--out", tmp_path / "one.tsv"], capsys)
+    assert code == 0, err
+    g = json.loads((tmp_path / "one.metrics.json").read_text())["metrics"]["kmer"]["genome"]
+    assert g["accuracy"] > 0.95 and g["labels"]["unassigned"]["recall"] > 0.95
+
+
+def test_embedding_classify_with_the_kmer_baseline(tmp_path, capsys, mock):
+    from test_embed import make_run
+
+    d, refs = mock
+    run = make_run(tmp_path, "transformer", causal=False)
+    out = tmp_path / "e.tsv"
+    code, stdout, err = run_cli(["classify", d / "sim" / "reads.fastq.gz", "--references", *refs, "--taxa",
+                                 d / "taxa.tsv", "--model", run, "--ref-fragments", "100", "--truth",
+                                 d / "sim" / "truth.tsv", "--out", out, "--device", "cpu"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "e.metrics.json").read_text())["metrics"]
+    assert set(m) == {"embedding", "kmer"} and 0 <= m["embedding"]["genome"]["accuracy"] <= 1
+    calls = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    assert len(calls) == 600 and all(c[2] in ("lambda", "atrich_1", "atrich_2", "unassigned") for c in calls)
+    # Threshold 1: only unanimous neighbours assign, so never more reads than at the default 0.5.
+    code, _, err = run_cli(["classify", d / "sim" / "reads.fastq.gz", "--references", *refs, "--model", run,
+                            "--ref-fragments", "100", "--threshold", "1", "--out", tmp_path / "t.tsv",
+                            "--device", "cpu"], capsys)
+    assert code == 0, err
+    strict = [line.split("\t")[2] for line in (tmp_path / "t.tsv").read_text().splitlines()[1:]]
+    assert sum(c != "unassigned" for c in strict) <= sum(c[2] != "unassigned" for c in calls)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--method", "embedding"], "--method embedding needs --model"),
+    (["--threshold", "2"], "--threshold is a share of the votes"),
+    (["--truth", "{bad}"], "no read id is in the truth table"),
+    (["--references", "{missing}"], "no such reference file"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, mock, extra, message):
+    d, refs = mock
+    (tmp_path / "bad.tsv").write_text("read\tgenome\nX1\tg\n")
+    extra = [e.format(bad=tmp_path / "bad.tsv", missing=tmp_path / "nope.fa") for e in extra]
+    if "--references" not in extra:
+        extra = ["--references", *refs, *extra]
+    code, _, err = run_cli(["classify", d / "sim" / "reads.fastq.gz", "--out", tmp_path / "o.tsv", *extra], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o.tsv").exists()
+
+
+def test_winner_ties_and_the_group_of_the_tied():
+    from genolm.bio.kmer_index import _winner
+
+    # read 0: labels 0 and 1 tie (3 votes each, both group 0), label 2 (group 1) trails;
+    # read 1: label 2 wins alone; read 2: labels 0 and 2 tie across groups; read 3: no votes.
+    read = np.array([0] * 7 + [1] * 2 + [2] * 2)
+    label = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 2])
+    best, votes, tied = _winner(read, label, 4, 3, np.array([0, 0, 1]))
+    assert best.tolist() == [-1, 2, -1, -1] and votes.tolist() == [3, 2, 1, 0]
+    assert tied.tolist() == [0, 1, -1, -1]
