@@ -40,7 +40,7 @@ import numpy as np
 
 from genolm.errors import GenolmError
 
-HELP = "classify reads against reference genomes (nearest embedding or exact k-mers), with an unassigned answer"
+HELP = "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned"
 UNASSIGNED = "unassigned"
 METHODS = ("embedding", "kmer")
 
@@ -140,8 +140,9 @@ def vote(neighbours: np.ndarray, labels: np.ndarray, n_labels: int, threshold: f
     """Per row of neighbour indices: the majority label (-1 when its share is below
     ``threshold`` or tied) and that share.
 
-    >>> vote(np.array([[0, 1, 2], [0, 3, 3]]), np.array([0, 0, 1, 1]), 2, 0.6)
-    (array([ 0, -1]), array([0.66666667, 0.66666667]))
+    >>> near, labels = np.array([[0, 1, 2], [0, 2, 3]]), np.array([0, 0, 1, 1])  # votes 0,0,1 and 0,1,1
+    >>> vote(near, labels, 2, 0.5)[0].tolist(), vote(near, labels, 2, 0.7)[0].tolist()
+    ([0, 1], [-1, -1])
     """
     counts = np.zeros((len(neighbours), n_labels))
     np.add.at(counts, (np.repeat(np.arange(len(neighbours)), neighbours.shape[1]), labels[neighbours].ravel()), 1)
