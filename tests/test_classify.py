@@ -61,6 +61,10 @@ def test_kmer_index_matches_a_brute_force_count():
                 assert calls.taxon[i] == 0 and calls.votes[i] == top
     assert (calls.genome == -1).any() and (calls.genome >= 0).any()
     assert calls.kmers[-1] == 72 and calls.genome[-1] == -1 and 0 <= calls.score.max() <= 1
+    idx.MAX_PAIRS = 100  # too many pairs for one vote: parts are halved down to single reads
+    halved = idx.classify(reads)
+    for name in ("genome", "taxon", "votes", "kmers"):
+        np.testing.assert_array_equal(getattr(halved, name), getattr(calls, name))
 
 
 def test_classification_scores_by_hand():
@@ -163,3 +167,42 @@ def test_winner_ties_and_the_group_of_the_tied():
     best, votes, tied = _winner(read, label, 4, 3, np.array([0, 0, 1]))
     assert best.tolist() == [-1, 2, -1, -1] and votes.tolist() == [3, 2, 1, 0]
     assert tied.tolist() == [0, 1, -1, -1]
+
+
+def test_per_record_references_and_a_taxon_truth(tmp_path, capsys):
+    """A 16S-style database: one reference per record, genera by --taxa, queries scored by taxon."""
+    rng = np.random.default_rng(5)
+
+    def mutant(s, n):
+        s = list(s)
+        for p in rng.choice(len(s), n, replace=False):
+            s[p] = "ACGT"[("ACGT".index(s[p]) + 1) % 4]
+        return "".join(s)
+
+    genera = {g: random_seq(rng, 600) for g in ("Alpha", "Beta", "Gamma")}
+    refs, taxa, queries, truth = [], [], [], []
+    for g, base in genera.items():
+        for j in range(3):
+            refs.append((f"{g}_{j}", mutant(base, 12)))
+            taxa.append(f"{g}_{j}\t{g}\n")
+        for j in range(4):
+            queries.append((f"q_{g}_{j}", mutant(base, 12)))
+            truth.append(f"q_{g}_{j}\t{g}\n")
+    queries.append(("q_new", random_seq(rng, 600)))  # a genus that is not in the database
+    truth.append("q_new\tDelta\n")
+    (tmp_path / "refs.fa").write_text("".join(f">{i}\n{s}\n" for i, s in refs))
+    (tmp_path / "q.fa").write_text("".join(f">{i}\n{s}\n" for i, s in queries))
+    (tmp_path / "taxa.tsv").write_text("".join(taxa))
+    (tmp_path / "truth.tsv").write_text("read\ttaxon\n" + "".join(truth))
+    code, _, err = run_cli(["classify", tmp_path / "q.fa", "--references", tmp_path / "refs.fa", "--per-record",
+                            "--taxa", tmp_path / "taxa.tsv", "--truth", tmp_path / "truth.tsv",
+                            "--out", tmp_path / "c.tsv"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "c.metrics.json").read_text())["metrics"]["kmer"]
+    assert set(m) == {"taxon"} and m["taxon"]["accuracy"] == 1.0  # the new genus is (rightly) unassigned
+    rows = {r.split("\t")[0]: r.split("\t")[3] for r in (tmp_path / "c.tsv").read_text().splitlines()[1:]}
+    assert rows["q_new"] == "unassigned" and rows["q_Beta_2"] == "Beta"
+    # Without --per-record the whole file is one genome: two references with one name is an error.
+    code, _, err = run_cli(["classify", tmp_path / "q.fa", "--references", tmp_path / "refs.fa", tmp_path / "refs.fa",
+                            "--out", tmp_path / "d.tsv"], capsys)
+    assert code == 2 and "two reference files have the same name" in err

@@ -87,36 +87,50 @@ class KmerIndex:
         starts = np.append(starts, len(owners)).astype(np.int64)
         return cls(k, codes, starts, owners, taxon, genome_taxon)
 
+    MAX_PAIRS = 1 << 24  # (read, reference) pairs voted at once: bounds memory when k-mers are widely shared
+
     def classify(self, seqs: Sequence[str], chunk: int = 16384) -> KmerCalls:
         n = len(seqs)
         out = KmerCalls(np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.zeros(n, np.int32),
                         np.zeros(n, np.int32))
-        for lo in range(0, n, chunk):
-            part = seqs[lo: lo + chunk]
-            joined = b"N".join(check_unknown(s, "n") for s in part)  # no window crosses two reads
-            code, ok = _windows(np.frombuffer(joined, dtype=np.uint8), self.k, True)
-            valid = np.flatnonzero(ok)
-            starts = np.cumsum([0] + [len(s) + 1 for s in part[:-1]])
-            read = np.searchsorted(starts, valid, side="right") - 1
-            code = code[valid]
-            out.kmers[lo: lo + len(part)] = np.bincount(read, minlength=len(part))
-            pos = np.minimum(np.searchsorted(self.codes, code), max(len(self.codes) - 1, 0))
-            hit = (self.codes[pos] == code) if len(self.codes) else np.zeros(len(code), bool)
-            read, pos = read[hit], pos[hit]
-            # Every (read, reference) pair of a hit: a reference's votes = the read's k-mers it holds.
-            n_own = self.starts[pos + 1] - self.starts[pos]
-            first = np.repeat(self.starts[pos] - np.cumsum(n_own) + n_own, n_own) + np.arange(n_own.sum())
-            g_best, g_votes, g_tied = _winner(np.repeat(read, n_own), self.owners[first], len(part),
-                                              self.n_references, self.genome_taxon)
-            t_best, t_votes, _ = _winner(read, self.taxon[pos], len(part), self.n_taxa)
-            has_g = g_best >= 0
-            out.genome[lo: lo + len(part)] = g_best
-            # A read with a reference takes its taxon; one tied between references of one taxon takes
-            # that taxon; otherwise the taxon its taxon-specific k-mers vote for.
-            out.taxon[lo: lo + len(part)] = np.where(has_g, self.genome_taxon[np.maximum(g_best, 0)],
-                                                     np.where(g_tied >= 0, g_tied, t_best))
-            out.votes[lo: lo + len(part)] = np.where(has_g | (g_tied >= 0), g_votes, t_votes)
+        todo = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+        while todo:
+            lo, hi = todo.pop()
+            if not self._classify_part(seqs[lo:hi], out, lo) and hi - lo > 1:
+                mid = (lo + hi) // 2  # too many pairs (k-mers shared by many references): halve
+                todo += [(lo, mid), (mid, hi)]
         return out
+
+    def _classify_part(self, part: Sequence[str], out: KmerCalls, lo: int) -> bool:
+        """Fill ``out`` for reads ``lo...``; False (nothing written) when the part has too many
+        (read, reference) pairs to vote at once."""
+        joined = b"N".join(check_unknown(s, "n") for s in part)  # no window crosses two reads
+        code, ok = _windows(np.frombuffer(joined, dtype=np.uint8), self.k, True)
+        valid = np.flatnonzero(ok)
+        starts = np.cumsum([0] + [len(s) + 1 for s in part[:-1]])
+        read = np.searchsorted(starts, valid, side="right") - 1
+        code = code[valid]
+        pos = np.minimum(np.searchsorted(self.codes, code), max(len(self.codes) - 1, 0))
+        hit = (self.codes[pos] == code) if len(self.codes) else np.zeros(len(code), bool)
+        n_kmers = np.bincount(read, minlength=len(part))
+        read, pos = read[hit], pos[hit]
+        # Every (read, reference) pair of a hit: a reference's votes = the read's k-mers it holds.
+        n_own = self.starts[pos + 1] - self.starts[pos]
+        if n_own.sum() > self.MAX_PAIRS and len(part) > 1:
+            return False
+        first = np.repeat(self.starts[pos] - np.cumsum(n_own) + n_own, n_own) + np.arange(n_own.sum())
+        g_best, g_votes, g_tied = _winner(np.repeat(read, n_own), self.owners[first], len(part),
+                                          self.n_references, self.genome_taxon)
+        t_best, t_votes, _ = _winner(read, self.taxon[pos], len(part), self.n_taxa)
+        has_g = g_best >= 0
+        rows = slice(lo, lo + len(part))
+        out.kmers[rows] = n_kmers
+        out.genome[rows] = g_best
+        # A read with a reference takes its taxon; one tied between references of one taxon takes
+        # that taxon; otherwise the taxon its taxon-specific k-mers vote for.
+        out.taxon[rows] = np.where(has_g, self.genome_taxon[np.maximum(g_best, 0)], np.where(g_tied >= 0, g_tied, t_best))
+        out.votes[rows] = np.where(has_g | (g_tied >= 0), g_votes, t_votes)
+        return True
 
 
 def _codes(seq: str, k: int) -> np.ndarray:

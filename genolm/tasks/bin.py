@@ -106,20 +106,21 @@ def read_inputs(paths: list[str], min_length: int) -> tuple[list[str], list[str]
     return ids, files, seqs
 
 
-def read_truth(path: str) -> dict[str, str]:
-    """{read id: genome} from a TSV whose header names a read (or id) column and a genome column."""
+def read_truth(path: str, columns: tuple[str, ...] = GENOME_COLUMNS) -> dict[str, str]:
+    """{read id: label} from a TSV whose header names a read (or id) column and one of ``columns``
+    (default: a genome column)."""
     try:
         with open(path, newline="") as f:
             rows = csv.reader(f, delimiter="\t")
             header = next(rows, [])
             cols = {c.lower(): i for i, c in enumerate(header)}
             key = next((cols[c] for c in READ_COLUMNS if c in cols), None)
-            genome = next((cols[c] for c in GENOME_COLUMNS if c in cols), None)
-            if key is None or genome is None:
-                raise GenolmError("truth table needs a read and a genome column", file=path, line=1,
-                                  expected=f"one of {', '.join(READ_COLUMNS)}; one of {', '.join(GENOME_COLUMNS)}",
+            label = next((cols[c] for c in columns if c in cols), None)
+            if key is None or label is None:
+                raise GenolmError(f"truth table needs a read and a {columns[0]} column", file=path, line=1,
+                                  expected=f"one of {', '.join(READ_COLUMNS)}; one of {', '.join(columns)}",
                                   found="\t".join(header)[:80])
-            return {_strip_mate(r[key]): r[genome] for r in rows if len(r) > max(key, genome)}
+            return {_strip_mate(r[key]): r[label] for r in rows if len(r) > max(key, label)}
     except OSError:
         raise GenolmError("no such truth table", file=path) from None
 

@@ -14,11 +14,12 @@ Two methods:
   reference, sequencing errors and all, shares most of them).
 
 References are FASTA files, one genome per file, named after the file (``E.coli_K12.fasta.gz`` →
-``E.coli_K12``); ``--taxa`` maps genome names to taxa (TSV genome, taxon; default: the name).
+``E.coli_K12``), or with ``--per-record`` one reference per record, named by its id (a 16S
+database); ``--taxa`` maps those names to taxa (TSV name, taxon; default: the name itself).
 
 Writes ``--out`` (TSV: id, length, genome, taxon, score; atomically).  With ``--truth`` (the
-read → genome table of ``genolm simulate`` or CAMISIM; a read whose genome is not among the
-references should be unassigned) it scores genome and taxon calls — accuracy (unassigned counts as
+read → genome table of ``genolm simulate`` or CAMISIM, or a read → taxon table; a read whose
+genome or taxon is not among the references should be unassigned) it scores genome and taxon calls — accuracy (unassigned counts as
 wrong), share assigned, precision, per-genome precision/recall/F1, ARI, AMI — and in the same run
 the k-mer baseline, into ``OUT.metrics.json`` beside ``--out``.
 
@@ -53,8 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="genolm run or Hugging Face folder (method embedding)")
     p.add_argument("--method", choices=METHODS, default=None,
                    help="embedding (default with --model) or kmer (default without)")
+    p.add_argument("--per-record", action="store_true",
+                   help="every record of the reference files is a reference of its own, named by its id "
+                        "(e.g. a 16S database); --taxa then maps record ids to taxa")
     p.add_argument("--taxa", default=None, help="TSV of genome, taxon (default: taxon = genome name)")
-    p.add_argument("--truth", default=None, help="read -> genome TSV: score the calls (and the k-mer baseline)")
+    p.add_argument("--truth", default=None,
+                   help="TSV with a read column and a genome column (genome and taxon scored) or a taxon "
+                        "column (taxon scored): score the calls, and the k-mer baseline")
     p.add_argument("--threshold", type=float, default=None,
                    help="least share of the votes that assigns (default: 0.5 embedding, 0.1 kmer)")
     p.add_argument("--k", type=int, default=12, help="k-mer length of the k-mer method (default: 12)")
@@ -96,7 +102,8 @@ def check(args: argparse.Namespace) -> str:
     return method
 
 
-def load_references(paths: list[str], taxa_path: str | None) -> tuple[list[str], list[list[str]], list[str]]:
+def load_references(paths: list[str], taxa_path: str | None, per_record: bool = False
+                    ) -> tuple[list[str], list[list[str]], list[str]]:
     """Genome names, each genome's sequences, and each genome's taxon."""
     from genolm.io.seqio import read_records
     from genolm.tasks.simulate import genome_name, read_table
@@ -105,6 +112,15 @@ def load_references(paths: list[str], taxa_path: str | None) -> tuple[list[str],
     for p in map(Path, paths):
         if not p.is_file():
             raise GenolmError("no such reference file", file=p)
+        if per_record:
+            for r in read_records(p, case="upper", unique_ids=True):
+                if r.id in seen:
+                    raise GenolmError("two reference records have the same id", file=p, record=r.id,
+                                      found=f"also in {seen[r.id]}", hint="with --per-record, ids name references")
+                seen[r.id] = p
+                names.append(r.id)
+                seqs.append([r.seq])
+            continue
         name = genome_name(p)
         if name in seen:
             raise GenolmError("two reference files have the same name", file=p, found=f"{name} (also {seen[name]})",
@@ -194,12 +210,12 @@ def kmer_calls(args, reads: list[str], genomes: list[list[str]], taxon_of: np.nd
 
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_file
-    from genolm.tasks.bin import _strip_mate, read_inputs, read_truth
+    from genolm.tasks.bin import _strip_mate, read_inputs
     from genolm.train.cluster_metrics import classification_scores
 
     method = check(args)
-    truth = read_truth(args.truth) if args.truth else None
-    names, genomes, taxa = load_references(args.references, args.taxa)
+    truth, level = read_classify_truth(args.truth) if args.truth else (None, None)
+    names, genomes, taxa = load_references(args.references, args.taxa, getattr(args, "per_record", False))
     taxon_names = sorted(set(taxa))
     taxon_of = np.array([taxon_names.index(t) for t in taxa], np.int32)
     t0 = time.perf_counter()
@@ -223,18 +239,21 @@ def run(args: argparse.Namespace) -> dict:
         if not keep:
             raise GenolmError("no read id is in the truth table", file=args.truth, found=ids[0],
                               hint="the truth's read column must name the input's records")
+        known = set(names) if level == "genome" else set(taxa)
+        true = [truth[_strip_mate(ids[i])] for i in keep]
+        if not set(true) & known:
+            raise GenolmError(f"no {level} of the truth table is among the references'", file=args.truth,
+                              found=", ".join(sorted(set(true))[:3]),
+                              hint="references are named after their files, without the extension"
+                              if level == "genome" else "the truth's taxa must be those of --taxa")
+        # A read from a genome (taxon) that is not among the references is right only when unassigned.
+        true = [x if x in known else UNASSIGNED for x in true]
         taxon_by_genome = dict(zip(names, taxa))
-        true_genome = [truth[_strip_mate(ids[i])] for i in keep]
-        if not set(true_genome) & set(names):
-            raise GenolmError("no genome of the truth table is a reference", file=args.truth,
-                              found=", ".join(sorted(set(true_genome))[:3]),
-                              hint="references are named after their files, without the extension")
-        # A read from a genome that is not a reference is right only when unassigned.
-        true_genome = [g if g in taxon_by_genome else UNASSIGNED for g in true_genome]
-        true_taxon = [taxon_by_genome.get(g, UNASSIGNED) for g in true_genome]
+        true_taxon = [taxon_by_genome.get(g, UNASSIGNED) for g in true] if level == "genome" else true
         for m, (g, tx, _, secs) in calls.items():
-            metrics[m] = {"genome": classification_scores(true_genome, [g[i] for i in keep]),
-                          "taxon": classification_scores(true_taxon, [tx[i] for i in keep])}
+            metrics[m] = {"taxon": classification_scores(true_taxon, [tx[i] for i in keep])}
+            if level == "genome":
+                metrics[m] = {"genome": classification_scores(true, [g[i] for i in keep]), **metrics[m]}
             for level in metrics[m].values():
                 level["seconds"] = round(secs, 2)
         summary["metrics"] = {m: {lv: {k: v for k, v in s.items() if k != "labels"} for lv, s in d.items()}
@@ -250,6 +269,20 @@ def run(args: argparse.Namespace) -> dict:
         with atomic_file(metrics_path(out)) as tmp:
             tmp.write_text(json.dumps({"summary": summary, "metrics": metrics}, indent=1) + "\n")
     return summary
+
+
+def read_classify_truth(path: str) -> tuple[dict[str, str], str]:
+    """{read: genome} (level "genome") when the table has a genome column, else {read: taxon}."""
+    from genolm.tasks.bin import GENOME_COLUMNS, read_truth
+
+    try:
+        with open(path) as f:
+            header = {c.strip().lower() for c in f.readline().split("\t")}
+    except OSError:
+        raise GenolmError("no such truth table", file=path) from None
+    if header & set(GENOME_COLUMNS) or "taxon" not in header:
+        return read_truth(path), "genome"
+    return read_truth(path, ("taxon",)), "taxon"
 
 
 def metrics_path(out: Path) -> Path:
