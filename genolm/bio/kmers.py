@@ -129,12 +129,15 @@ def clr(profiles: np.ndarray, pseudocount: float | None = None) -> np.ndarray:
     >>> bool(abs(x.sum()) < 1e-6), bool(x[0, 0] > x[0, 1])
     (True, True)
     """
-    p = np.asarray(profiles, np.float64)
+    p = np.asarray(profiles)
     if pseudocount is None:
-        nz = p[p > 0]
-        pseudocount = float(nz.min()) / 2 if nz.size else 1.0
-    logs = np.log(p + pseudocount)
-    return (logs - logs.mean(1, keepdims=True)).astype(np.float32)
+        pseudocount = float(np.where(p > 0, p, np.inf).min(initial=np.inf)) / 2
+        pseudocount = pseudocount if np.isfinite(pseudocount) else 1.0
+    out = np.empty(p.shape, np.float32)
+    for lo in range(0, len(p), 65536):  # float64 per block of rows: bounded memory for millions of reads
+        logs = np.log(np.asarray(p[lo: lo + 65536], np.float64) + pseudocount)
+        out[lo: lo + 65536] = logs - logs.mean(1, keepdims=True)
+    return out
 
 
 def kmer_counts(seq: str | bytes, k: int, *, canonical: bool = False, unknown: str = "error"

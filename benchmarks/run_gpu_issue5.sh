@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The GPU run behind BENCHMARKS.md's issue-5 language-model rows: one 10-minute call on one GPU.
+#   bash benchmarks/run_gpu_issue5.sh OUTDIR DATA
+# DATA holds bacteria/*.fasta.gz (the 16 genomes), species.tsv (genome -> species), and samples made
+# by `genolm simulate` here (InSilicoSeq is not on the GPU machine): sp4/ (4 species, one strain each,
+# 100,000 single reads) and sa5/ (5 S. aureus strains, 50,000 single reads), each reads.fastq.gz +
+# truth.tsv.gz; CAMISIM's reads come from the repo's data/.
+# 1. genolm prepare (the 16 genomes, windows of 512) -> genolm pretrain, masked LM, `small`, --minutes.
+# 2. genolm bin --model RUN on each sample: --features embedding and both (the TNF baseline is scored
+#    in the same run), --truth.
+# 3. genolm classify --model RUN on sp4 (against all 16 strains, --taxa species) and sa5 (the 5 strains),
+#    the k-mer baseline scored in the same run.
+# 4. Speed: genolm bin --features embedding on 1,000,000 reads = the sp4 reads 10 times (renamed).
+# SMOKE=1: the same plan on a CPU with a debug model and 2,000 reads per sample.
+set -u
+OUT=${1:?OUTDIR}; DATA=${2:?DATA}
+mkdir -p "$OUT"; WORK=${WORK:-/tmp/issue5}; mkdir -p "$WORK"
+export PYTHONUNBUFFERED=1
+G="python3 -m genolm"; T0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/timeline.txt"; }
+if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; FLAVOR=debug; MIN=${PRETRAIN_MIN:-0.2}; N=2000; COMPILE=""; FRAG=50; COPIES=2
+else DEV=cuda; FLAVOR=small; MIN=${PRETRAIN_MIN:-3}; N=0; COMPILE="--compile"; FRAG=2000; COPIES=10; fi
+for s in sp4 sa5; do  # unpack the samples (the first N reads with SMOKE)
+  mkdir -p "$WORK/$s"; gzip -dc "$DATA/$s/truth.tsv.gz" > "$WORK/$s/truth.tsv"
+  if [ "$N" = 0 ]; then cp "$DATA/$s/reads.fastq.gz" "$WORK/$s/"; else gzip -dc "$DATA/$s/reads.fastq.gz" | head -n $((4 * N)) | gzip > "$WORK/$s/reads.fastq.gz"; fi
+done
+mkdir -p "$WORK/camisim"; gzip -dc data/camisim_reads_mapping.tsv.gz > "$WORK/camisim/truth.tsv"
+if [ "$N" = 0 ]; then cp data/camisim_reads.fasta.gz "$WORK/camisim/reads.fasta.gz"
+else gzip -dc data/camisim_reads.fasta.gz | head -n $((2 * N)) | gzip > "$WORK/camisim/reads.fasta.gz"; fi
+
+stamp "prepare + pretrain ($FLAVOR, $MIN min)"
+$G prepare "$DATA"/bacteria/*.fasta.gz --out "$WORK/corpus" --window 512 --val-fraction 0.01 --unknown n --no-progress \
+  > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; exit 1; }
+$G pretrain --data "$WORK/corpus" --out "$WORK/run" --model $FLAVOR --objective mlm --device $DEV --minutes $MIN \
+  --steps 1000000 --batch-size 256 --lr 1e-3 $COMPILE --eval-every 400 --eval-batches 40 --save-every 1000000 \
+  --log-every 50 > "$OUT/pretrain.txt" 2>&1 || { stamp "pretrain failed"; exit 1; }
+cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
+
+for s in sp4 sa5 camisim; do
+  R=$(ls "$WORK/$s"/reads.*); T="$WORK/$s/truth.tsv"
+  for f in embedding both; do
+    stamp "bin $s --features $f"
+    $G bin "$R" --model "$WORK/run" --features $f --truth "$T" --out "$WORK/bin_${s}_$f" --device $DEV --no-progress \
+      > "$OUT/bin_${s}_$f.txt" 2>&1 && cp "$WORK/bin_${s}_$f/summary.json" "$OUT/bin_${s}_$f.json"
+  done
+done
+stamp "classify sp4 (16 strains, species taxa), sa5 (5 strains)"
+$G classify "$WORK/sp4/reads.fastq.gz" --references "$DATA"/bacteria/*.fasta.gz --taxa "$DATA/species.tsv" \
+  --model "$WORK/run" --ref-fragments $FRAG --truth "$WORK/sp4/truth.tsv" --out "$WORK/cls_sp4.tsv" --device $DEV \
+  --no-progress > "$OUT/classify_sp4.txt" 2>&1
+$G classify "$WORK/sa5/reads.fastq.gz" --references "$DATA"/bacteria/S.Aureus__*.fasta.gz --model "$WORK/run" \
+  --ref-fragments $FRAG --truth "$WORK/sa5/truth.tsv" --out "$WORK/cls_sa5.tsv" --device $DEV --no-progress \
+  > "$OUT/classify_sa5.txt" 2>&1
+cp "$WORK"/cls_*.metrics.json "$OUT/" 2>/dev/null
+
+stamp "speed: bin 1M reads (sp4 x $COPIES)"
+python3 - "$WORK/sp4/reads.fastq.gz" "$WORK/big.fasta" $COPIES <<'PY'
+import gzip, sys
+src, dst, copies = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with gzip.open(src, "rt") as f:
+    lines = f.read().splitlines()
+with open(dst, "w") as o:
+    for c in range(copies):
+        for i in range(0, len(lines), 4):
+            o.write(f">c{c}_{lines[i][1:].split()[0]}\n{lines[i + 1]}\n")
+PY
+/usr/bin/time -v $G bin "$WORK/big.fasta" --model "$WORK/run" --features embedding --out "$WORK/bin_big" --device $DEV \
+  --no-progress > "$OUT/bin_big.txt" 2>&1; cp "$WORK/bin_big/summary.json" "$OUT/bin_big.json" 2>/dev/null
+stamp "done"
+grep -h -A4 "^features" "$OUT"/bin_*.txt; grep -h -A6 "^method" "$OUT"/classify_*.txt; grep -h "sequences/s\|Maximum resident" "$OUT/bin_big.txt"
