@@ -129,6 +129,8 @@ def test_embedding_classify_with_the_kmer_baseline(tmp_path, capsys, mock):
     assert code == 0, err
     m = json.loads((tmp_path / "e.metrics.json").read_text())["metrics"]
     assert set(m) == {"embedding", "kmer"} and 0 <= m["embedding"]["genome"]["accuracy"] <= 1
+    assert set(m["embedding"]) == set(m["kmer"]) == {"genome", "taxon"}
+    assert m["kmer"]["taxon"]["accuracy"] == 1.0  # the baseline in the same run scores as on its own
     calls = [line.split("\t") for line in out.read_text().splitlines()[1:]]
     assert len(calls) == 600 and all(c[2] in ("lambda", "atrich_1", "atrich_2", "unassigned") for c in calls)
     # Threshold 1: only unanimous neighbours assign, so never more reads than at the default 0.5.

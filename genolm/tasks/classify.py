@@ -254,8 +254,8 @@ def run(args: argparse.Namespace) -> dict:
             metrics[m] = {"taxon": classification_scores(true_taxon, [tx[i] for i in keep])}
             if level == "genome":
                 metrics[m] = {"genome": classification_scores(true, [g[i] for i in keep]), **metrics[m]}
-            for level in metrics[m].values():
-                level["seconds"] = round(secs, 2)
+            for scores in metrics[m].values():
+                scores["seconds"] = round(secs, 2)
         summary["metrics"] = {m: {lv: {k: v for k, v in s.items() if k != "labels"} for lv, s in d.items()}
                               for m, d in metrics.items()}
         summary["scored"] = len(keep)
