@@ -67,7 +67,7 @@ class KmerIndex:
         per_ref = []
         for records in references:
             codes = [_codes(s, k) for s in records]
-            per_ref.append(np.unique(np.concatenate(codes)) if codes else np.zeros(0, np.uint64))
+            per_ref.append(_unique(np.sort(np.concatenate(codes))) if codes else np.zeros(0, np.uint64))
             if progress:
                 progress(1)
         sizes = np.array([len(c) for c in per_ref], np.int64)
@@ -77,7 +77,8 @@ class KmerIndex:
         order = np.argsort(all_codes, kind="stable")  # by k-mer, references ascending within one
         all_codes, owners = all_codes[order], owners[order]
         del order
-        codes, starts = np.unique(all_codes, return_index=True)
+        starts = np.flatnonzero(np.r_[True, all_codes[1:] != all_codes[:-1]]) if len(all_codes) else np.zeros(0, np.int64)
+        codes = all_codes[starts]
         del all_codes
         genome_taxon = np.asarray(taxa, np.int32)
         tax = genome_taxon[owners]
@@ -133,6 +134,13 @@ class KmerIndex:
         return True
 
 
+def _unique(sorted_codes: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (np.unique sorts again, and is slow on uint64)."""
+    if not len(sorted_codes):
+        return sorted_codes
+    return sorted_codes[np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]]
+
+
 def _codes(seq: str, k: int) -> np.ndarray:
     code, ok = _windows(np.frombuffer(check_unknown(seq, "n"), dtype=np.uint8), k, True)
     return code[ok]
@@ -150,7 +158,9 @@ def _winner(read: np.ndarray, label: np.ndarray, n_reads: int, n_labels: int,
     if not keep.any() or n_labels == 0:
         return best, votes, tied_group
     pair = read[keep].astype(np.int64) * n_labels + label[keep]
-    pairs, counts = np.unique(pair, return_counts=True)
+    pair = np.sort(pair)
+    first_of = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    pairs, counts = pair[first_of], np.diff(np.r_[first_of, len(pair)])
     r, lab = pairs // n_labels, (pairs % n_labels).astype(np.int32)
     # Sort by read, then by votes descending: the first row of each read is its winner.
     order = np.lexsort((-counts, r))
