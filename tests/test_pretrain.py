@@ -293,6 +293,9 @@ def test_minutes_plans_the_step_count_and_ends_the_schedule(tmp_path, capsys, co
     assert rows[-1]["step"] == steps and any("val_bpb" in r for r in metrics(run))
     # The cosine schedule was re-planned to end at the planned step (10% of the peak rate there).
     assert rows[-1]["lr"] == pytest.approx(1e-3 * 0.1, rel=1e-6)
+    # Before the plan (step 20) the default warmup ramps over 100 steps, not 5% of --steps' bound.
+    early = [r for r in rows if r["step"] < 20]
+    assert early and all(r["lr"] >= 1e-3 * r["step"] / 100 for r in early), early
     saved = json.loads((run / "checkpoint" / "config.json").read_text())["args"]
     assert saved["steps"] == steps and saved["minutes"] is None and saved["warmup"] == max(1, steps // 20)
 

@@ -118,6 +118,8 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     t0 = time.perf_counter()
     last = {}
     budget = _Budget(args, d, start, t0) if args.minutes is not None and not resume else None
+    if budget is not None:
+        budget.provisional(scheduler)
     step = start - 1
     while step + 1 < args.steps:  # args.steps may shrink once a --minutes run has planned its length
         step += 1
@@ -201,12 +203,24 @@ class _Budget:
     the run slows down, and a spent budget stops the run there.  Rank 0's clock decides for all."""
 
     SKIP, TIMED = 5, 15
+    PROVISIONAL_WARMUP = 100  # steps: the default warmup's ramp until the first plan
 
     def __init__(self, args: TrainArgs, d, start: int, t0: float) -> None:
         self.args, self.d, self.start, self.t0 = args, d, start, t0
         self.seconds = args.minutes * 60
         self.most = args.steps
         self.mark: float | None = None
+        self.default_warmup = args.warmup == max(1, self.most // 20)
+
+    def provisional(self, scheduler) -> None:
+        """Until the first plan the step count is only --steps' upper bound, and 5% of it as
+        warmup would hold the rate near zero: ramp over PROVISIONAL_WARMUP steps meanwhile."""
+        if self.default_warmup:
+            warmup = min(self.PROVISIONAL_WARMUP, self.args.warmup)
+            scheduler.lr_lambdas = [functools.partial(lr_factor, warmup=warmup, total=self.most,
+                                                      min_ratio=self.args.min_lr_ratio)] * len(scheduler.lr_lambdas)
+            for group, lam in zip(scheduler.optimizer.param_groups, scheduler.lr_lambdas):
+                group["lr"] = group["initial_lr"] * lam(scheduler.last_epoch)
 
     def _agree(self, value: float) -> float:
         return distributed.all_sum([value if self.d.main else 0.0], self.d)[0]
@@ -222,7 +236,7 @@ class _Budget:
         per_step = (now - self.mark) / (done - self.start - self.SKIP)
         planned = int(self._agree(done + max(0.0, self.seconds - (now - self.t0)) / per_step))
         planned = max(done, min(self.most, planned))
-        if done == first_plan and args.warmup == max(1, self.most // 20):  # a default warmup follows
+        if done == first_plan and self.default_warmup:  # a default warmup follows the plan
             args.warmup = max(1, planned // 20)
         args.steps = planned
         scheduler.lr_lambdas = [functools.partial(lr_factor, warmup=args.warmup, total=planned,
