@@ -12,6 +12,15 @@
 #    the k-mer baseline scored in the same run.
 # 4. Speed: genolm bin --features embedding on 1,000,000 reads = the sp4 reads 10 times (renamed).
 # SMOKE=1: the same plan on a CPU with a debug model and 2,000 reads per sample.
+# FEATURES (default "embedding"; "embedding both" adds the concatenated features, two more UMAPs each).
+#
+# DATA as used (kept here in the ignored .gpu-i5/): bacteria/ = ../shared/data/genomes/bacteria;
+#   sp4 = genolm simulate E.Coli__MG1655-K12 H.Pylori__G27 S.Aureus__COL V.Cholerae__O395 --reads 100000 --single --seed 1
+#   sa5 = genolm simulate S.Aureus__*.fasta.gz --reads 50000 --single --seed 1   (truth.tsv gzipped)
+#   species.tsv = genome <TAB> the name before "__"
+# On the device: carry .whl (umap-learn, pynndescent, pyfastx...) and .gpu-i5, then
+#   python3 -m pip install -q --no-index --no-deps .whl/*.whl; export PYTHONPATH=$PWD
+#   bash benchmarks/run_gpu_issue5.sh /tmp/o5 $PWD/.gpu-i5; tar czf $OUT/i5.tgz -C /tmp/o5 .
 set -u
 OUT=${1:?OUTDIR}; DATA=${2:?DATA}
 mkdir -p "$OUT"; WORK=${WORK:-/tmp/issue5}; mkdir -p "$WORK"
@@ -19,7 +28,7 @@ export PYTHONUNBUFFERED=1
 G="python3 -m genolm"; T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/timeline.txt"; }
 if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; FLAVOR=debug; MIN=${PRETRAIN_MIN:-0.2}; N=2000; COMPILE=""; FRAG=50; COPIES=2
-else DEV=cuda; FLAVOR=small; MIN=${PRETRAIN_MIN:-3}; N=0; COMPILE="--compile"; FRAG=2000; COPIES=10; fi
+else DEV=cuda; FLAVOR=small; MIN=${PRETRAIN_MIN:-2}; N=0; COMPILE="--compile"; FRAG=2000; COPIES=10; fi
 for s in sp4 sa5; do  # unpack the samples (the first N reads with SMOKE)
   mkdir -p "$WORK/$s"; gzip -dc "$DATA/$s/truth.tsv.gz" > "$WORK/$s/truth.tsv"
   if [ "$N" = 0 ]; then cp "$DATA/$s/reads.fastq.gz" "$WORK/$s/"; else gzip -dc "$DATA/$s/reads.fastq.gz" | head -n $((4 * N)) | gzip > "$WORK/$s/reads.fastq.gz"; fi
@@ -38,7 +47,7 @@ cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
 
 for s in sp4 sa5 camisim; do
   R=$(ls "$WORK/$s"/reads.*); T="$WORK/$s/truth.tsv"
-  for f in embedding both; do
+  for f in ${FEATURES:-embedding}; do
     stamp "bin $s --features $f"
     $G bin "$R" --model "$WORK/run" --features $f --truth "$T" --out "$WORK/bin_${s}_$f" --device $DEV --no-progress \
       > "$OUT/bin_${s}_$f.txt" 2>&1 && cp "$WORK/bin_${s}_$f/summary.json" "$OUT/bin_${s}_$f.json"
