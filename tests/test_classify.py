@@ -208,3 +208,12 @@ def test_per_record_references_and_a_taxon_truth(tmp_path, capsys):
     code, _, err = run_cli(["classify", tmp_path / "q.fa", "--references", tmp_path / "refs.fa", tmp_path / "refs.fa",
                             "--out", tmp_path / "d.tsv"], capsys)
     assert code == 2 and "two reference files have the same name" in err
+
+
+def test_an_empty_input_is_one_line(tmp_path, capsys, mock):
+    d, refs = mock
+    (tmp_path / "empty.fa").write_text("")
+    code, _, err = run_cli(["classify", tmp_path / "empty.fa", "--references", *refs, "--out", tmp_path / "o.tsv"],
+                           capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "empty file" in err, err
+    assert not (tmp_path / "o.tsv").exists()

@@ -82,7 +82,7 @@ def _num(x) -> str:
     return f"{x:6.3f}" if x is not None else "     -"
 
 
-def read_inputs(paths: list[str], min_length: int) -> tuple[list[str], list[str], list[str]]:
+def read_inputs(paths: list[str], min_length: int, what: str = "bin") -> tuple[list[str], list[str], list[str]]:
     from genolm.io.seqio import read_records
 
     ids, files, seqs = [], [], []
@@ -95,13 +95,13 @@ def read_inputs(paths: list[str], min_length: int) -> tuple[list[str], list[str]
                 continue
             if rec.id in seen:
                 raise GenolmError("duplicate sequence id across the inputs", file=p, record=rec.id,
-                                  hint="bin one file of a pair (R1), or give the reads unique ids")
+                                  hint=f"{what} one file of a pair (R1), or give the reads unique ids")
             seen.add(rec.id)
             ids.append(rec.id)
             files.append(p.name)
             seqs.append(rec.seq)
     if not seqs:
-        raise GenolmError("no sequences to bin", found=", ".join(paths)[:100],
+        raise GenolmError(f"no sequences to {what}", found=", ".join(paths)[:100],
                           hint="lower --min-length" if min_length else None)
     return ids, files, seqs
 

@@ -44,6 +44,7 @@ from genolm.errors import GenolmError
 HELP = "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned"
 UNASSIGNED = "unassigned"
 METHODS = ("embedding", "kmer")
+DEFAULT_THRESHOLD = {"embedding": 0.5, "kmer": 0.1}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -217,12 +218,13 @@ def run(args: argparse.Namespace) -> dict:
     truth, level = read_classify_truth(args.truth) if args.truth else (None, None)
     names, genomes, taxa = load_references(args.references, args.taxa, getattr(args, "per_record", False))
     taxon_names = sorted(set(taxa))
-    taxon_of = np.array([taxon_names.index(t) for t in taxa], np.int32)
+    taxon_index = {t: i for i, t in enumerate(taxon_names)}
+    taxon_of = np.array([taxon_index[t] for t in taxa], np.int32)
     t0 = time.perf_counter()
-    ids, _, reads = read_inputs(args.inputs, 0)
+    ids, _, reads = read_inputs(args.inputs, 0, what="classify")
     calls = {}
     for m in ((method, "kmer") if truth is not None and method != "kmer" else (method,)):
-        threshold = args.threshold if args.threshold is not None and m == method else (0.5 if m == "embedding" else 0.1)
+        threshold = args.threshold if args.threshold is not None and m == method else DEFAULT_THRESHOLD[m]
         t = time.perf_counter()
         g, tx, score = (embedding_calls if m == "embedding" else kmer_calls)(args, reads, genomes, taxon_of, threshold)
         calls[m] = ([names[i] if i >= 0 else UNASSIGNED for i in g],
