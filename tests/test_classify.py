@@ -217,3 +217,31 @@ def test_an_empty_input_is_one_line(tmp_path, capsys, mock):
                            capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "empty file" in err, err
     assert not (tmp_path / "o.tsv").exists()
+
+
+def test_mates_are_classified_together(tmp_path, capsys):
+    """Strains one SNP in 400 bases apart: a single read often holds no difference, a pair more often."""
+    from genolm.cli import main
+
+    rng = np.random.default_rng(2)
+    a = random_seq(rng, 40000)
+    b = "".join(("G" if c != "G" else "T") if i % 400 == 200 else c for i, c in enumerate(a))
+    for name, s in (("strain_a", a), ("strain_b", b)):
+        with gzip.open(tmp_path / f"{name}.fasta.gz", "wt") as f:
+            f.write(f">chrom\n{s}\n")
+    refs = [tmp_path / "strain_a.fasta.gz", tmp_path / "strain_b.fasta.gz"]
+    assert main(["simulate", *map(str, refs), "--reads", "800", "--model", "perfect", "--abundance", "uniform",
+                 "--out", str(tmp_path / "sim")]) == 0
+    mates = sorted((tmp_path / "sim").glob("reads_R*.fastq.gz"))
+    assert len(mates) == 2
+    acc = {}
+    for extra in ([], ["--no-pairs"]):
+        out = tmp_path / f"c{len(extra)}.tsv"
+        code, _, err = run_cli(["classify", *mates, "--references", *refs, "--truth", tmp_path / "sim" / "truth.tsv",
+                                "--out", out, *extra], capsys)
+        assert code == 0, err
+        acc[bool(extra)] = json.loads(out.with_name(out.stem + ".metrics.json").read_text())["metrics"]["kmer"]["genome"]
+        calls = {r.split("\t")[0]: r.split("\t")[2] for r in out.read_text().splitlines()[1:]}
+        if not extra:  # both mates of a pair get the pair's answer
+            assert all(calls[f"{i[:-2]}/1"] == calls[f"{i[:-2]}/2"] for i in calls)
+    assert acc[False]["accuracy"] > acc[True]["accuracy"] and acc[False]["precision"] == 1.0

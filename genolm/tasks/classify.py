@@ -17,6 +17,10 @@ References are FASTA files, one genome per file, named after the file (``E.coli_
 ``E.coli_K12``), or with ``--per-record`` one reference per record, named by its id (a 16S
 database); ``--taxa`` maps those names to taxa (TSV name, taxon; default: the name itself).
 
+The two mates of a pair (``X/1`` and ``X/2``, in one file or two) are classified together — their
+k-mers pooled, their embeddings averaged — and both get the pair's answer (``--no-pairs``: each
+on its own).
+
 Writes ``--out`` (TSV: id, length, genome, taxon, score; atomically).  With ``--truth`` (the
 read → genome table of ``genolm simulate`` or CAMISIM, or a read → taxon table; a read whose
 genome or taxon is not among the references should be unassigned) it scores genome and taxon calls — accuracy (unassigned counts as
@@ -70,6 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pieces embedded per reference genome (default: 2000)")
     p.add_argument("--fragment-length", type=int, default=None,
                    help="length of those pieces (default: the reads' median length)")
+    p.add_argument("--no-pairs", action="store_true",
+                   help="classify each mate on its own (default: mates X/1 and X/2 are classified together)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
     p.add_argument("--no-progress", action="store_true")
@@ -170,8 +176,20 @@ def vote(neighbours: np.ndarray, labels: np.ndarray, n_labels: int, threshold: f
     return np.where(tie | (share < threshold), -1, best), share
 
 
-def embedding_calls(args, reads: list[str], genomes: list[list[str]], taxon_of: np.ndarray, threshold: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mate_units(ids: list[str], pairs: bool) -> np.ndarray:
+    """Index of each read's unit: the two mates of a pair (``X/1``, ``X/2``) share one.
+
+    >>> mate_units(["a/1", "b", "a/2", "c/1"], True).tolist(), mate_units(["a/1", "a/2"], False).tolist()
+    ([0, 1, 0, 2], [0, 1])
+    """
+    from genolm.tasks.bin import _strip_mate
+
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(_strip_mate(i) if pairs else i, len(index)) for i in ids], np.int64)
+
+
+def embedding_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]], taxon_of: np.ndarray,
+                    threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.neighbors import NearestNeighbors
 
     from genolm.tasks.embedding import Embedder
@@ -191,22 +209,28 @@ def embedding_calls(args, reads: list[str], genomes: list[list[str]], taxon_of: 
         if bar:
             bar.close()
         vectors.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+    units = np.zeros((int(unit.max()) + 1, vectors[1].shape[1]))  # the mates of a pair: their mean direction
+    np.add.at(units, unit, vectors[1])
+    units /= np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
     k = min(args.neighbours, len(pieces))
-    near = NearestNeighbors(n_neighbors=k).fit(vectors[0]).kneighbors(vectors[1], return_distance=False)
+    near = NearestNeighbors(n_neighbors=k).fit(vectors[0]).kneighbors(units, return_distance=False)
     genome, share = vote(near, owner, len(genomes), threshold)
     taxon, t_share = vote(near, taxon_of[owner], int(taxon_of.max()) + 1, threshold)
     taxon = np.where(genome >= 0, taxon_of[np.maximum(genome, 0)], taxon)
-    return genome, taxon, np.where(genome >= 0, share, t_share)
+    return genome[unit], taxon[unit], np.where(genome >= 0, share, t_share)[unit]
 
 
-def kmer_calls(args, reads: list[str], genomes: list[list[str]], taxon_of: np.ndarray, threshold: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def kmer_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]], taxon_of: np.ndarray,
+               threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from genolm.bio.kmer_index import KmerIndex
 
     index = KmerIndex.build(genomes, taxon_of, args.k)
-    calls = index.classify(reads)
+    members: list[list[str]] = [[] for _ in range(int(unit.max()) + 1)]
+    for r, u in zip(reads, unit):
+        members[u].append(r)
+    calls = index.classify(["N".join(m) for m in members])  # N: no k-mer spans two mates
     low = calls.score < threshold
-    return (np.where(low, -1, calls.genome), np.where(low, -1, calls.taxon), calls.score)
+    return (np.where(low, -1, calls.genome)[unit], np.where(low, -1, calls.taxon)[unit], calls.score[unit])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -222,16 +246,19 @@ def run(args: argparse.Namespace) -> dict:
     taxon_of = np.array([taxon_index[t] for t in taxa], np.int32)
     t0 = time.perf_counter()
     ids, _, reads = read_inputs(args.inputs, 0, what="classify")
+    unit = mate_units(ids, not getattr(args, "no_pairs", False))
     calls = {}
     for m in ((method, "kmer") if truth is not None and method != "kmer" else (method,)):
         threshold = args.threshold if args.threshold is not None and m == method else DEFAULT_THRESHOLD[m]
         t = time.perf_counter()
-        g, tx, score = (embedding_calls if m == "embedding" else kmer_calls)(args, reads, genomes, taxon_of, threshold)
+        g, tx, score = (embedding_calls if m == "embedding" else kmer_calls)(args, reads, unit, genomes, taxon_of,
+                                                                             threshold)
         calls[m] = ([names[i] if i >= 0 else UNASSIGNED for i in g],
                     [taxon_names[i] if i >= 0 else UNASSIGNED for i in tx], score, time.perf_counter() - t)
     seconds = time.perf_counter() - t0
     genome_calls, taxon_calls, score, _ = calls[method]
     summary = {"command": "classify", "method": method, "model": args.model, "reads": len(reads),
+               "pairs": int(len(reads) - unit.max() - 1),
                "references": len(names), "taxa": len(taxon_names),
                "assigned": float(np.mean([c != UNASSIGNED for c in genome_calls])),
                "seconds": round(seconds, 2), "reads_per_s": len(reads) / max(seconds, 1e-9)}
