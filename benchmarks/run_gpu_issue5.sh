@@ -11,6 +11,8 @@
 # 3. genolm classify --model RUN on sp4 (against all 16 strains, --taxa species) and sa5 (the 5 strains),
 #    the k-mer baseline scored in the same run.
 # 4. Speed: genolm bin --features embedding on 1,000,000 reads = the sp4 reads 10 times (renamed).
+# Not in this call (about 4 minutes, mostly the k-mer baseline on the CPU): 16S genus/phylum with the
+#   same model, `python3 benchmarks/bench_16s.py --out /tmp/o16 --model /tmp/issue5/run --device cuda`.
 # SMOKE=1: the same plan on a CPU with a debug model and 2,000 reads per sample.
 # FEATURES (default "embedding"; "embedding both" adds the concatenated features, two more UMAPs each).
 #
