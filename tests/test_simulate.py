@@ -107,3 +107,16 @@ def test_two_files_with_one_name(tmp_path, capsys, genomes):
     copy.write_text(">a\n" + "ACGT" * 500 + "\n")
     code, _, err = run_cli(["simulate", genomes[0], copy, "--out", tmp_path / "o"], capsys)
     assert code == 2 and "two genome files have the same name" in err
+
+
+def test_a_progress_bar_counts_every_pair_on_a_terminal(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = run_cli(["simulate", DATA / "lambda.fasta.gz", "--reads", "400", "--model", "perfect",
+                            "--out", tmp_path / "s"], capsys)
+    assert code == 0, err
+    assert "simulate: 100%" in err and "200/200" in err
+    code, _, err = run_cli(["simulate", DATA / "lambda.fasta.gz", "--reads", "400", "--model", "perfect",
+                            "--out", tmp_path / "q", "--no-progress"], capsys)
+    assert code == 0 and "%|" not in err

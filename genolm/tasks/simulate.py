@@ -77,6 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-length", type=int, default=None, help="trim reads to this length (3' end)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpus", type=int, default=min(4, os.cpu_count() or 1), help="InSilicoSeq processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def setup(args: argparse.Namespace) -> int:
@@ -210,11 +211,22 @@ def simulate(args: argparse.Namespace) -> dict:
         cmd += ["--mode", args.model] if args.model in MODES else ["--model", MODELS[args.model]]
         print(f"genolm simulate: {sum(k for _, k in plan):,} {'reads' if args.single else 'pairs'} "
               f"from {len(genomes)} genomes with InSilicoSeq ({args.model})", file=sys.stderr)
-        done = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-        if done.returncode or not (work / "iss_R1.fastq").is_file():
+        bar = None
+        if not getattr(args, "no_progress", False) and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=sum(k for _, k in plan), desc="simulate", unit="pair", file=sys.stderr)
+        with subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as iss:
+            log = []
+            for pairs in record_progress(iss.stdout, log):
+                if bar:
+                    bar.update(pairs)
+            returncode = iss.wait()
+        if bar:
+            bar.close()
+        if returncode or not (work / "iss_R1.fastq").is_file():
             # InSilicoSeq reports some failures only in its debug log, and exits 0 after them.
-            lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.startswith(("ERROR", "DEBUG:iss.app"))
-                     or "Error" in ln]
+            lines = [ln for ln in log if ln.startswith(("ERROR", "DEBUG:iss.app")) or "Error" in ln]
             raise GenolmError("InSilicoSeq failed", found=(lines[-1] if lines else "no reads written")[:200],
                               hint="check that insilicoseq is installed (pip install insilicoseq)")
         counts = _write_reads(work, out, args, source, taxa)
@@ -231,6 +243,33 @@ def simulate(args: argparse.Namespace) -> dict:
                     "insilicoseq": _iss_version()}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+WILL_GENERATE = re.compile(r"Will generate (\d+) read pairs for (\S+)")
+
+
+def record_progress(lines, log: list[str]):
+    """Read pairs done, from InSilicoSeq's debug log as it runs: a record is done when the next
+    one starts, the last when the log ends.  Every line is kept in ``log``.
+
+    >>> log = []
+    >>> list(record_progress(["x", "DEBUG:iss.generator:Will generate 5 read pairs for g0r0",
+    ...                       "DEBUG:iss.generator:Will generate 3 read pairs for g1r0", "done"], log))
+    [5, 3]
+    >>> len(log)
+    4
+    """
+    pending = 0
+    for line in lines:
+        line = line.rstrip("\n")
+        log.append(line)
+        m = WILL_GENERATE.search(line)
+        if m:
+            if pending:
+                yield pending
+            pending = int(m.group(1))
+    if pending:
+        yield pending
 
 
 def _write_reads(work: Path, out: Path, args, source: dict, taxa: dict) -> dict:
