@@ -289,10 +289,11 @@ class Embedder:
         while lo < len(order):
             width = self._batch_width(len(pieces[order[lo]].ids))
             hi = lo + 1  # grow while the padded batch stays within the token budget
-            while hi < len(order) and (hi - lo + 1) * max(width, self._batch_width(len(pieces[order[hi]].ids))) \
-                    <= batch_tokens:
-                width = max(width, self._batch_width(len(pieces[order[hi]].ids)))
-                hi += 1
+            while hi < len(order):
+                grown = max(width, self._batch_width(len(pieces[order[hi]].ids)))
+                if (hi - lo + 1) * grown > batch_tokens:
+                    break
+                width, hi = grown, hi + 1
             batch = [pieces[k] for k in order[lo:hi]]
             n_rows = len(batch)
             if self._compiled is not None:  # static shapes: (rows for this width, width)
