@@ -20,6 +20,11 @@
 # speed (GPU_B): embedding speed (base flavor, 1 kb, genolm vs HF EsmModel, eager and compiled;
 #   a genome cut into 50-1000 bp pieces, length-sorted vs padded) and training speed (base flavor
 #   at 4096: batch 16 vs HF Llama, eager and compiled; genolm at batch 8 compiled with autotuning).
+# STAGE1=RUN: skip the general corpus and stage 1; stage 2 continues from RUN (a genolm run directory).
+# gue_train.fasta.gz, when DATA lacks it, is made here from DATA/gue (benchmarks/gue_corpus.py).
+# FT_GPUS="0 1": the pretrained model's fine-tunings, seed i on FT_GPUS[i mod n] (default GPU_A); with
+#   the speed part in the same call, a GPU that also runs speed starts its fine-tunings after it.
+# SPEED=embed: the speed part measures embedding only (SPEED=all: also training).
 # Every bench is then collected over its seeds (`bench --collect`: trains nothing).
 # Outputs land in OUTDIR as they finish. SMOKE=1 runs the same plan on a CPU (debug models, 2 tasks).
 set -u
@@ -35,27 +40,37 @@ if [ "${SMOKE:-0}" = 1 ]; then
   DEV=cpu; FLAVOR=debug; PRETRAIN_MIN=${PRETRAIN_MIN:-0.3}; STAGE2_MIN=${STAGE2_MIN:-0.2}; EPOCHS=1; PATIENCE=1
   SEEDS="0 1"; TASK_GROUPS=("prom/prom_core_tata" "mouse/3"); COMPILE=""; CNN_FLAVORS=${CNN_FLAVORS:-debug}
   EMBED="--device cpu --flavor debug --n 32 --length 300 --max-reads 200"
-  SPEED="--device cpu --flavor debug --seq 64 --steps 2 --warmup 1"; WORK=${WORK:-$OUT/work}; END=${END:-900}
+  TRAIN_SPEED="--device cpu --flavor debug --seq 64 --steps 2 --warmup 1"; WORK=${WORK:-$OUT/work}; END=${END:-900}
 else
   DEV=cuda; FLAVOR=small; PRETRAIN_MIN=${PRETRAIN_MIN:-3}; STAGE2_MIN=${STAGE2_MIN:-1.5}; EPOCHS=8; PATIENCE=2
-  SEEDS="0 1 2"; TASK_GROUPS=("tf/0 tf/1 tf/2 tf/3 tf/4" "prom/prom_300_tata prom/prom_core_all prom/prom_core_notata prom/prom_core_tata"
-                        "mouse/0 mouse/2 mouse/3 mouse/4"); COMPILE="--compile"; CNN_FLAVORS=${CNN_FLAVORS:-"tiny small"}
-  EMBED="--device cuda --flavor base --n 4096 --length 1000 --max-reads 20000 --compile"
-  SPEED="--device cuda --flavor base --seq 4096 --steps 10 --warmup 3 --compile"
+  SEEDS="0 1 2"; TASK_GROUPS=("tf/0 tf/1" "tf/2 tf/3" "tf/4 mouse/0 mouse/2" "prom/prom_core_all"
+                        "prom/prom_core_notata prom/prom_300_tata" "prom/prom_core_tata mouse/3 mouse/4"); COMPILE="--compile"; CNN_FLAVORS=${CNN_FLAVORS:-"tiny small"}
+  EMBED="--device cuda --flavor base --n 4096 --length 1000 --max-reads 20000 --compile --profile"
+  TRAIN_SPEED="--device cuda --flavor base --seq 4096 --steps 10 --warmup 3 --compile"
   WORK=${WORK:-/tmp/issue4}; END=${END:-570}
 fi
-mkdir -p "$WORK"
+mkdir -p "$WORK"; rm -f "$WORK/speed_done"
 PARTS=${PARTS:-"pretrained baselines"}; GPU_A=${GPU_A:-0}; GPU_B=${GPU_B:-0}; GPU_C=${GPU_C:-$GPU_B}
 SCRATCH_TF=${SCRATCH_TF:-1}  # 0: no transformer-from-scratch baseline
+FT_GPUS=(${FT_GPUS:-$GPU_A}); SPEED=${SPEED:-all}; STAGE1=${STAGE1:-}
+GUE_TRAIN=$DATA/gue_train.fasta.gz
+if [ ! -s "$GUE_TRAIN" ]; then GUE_TRAIN=$WORK/gue_train.fasta.gz
+  [ -s "$GUE_TRAIN" ] || python3 benchmarks/gue_corpus.py "$DATA/gue" "$GUE_TRAIN" > "$OUT/gue_corpus.txt" 2>&1; fi
 BENCH="$G bench gue --data $DATA/gue --epochs $EPOCHS --patience $PATIENCE --batch-size 64 --no-progress"
 
-bench_all() {  # NAME MODEL "FLAGS" SEEDS: every seed x task group as its own process, all at once
-  local name=$1 model=$2 flags=$3 seeds=$4
+bench_all() {  # NAME MODEL "FLAGS" SEEDS [GPU...]: every seed x task group as its own process, all at once;
+  local name=$1 model=$2 flags=$3 seeds=$4 i=0 gpu  # seed i on the i-th GPU given (mod n), else as set
+  shift 4; local gpus=("$@")
   for seed in $seeds; do
-    for tasks in "${TASK_GROUPS[@]}"; do
-      timeout $(left) $BENCH --model "$model" $flags --device $DEV --seeds 1 --first-seed $seed \
-        --tasks $tasks --out "$WORK/$name" > /dev/null 2>> "$OUT/errors.txt" &
-    done
+    gpu=${CUDA_VISIBLE_DEVICES:-}; [ ${#gpus[@]} -gt 0 ] && gpu=${gpus[$(( i % ${#gpus[@]} ))]}; i=$((i + 1))
+    ( # a GPU that also runs the speed part starts once that is done (its timings stay clean)
+      if [[ " $PARTS " == *" speed "* ]] && [ "$gpu" = "$GPU_B" ]; then
+        while [ ! -e "$WORK/speed_done" ] && [ $(left) -gt 60 ]; do sleep 5; done; fi
+      for tasks in "${TASK_GROUPS[@]}"; do
+        CUDA_VISIBLE_DEVICES=$gpu timeout $(left) $BENCH --model "$model" $flags --device $DEV --seeds 1 --first-seed $seed \
+          --tasks $tasks --out "$WORK/$name" > /dev/null 2>> "$OUT/errors.txt" &
+      done
+      wait ) &
   done
 }
 
@@ -67,12 +82,16 @@ collect() {  # NAME MODEL "FLAGS" N_SEEDS
 if [[ " $PARTS " == *" speed "* ]]; then (
   export CUDA_VISIBLE_DEVICES=$GPU_B
   stamp "speed: embedding"
-  timeout $(( $(left) / 2 )) python3 benchmarks/bench_embed.py $EMBED --reads "$DATA/genomes/bacteria/E.Coli__MG1655-K12.fasta.gz" \
+  GENOME=$(ls "$DATA"/genomes/bacteria/E.Coli__MG1655-K12.fasta.gz "$DATA"/E.Coli__MG1655-K12.fasta.gz 2>/dev/null | head -1)
+  timeout $(( $(left) / 2 )) python3 benchmarks/bench_embed.py $EMBED --reads "$GENOME" \
     --fragments 50-1000 --out "$OUT" > "$OUT/embed.txt" 2>&1
-  stamp "speed: training"
-  timeout $(left) python3 benchmarks/bench_pretrain.py $SPEED --batch 16 --out "$OUT/speed16" > "$OUT/speed16.txt" 2>&1
-  timeout $(left) python3 benchmarks/bench_pretrain.py $SPEED --batch 8 --only genolm \
-    --compile-modes max-autotune-no-cudagraphs --out "$OUT/speed_autotune" > "$OUT/speed_autotune.txt" 2>&1
+  touch "$WORK/speed_done"
+  if [ "$SPEED" = all ]; then
+    stamp "speed: training"
+    timeout $(left) python3 benchmarks/bench_pretrain.py $TRAIN_SPEED --batch 16 --out "$OUT/speed16" > "$OUT/speed16.txt" 2>&1
+    timeout $(left) python3 benchmarks/bench_pretrain.py $TRAIN_SPEED --batch 8 --only genolm \
+      --compile-modes max-autotune-no-cudagraphs --out "$OUT/speed_autotune" > "$OUT/speed_autotune.txt" 2>&1
+  fi
   stamp "speed: done"
 ) & fi
 
@@ -86,21 +105,24 @@ if [[ " $PARTS " == *" baselines "* ]]; then (
 ) & fi
 
 pretrain_all() {  # prepare -> stage 1 -> stage 2; writes $WORK/pretrained_model
-  stamp "prepare"
-  $G prepare "$DATA"/genomes/*/*.f*a.gz "$DATA"/ocean/*.fasta.gz "$DATA/gue_train.fasta.gz" \
-    --out "$WORK/corpus" --window 512 --val-fraction 0.01 --unknown n --no-progress \
-    > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; return 1; }
-  stamp "pretrain"
   PT="$G pretrain --objective mlm --device $DEV --steps 1000000 --batch-size 256 --compile --eval-every 400 --eval-batches 40 --save-every 1000000 --log-every 50"
-  $PT --data "$WORK/corpus" --out "$WORK/run" --model $FLAVOR --minutes $PRETRAIN_MIN --lr 1e-3 \
-    > "$OUT/pretrain.txt" 2>&1 || { stamp "pretrain failed"; return 1; }
-  cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
-  MODEL="$WORK/run"
+  if [ -n "$STAGE1" ]; then MODEL=$STAGE1; stamp "stage 1: $STAGE1"
+  else
+    stamp "prepare"
+    $G prepare "$DATA"/genomes/*/*.f*a.gz "$DATA"/ocean/*.fasta.gz "$GUE_TRAIN" \
+      --out "$WORK/corpus" --window 512 --val-fraction 0.01 --unknown n --no-progress \
+      > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; return 1; }
+    stamp "pretrain"
+    $PT --data "$WORK/corpus" --out "$WORK/run" --model $FLAVOR --minutes $PRETRAIN_MIN --lr 1e-3 \
+      > "$OUT/pretrain.txt" 2>&1 || { stamp "pretrain failed"; return 1; }
+    cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
+    MODEL="$WORK/run"
+  fi
   if [ "$STAGE2_MIN" != 0 ]; then
     stamp "pretrain, stage 2: GUE training sequences only"
-    $G prepare "$DATA/gue_train.fasta.gz" --out "$WORK/corpus_gue" --window 512 --val-fraction 0.01 \
+    $G prepare "$GUE_TRAIN" --out "$WORK/corpus_gue" --window 512 --val-fraction 0.01 \
       --no-progress >> "$OUT/prepare.txt" 2>&1 || { stamp "prepare 2 failed"; return 1; }
-    $PT --data "$WORK/corpus_gue" --out "$WORK/run2" --init "$WORK/run" --minutes $STAGE2_MIN --lr 3e-4 \
+    $PT --data "$WORK/corpus_gue" --out "$WORK/run2" --init "$MODEL" --minutes $STAGE2_MIN --lr 3e-4 \
       > "$OUT/pretrain2.txt" 2>&1 || { stamp "pretrain 2 failed"; return 1; }
     cp "$WORK/run2/metrics.jsonl" "$OUT/pretrain2_metrics.jsonl"
     MODEL="$WORK/run2"
@@ -114,7 +136,7 @@ if [[ " $PARTS " == *" pretrained "* ]]; then (
   if [ -s "$WORK/pretrained_model" ]; then MODEL=$(cat "$WORK/pretrained_model"); stamp "reusing $MODEL"
   else pretrain_all || exit 1; MODEL=$(cat "$WORK/pretrained_model"); fi
   stamp "fine-tune the pretrained model"
-  bench_all gue_pretrained "$MODEL" "--lr 3e-4 --min-steps 1000 $COMPILE" "$SEEDS"
+  bench_all gue_pretrained "$MODEL" "--lr 3e-4 --min-steps 1000 $COMPILE" "$SEEDS" "${FT_GPUS[@]}"
   wait
   stamp "pretrained: done"
 ) & fi
