@@ -118,18 +118,22 @@ def main() -> None:
     emb = genolm_embedder(args.flavor, max_len, dev)
     esm = hf_esm(args.flavor, max_len, dev)
     rows = []
+
+    def add(row: dict) -> None:  # printed as it is measured: a timed-out run still leaves its figures
+        rows.append(row)
+        print(f"{row['case']:36s} {row['seqs_per_s']:10,.0f} seqs/s {row['bases_per_s']:15,.0f} useful bases/s", flush=True)
     t = timed(lambda: emb.embed(seqs, batch_tokens=budget), dev, args.repeat)
-    rows.append({"case": f"genolm, {args.length} bp", "seqs_per_s": len(seqs) / t, "bases_per_s": len(seqs) * args.length / t})
+    add({"case": f"genolm, {args.length} bp", "seqs_per_s": len(seqs) / t, "bases_per_s": len(seqs) * args.length / t})
     t = timed(lambda: hf_embed(esm, seqs, args.hf_batch, dev), dev, args.repeat)
-    rows.append({"case": f"hf-esm, {args.length} bp", "seqs_per_s": len(seqs) / t, "bases_per_s": len(seqs) * args.length / t})
+    add({"case": f"hf-esm, {args.length} bp", "seqs_per_s": len(seqs) / t, "bases_per_s": len(seqs) * args.length / t})
     if args.compile:
         compiled = genolm_embedder(args.flavor, max_len, dev).compile()
         t = timed(lambda: compiled.embed(seqs, batch_tokens=budget), dev, args.repeat)
-        rows.append({"case": f"genolm + compile, {args.length} bp", "seqs_per_s": len(seqs) / t,
+        add({"case": f"genolm + compile, {args.length} bp", "seqs_per_s": len(seqs) / t,
                      "bases_per_s": len(seqs) * args.length / t})
         esm_c = torch.compile(esm)
         t = timed(lambda: hf_embed(esm_c, seqs, args.hf_batch, dev), dev, args.repeat)
-        rows.append({"case": f"hf-esm + compile, {args.length} bp", "seqs_per_s": len(seqs) / t,
+        add({"case": f"hf-esm + compile, {args.length} bp", "seqs_per_s": len(seqs) / t,
                      "bases_per_s": len(seqs) * args.length / t})
         if args.profile and dev.startswith("cuda"):
             from bench_pretrain import profile_steps
@@ -156,14 +160,14 @@ def main() -> None:
             reads = frags
         bases = sum(map(len, reads))
         t = timed(lambda: emb.embed(reads, batch_tokens=budget), dev, args.repeat)
-        rows.append({"case": "genolm reads, length-sorted", "seqs_per_s": len(reads) / t, "bases_per_s": bases / t})
+        add({"case": "genolm reads, length-sorted", "seqs_per_s": len(reads) / t, "bases_per_s": bases / t})
         per_batch = max(1, budget // max(map(len, reads)))
 
         def in_file_order():  # the same model, padded batches of consecutive reads (each call: one batch)
             for lo in range(0, len(reads), per_batch):
                 emb.embed(reads[lo: lo + per_batch], batch_tokens=budget)
         t = timed(in_file_order, dev, args.repeat)
-        rows.append({"case": "genolm reads, padded in file order", "seqs_per_s": len(reads) / t, "bases_per_s": bases / t})
+        add({"case": "genolm reads, padded in file order", "seqs_per_s": len(reads) / t, "bases_per_s": bases / t})
     print(f"\n{args.flavor}, {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'case':36s} {'seqs/s':>10s} {'useful bases/s':>15s} {'vs HF':>6s}")
     for r in rows:
