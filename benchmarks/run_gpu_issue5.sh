@@ -14,6 +14,8 @@
 # Not in this call (about 4 minutes, mostly the k-mer baseline on the CPU): 16S genus/phylum with the
 #   same model, `python3 benchmarks/bench_16s.py --out /tmp/o16 --model /tmp/issue5/run --device cuda`.
 # SMOKE=1: the same plan on a CPU with a debug model and 2,000 reads per sample.
+# MODEL=RUN: skip step 1 and use this genolm run (e.g. the model of an earlier call, carried).
+# PARTS (default "bin classify speed"; add "16s" for the 16S set with the model, DATA/16S.fasta.gz).
 # FEATURES (default "embedding"; "embedding both" adds the concatenated features, two more UMAPs each).
 #
 # DATA as used (kept here in the ignored .gpu-i5/): bacteria/ = ../shared/data/genomes/bacteria;
@@ -39,6 +41,9 @@ mkdir -p "$WORK/camisim"; gzip -dc data/camisim_reads_mapping.tsv.gz > "$WORK/ca
 if [ "$N" = 0 ]; then cp data/camisim_reads.fasta.gz "$WORK/camisim/reads.fasta.gz"
 else gzip -dc data/camisim_reads.fasta.gz | head -n $((2 * N)) | gzip > "$WORK/camisim/reads.fasta.gz"; fi
 
+has() { case " ${PARTS:-bin classify speed} " in *" $1 "*) return 0;; esac; return 1; }
+if [ -n "${MODEL:-}" ]; then mkdir -p "$WORK"; rm -rf "$WORK/run"; cp -r "$MODEL" "$WORK/run"; stamp "model $MODEL"
+else
 stamp "prepare + pretrain ($FLAVOR, $MIN min)"
 $G prepare "$DATA"/bacteria/*.fasta.gz --out "$WORK/corpus" --window 512 --val-fraction 0.01 --unknown n --no-progress \
   > "$OUT/prepare.txt" 2>&1 || { stamp "prepare failed"; exit 1; }
@@ -46,8 +51,9 @@ $G pretrain --data "$WORK/corpus" --out "$WORK/run" --model $FLAVOR --objective 
   --steps 1000000 --batch-size 256 --lr 1e-3 $COMPILE --eval-every 400 --eval-batches 40 --save-every 1000000 \
   --log-every 50 > "$OUT/pretrain.txt" 2>&1 || { stamp "pretrain failed"; exit 1; }
 cp "$WORK/run/metrics.jsonl" "$OUT/pretrain_metrics.jsonl"
+fi
 
-for s in sp4 sa5 camisim; do
+has bin && for s in sp4 sa5 camisim; do
   R=$(ls "$WORK/$s"/reads.*); T="$WORK/$s/truth.tsv"
   for f in ${FEATURES:-embedding}; do
     stamp "bin $s --features $f"
@@ -55,6 +61,7 @@ for s in sp4 sa5 camisim; do
       > "$OUT/bin_${s}_$f.txt" 2>&1 && cp "$WORK/bin_${s}_$f/summary.json" "$OUT/bin_${s}_$f.json"
   done
 done
+if has classify; then
 stamp "classify sp4 (16 strains, species taxa), sa5 (5 strains)"
 $G classify "$WORK/sp4/reads.fastq.gz" --references "$DATA"/bacteria/*.fasta.gz --taxa "$DATA/species.tsv" \
   --model "$WORK/run" --ref-fragments $FRAG --truth "$WORK/sp4/truth.tsv" --out "$WORK/cls_sp4.tsv" --device $DEV \
@@ -63,7 +70,9 @@ $G classify "$WORK/sa5/reads.fastq.gz" --references "$DATA"/bacteria/S.Aureus__*
   --ref-fragments $FRAG --truth "$WORK/sa5/truth.tsv" --out "$WORK/cls_sa5.tsv" --device $DEV --no-progress \
   > "$OUT/classify_sa5.txt" 2>&1
 cp "$WORK"/cls_*.metrics.json "$OUT/" 2>/dev/null
+fi
 
+if has speed; then
 stamp "speed: bin 1M reads (sp4 x $COPIES)"
 python3 - "$WORK/sp4/reads.fastq.gz" "$WORK/big.fasta" $COPIES <<'PY'
 import gzip, sys
@@ -77,5 +86,12 @@ with open(dst, "w") as o:
 PY
 /usr/bin/time -v $G bin "$WORK/big.fasta" --model "$WORK/run" --features embedding --out "$WORK/bin_big" --device $DEV \
   --no-progress > "$OUT/bin_big.txt" 2>&1; cp "$WORK/bin_big/summary.json" "$OUT/bin_big.json" 2>/dev/null
+fi
+if has 16s; then
+  stamp "16S genus/phylum with the model"
+  python3 benchmarks/bench_16s.py --data "$DATA/16S.fasta.gz" --out "$WORK/o16" --model "$WORK/run" --device $DEV \
+    > "$OUT/bench_16s.txt" 2>&1; cp "$WORK"/o16/*.json "$OUT/" 2>/dev/null
+fi
 stamp "done"
-grep -h -A4 "^features" "$OUT"/bin_*.txt; grep -h -A6 "^method" "$OUT"/classify_*.txt; grep -h "sequences/s\|Maximum resident" "$OUT/bin_big.txt"
+grep -h -A4 "^features" "$OUT"/bin_*.txt; grep -h -A6 "^method" "$OUT"/classify_*.txt
+grep -h "sequences/s\|Maximum resident\|Elapsed" "$OUT/bin_big.txt"; tail -8 "$OUT/bench_16s.txt" 2>/dev/null

@@ -57,14 +57,17 @@ def test_kmer_index_matches_a_brute_force_count():
             assert calls.genome[i] == best[0] and calls.taxon[i] == [0, 0, 1][best[0]]
         else:
             assert calls.genome[i] == -1
+            assert sorted(calls.tied_ref[calls.tied_read == i].tolist()) == best  # the tied set, for --ties em
             if best == [0, 1]:  # tied between the two strains: still the species
                 assert calls.taxon[i] == 0 and calls.votes[i] == top
     assert (calls.genome == -1).any() and (calls.genome >= 0).any()
     assert calls.kmers[-1] == 72 and calls.genome[-1] == -1 and 0 <= calls.score.max() <= 1
     idx.MAX_PAIRS = 100  # too many pairs for one vote: parts are halved down to single reads
     halved = idx.classify(reads)
-    for name in ("genome", "taxon", "votes", "kmers"):
+    for name in ("genome", "taxon", "votes", "kmers", "genome_votes"):
         np.testing.assert_array_equal(getattr(halved, name), getattr(calls, name))
+    pairs = lambda c: sorted(zip(c.tied_read.tolist(), c.tied_ref.tolist()))  # noqa: E731
+    assert pairs(halved) == pairs(calls) and len(pairs(calls)) > 0
 
 
 def test_classification_scores_by_hand():
@@ -245,3 +248,72 @@ def test_mates_are_classified_together(tmp_path, capsys):
         if not extra:  # both mates of a pair get the pair's answer
             assert all(calls[f"{i[:-2]}/1"] == calls[f"{i[:-2]}/2"] for i in calls)
     assert acc[False]["accuracy"] > acc[True]["accuracy"] and acc[False]["precision"] == 1.0
+
+
+def test_em_abundance_is_the_maximum_likelihood_split():
+    """EM's shares are a fixed point and no other point of the simplex explains the reads better:
+    log-likelihood = sum over reads of log(sum of the shares of the references it fits)."""
+    from genolm.bio.kmer_index import em_abundance
+
+    rng = np.random.default_rng(3)
+    n_refs, n_reads = 4, 400
+    genome = np.where(rng.random(n_reads) < 0.3, rng.integers(0, n_refs, n_reads), -1)
+    tied_read, tied_ref = [], []
+    for r in np.flatnonzero(genome < 0):
+        for g in rng.choice(n_refs, int(rng.integers(2, n_refs + 1)), replace=False):
+            tied_read.append(r)
+            tied_ref.append(g)
+    tied_read, tied_ref = np.array(tied_read), np.array(tied_ref)
+    share = em_abundance(genome, tied_read, tied_ref, n_refs)
+    assert share.sum() == pytest.approx(1.0) and (share >= 0).all()
+
+    def loglik(p):
+        fits = np.zeros(n_reads)
+        np.add.at(fits, tied_read, p[tied_ref])
+        fits[genome >= 0] = p[genome[genome >= 0]]
+        return np.log(fits).sum()
+
+    best = loglik(share)
+    for p in rng.dirichlet(np.ones(n_refs), 200):
+        assert loglik(p) <= best + 1e-6
+    for i in range(n_refs):  # small steps from the optimum along the simplex do not improve it
+        for j in range(n_refs):
+            if i != j and share[j] > 1e-3:
+                q = share.copy()
+                q[i] += 1e-3
+                q[j] -= 1e-3
+                assert loglik(q) <= best + 1e-6
+    # Reads left out do not count; no reads at all: no abundance.
+    assert em_abundance(genome, tied_read, tied_ref, n_refs, counted=np.zeros(n_reads, bool)).sum() == 0
+
+
+def test_ties_em_gives_tied_reads_the_abundant_strain(tmp_path, capsys):
+    """Two strains 4:1 with a difference every 400 bases: most reads hold both strains' k-mers
+    alike.  Without --ties they get no strain; with --ties em the abundance comes out near 4:1
+    and the tied reads go to the abundant strain, so accuracy rises well above the default's."""
+    from genolm.cli import main
+
+    rng = np.random.default_rng(4)
+    a = random_seq(rng, 40000)
+    b = "".join(("G" if c != "G" else "T") if i % 400 == 200 else c for i, c in enumerate(a))
+    for name, s in (("major", a), ("minor", b)):
+        with gzip.open(tmp_path / f"{name}.fasta.gz", "wt") as f:
+            f.write(f">chrom\n{s}\n")
+    refs = [tmp_path / "major.fasta.gz", tmp_path / "minor.fasta.gz"]
+    (tmp_path / "ab.tsv").write_text("major\t4\nminor\t1\n")
+    assert main(["simulate", *map(str, refs), "--reads", "1000", "--single", "--model", "perfect", "--abundance",
+                 str(tmp_path / "ab.tsv"), "--out", str(tmp_path / "sim")]) == 0
+    truth = tmp_path / "sim" / "truth.tsv"
+    acc = {}
+    for ties in ("none", "em"):
+        out = tmp_path / f"{ties}.tsv"
+        code, stdout, err = run_cli(["classify", tmp_path / "sim" / "reads.fastq.gz", "--references", *refs,
+                                     "--k", "21", "--ties", ties, "--truth", truth, "--out", out], capsys)
+        assert code == 0, err
+        report = json.loads(out.with_name(f"{ties}.metrics.json").read_text())
+        acc[ties] = report["metrics"]["kmer"]["genome"]
+        assert report["summary"]["abundance"]["major"] == pytest.approx(0.8, abs=0.05)
+        assert "abundance (k-mer calls, EM): major 8" in stdout or "abundance (k-mer calls, EM): major 7" in stdout
+    assert acc["none"]["precision"] == 1.0 and acc["none"]["accuracy"] < 0.6
+    assert acc["em"]["assigned"] == 1.0 and acc["em"]["accuracy"] > 0.75
+    assert acc["em"]["accuracy"] > acc["none"]["accuracy"] + 0.2

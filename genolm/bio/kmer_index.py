@@ -36,6 +36,9 @@ class KmerCalls:
     taxon: np.ndarray
     votes: np.ndarray
     kmers: np.ndarray
+    genome_votes: np.ndarray | None = None  # the most k-mers any one reference holds (tied or not)
+    tied_read: np.ndarray | None = None  # a tied read's index, once per reference it is tied between
+    tied_ref: np.ndarray | None = None   # ... and that reference
 
     @property
     def score(self) -> np.ndarray:
@@ -93,16 +96,20 @@ class KmerIndex:
     def classify(self, seqs: Sequence[str], chunk: int = 16384) -> KmerCalls:
         n = len(seqs)
         out = KmerCalls(np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.zeros(n, np.int32),
-                        np.zeros(n, np.int32))
+                        np.zeros(n, np.int32), np.zeros(n, np.int32))
         todo = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+        tied: list[tuple[np.ndarray, np.ndarray]] = []
         while todo:
             lo, hi = todo.pop()
-            if not self._classify_part(seqs[lo:hi], out, lo) and hi - lo > 1:
+            if not self._classify_part(seqs[lo:hi], out, lo, tied) and hi - lo > 1:
                 mid = (lo + hi) // 2  # too many pairs (k-mers shared by many references): halve
                 todo += [(lo, mid), (mid, hi)]
+        out.tied_read = np.concatenate([t[0] for t in tied]) if tied else np.zeros(0, np.int64)
+        out.tied_ref = np.concatenate([t[1] for t in tied]) if tied else np.zeros(0, np.int32)
         return out
 
-    def _classify_part(self, part: Sequence[str], out: KmerCalls, lo: int) -> bool:
+    def _classify_part(self, part: Sequence[str], out: KmerCalls, lo: int,
+                       tied: list[tuple[np.ndarray, np.ndarray]]) -> bool:
         """Fill ``out`` for reads ``lo...``; False (nothing written) when the part has too many
         (read, reference) pairs to vote at once."""
         joined = b"N".join(check_unknown(s, "n") for s in part)  # no window crosses two reads
@@ -120,8 +127,8 @@ class KmerIndex:
         if n_own.sum() > self.MAX_PAIRS and len(part) > 1:
             return False
         first = np.repeat(self.starts[pos] - np.cumsum(n_own) + n_own, n_own) + np.arange(n_own.sum())
-        g_best, g_votes, g_tied = _winner(np.repeat(read, n_own), self.owners[first], len(part),
-                                          self.n_references, self.genome_taxon)
+        g_best, g_votes, g_tied, (top_read, top_ref) = _winner(
+            np.repeat(read, n_own), self.owners[first], len(part), self.n_references, self.genome_taxon, top=True)
         t_best, t_votes, _ = _winner(read, self.taxon[pos], len(part), self.n_taxa)
         has_g = g_best >= 0
         rows = slice(lo, lo + len(part))
@@ -131,6 +138,9 @@ class KmerIndex:
         # that taxon; otherwise the taxon its taxon-specific k-mers vote for.
         out.taxon[rows] = np.where(has_g, self.genome_taxon[np.maximum(g_best, 0)], np.where(g_tied >= 0, g_tied, t_best))
         out.votes[rows] = np.where(has_g | (g_tied >= 0), g_votes, t_votes)
+        out.genome_votes[rows] = g_votes
+        was_tied = g_best[top_read] < 0  # a winner's top set is itself alone
+        tied.append((top_read[was_tied].astype(np.int64) + lo, top_ref[was_tied].astype(np.int32)))
         return True
 
 
@@ -147,16 +157,18 @@ def _codes(seq: str, k: int) -> np.ndarray:
 
 
 def _winner(read: np.ndarray, label: np.ndarray, n_reads: int, n_labels: int,
-            group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            group: np.ndarray | None = None, top: bool = False):
     """Per read, the label with the most votes (labels < 0 do not vote; a tie is no winner: -1),
     its votes, and — with ``group`` (label -> group) — the group of the tied labels when they all
-    share one (else -1)."""
+    share one (else -1).  With ``top``, also (reads, labels): every label with its read's most
+    votes, one row each."""
     keep = label >= 0
     best = np.full(n_reads, -1, np.int32)
     votes = np.zeros(n_reads, np.int32)
     tied_group = np.full(n_reads, -1, np.int32)
     if not keep.any() or n_labels == 0:
-        return best, votes, tied_group
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int32))
+        return (best, votes, tied_group, empty) if top else (best, votes, tied_group)
     pair = read[keep].astype(np.int64) * n_labels + label[keep]
     pair = np.sort(pair)
     first_of = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
@@ -166,13 +178,13 @@ def _winner(read: np.ndarray, label: np.ndarray, n_reads: int, n_labels: int,
     order = np.lexsort((-counts, r))
     r, lab, counts = r[order], lab[order], counts[order]
     first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-    top = counts[first]
+    most = counts[first]
     nxt = np.where(first + 1 < len(r), first + 1, first)
-    tie = (nxt != first) & (r[nxt] == r[first]) & (counts[nxt] == top)
+    tie = (nxt != first) & (r[nxt] == r[first]) & (counts[nxt] == most)
     best[r[first]] = np.where(tie, -1, lab[first])
-    votes[r[first]] = top
+    votes[r[first]] = most
+    at_top = counts == np.repeat(most, np.diff(np.r_[first, len(r)]))  # rows tied with their read's best
     if group is not None:
-        at_top = counts == np.repeat(top, np.diff(np.r_[first, len(r)]))  # rows tied with their read's best
         g = group[lab]
         read_of_row = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(r)]))
         gmin = np.full(len(first), np.iinfo(np.int32).max, np.int64)
@@ -180,4 +192,51 @@ def _winner(read: np.ndarray, label: np.ndarray, n_reads: int, n_labels: int,
         np.minimum.at(gmin, read_of_row[at_top], g[at_top])
         np.maximum.at(gmax, read_of_row[at_top], g[at_top])
         tied_group[r[first]] = np.where(gmin == gmax, gmin, -1)
-    return best, votes, tied_group
+    return (best, votes, tied_group, (r[at_top], lab[at_top])) if top else (best, votes, tied_group)
+
+
+def em_abundance(genome: np.ndarray, tied_read: np.ndarray, tied_ref: np.ndarray, n_refs: int,
+                 counted: np.ndarray | None = None, tol: float = 1e-9, max_iter: int = 2000) -> np.ndarray:
+    """Each reference's share of the reads, by expectation-maximisation (as kallisto, Pathoscope
+    and Bracken re-estimate abundance): a read with one winner counts for it; a read tied between
+    several references is split between them in proportion to their current shares, and the
+    shares are recomputed until they settle.  ``counted`` (bool per read) leaves reads out.
+
+    >>> em_abundance(np.array([0, 0, 0, 1, -1, -1]), np.array([4, 4, 5, 5]), np.array([0, 1, 0, 1]), 2).round(3).tolist()
+    [0.75, 0.25]
+    """
+    counted = np.ones(len(genome), bool) if counted is None else counted
+    won = np.bincount(genome[(genome >= 0) & counted], minlength=n_refs).astype(np.float64)
+    keep = counted[tied_read]
+    rows, refs = np.unique(tied_read[keep], return_inverse=True)[1], tied_ref[keep]
+    total = won.sum() + (rows.max() + 1 if len(rows) else 0)
+    if total == 0:
+        return np.zeros(n_refs)
+    share = np.full(n_refs, 1.0 / n_refs)
+    for _ in range(max_iter):
+        w = share[refs]
+        split = w / np.maximum(np.bincount(rows, weights=w)[rows], 1e-300)
+        new = (won + np.bincount(refs, weights=split, minlength=n_refs)) / total
+        done = np.abs(new - share).max() < tol
+        share = new
+        if done:
+            break
+    return share
+
+
+def resolve_ties(genome: np.ndarray, tied_read: np.ndarray, tied_ref: np.ndarray,
+                 share: np.ndarray) -> np.ndarray:
+    """``genome`` with every tied read given the most abundant (``share``) of its tied references
+    (a further tie: the first of them).
+
+    >>> resolve_ties(np.array([0, -1, -1]), np.array([1, 1, 2, 2]), np.array([0, 1, 1, 2]), np.array([.2, .5, .3])).tolist()
+    [0, 1, 1]
+    """
+    out = genome.copy()
+    if not len(tied_read):
+        return out
+    order = np.lexsort((tied_ref, -share[tied_ref], tied_read))  # per read: most abundant first
+    r, g = tied_read[order], tied_ref[order]
+    first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    out[r[first]] = g[first]
+    return out

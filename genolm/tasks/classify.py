@@ -69,6 +69,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="least share of the votes that assigns (default: 0.5 embedding, 0.1 kmer)")
     p.add_argument("--k", type=int, default=12, help="k-mer length of the k-mer method (default: 12)")
+    p.add_argument("--ties", choices=("none", "em"), default="none",
+                   help="k-mer method, a read tied between references: none (no genome; their shared taxon, "
+                        "if any) or em (the most abundant of them, abundance by EM) (default: none)")
     p.add_argument("--neighbours", type=int, default=10, help="nearest reference pieces that vote (default: 10)")
     p.add_argument("--ref-fragments", type=int, default=2000,
                    help="pieces embedded per reference genome (default: 2000)")
@@ -85,6 +88,10 @@ def setup(args: argparse.Namespace) -> int:
     summary = run(args)
     print(f"{args.out}: {summary['reads']:,} reads, {summary['assigned']:.1%} assigned to one of "
           f"{summary['references']} references ({summary['method']}), {summary['reads_per_s']:,.0f} reads/s")
+    if summary.get("abundance"):
+        top = sorted(summary["abundance"].items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{name} {share:.1%}" for name, share in top[:8] if share > 0)
+        print(f"abundance (k-mer calls, EM): {shown}" + (f" … ({len(top) - 8} more)" if len(top) > 8 else ""))
     if "metrics" in summary:
         print(f"{'method':10s} {'level':7s} {'accuracy':>8s} {'assigned':>8s} {'precision':>9s} {'macro F1':>8s} {'ARI':>6s}")
         for method, levels in summary["metrics"].items():
@@ -221,16 +228,29 @@ def embedding_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list
 
 
 def kmer_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]], taxon_of: np.ndarray,
-               threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from genolm.bio.kmer_index import KmerIndex
+               threshold: float, abundance: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calls per read; ``abundance`` (if given) receives each reference's EM share of the units."""
+    from genolm.bio.kmer_index import KmerIndex, em_abundance, resolve_ties
 
     index = KmerIndex.build(genomes, taxon_of, args.k)
     members: list[list[str]] = [[] for _ in range(int(unit.max()) + 1)]
     for r, u in zip(reads, unit):
         members[u].append(r)
     calls = index.classify(["N".join(m) for m in members])  # N: no k-mer spans two mates
+    # A read counts for the abundance when its references hold enough of its k-mers (a tied read's
+    # own vote share may be low: only taxon-specific k-mers count for it when the tie spans taxa).
     low = calls.score < threshold
-    return (np.where(low, -1, calls.genome)[unit], np.where(low, -1, calls.taxon)[unit], calls.score[unit])
+    share = em_abundance(calls.genome, calls.tied_read, calls.tied_ref, len(genomes),
+                         counted=calls.genome_votes / np.maximum(calls.kmers, 1) >= threshold)
+    if abundance is not None:
+        abundance["share"] = share
+    genome, taxon, score = calls.genome, calls.taxon, calls.score
+    if getattr(args, "ties", "none") == "em":
+        genome = resolve_ties(genome, calls.tied_read, calls.tied_ref, share)
+        taxon = np.where(genome >= 0, taxon_of[np.maximum(genome, 0)], taxon)
+        score = np.where(genome >= 0, calls.genome_votes / np.maximum(calls.kmers, 1), score)
+        low = score < threshold
+    return (np.where(low, -1, genome)[unit], np.where(low, -1, taxon)[unit], score[unit])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -247,12 +267,14 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     ids, _, reads = read_inputs(args.inputs, 0, what="classify")
     unit = mate_units(ids, not getattr(args, "no_pairs", False))
-    calls = {}
+    calls, abundance = {}, {}
     for m in ((method, "kmer") if truth is not None and method != "kmer" else (method,)):
         threshold = args.threshold if args.threshold is not None and m == method else DEFAULT_THRESHOLD[m]
         t = time.perf_counter()
-        g, tx, score = (embedding_calls if m == "embedding" else kmer_calls)(args, reads, unit, genomes, taxon_of,
-                                                                             threshold)
+        if m == "kmer":
+            g, tx, score = kmer_calls(args, reads, unit, genomes, taxon_of, threshold, abundance)
+        else:
+            g, tx, score = embedding_calls(args, reads, unit, genomes, taxon_of, threshold)
         calls[m] = ([names[i] if i >= 0 else UNASSIGNED for i in g],
                     [taxon_names[i] if i >= 0 else UNASSIGNED for i in tx], score, time.perf_counter() - t)
     seconds = time.perf_counter() - t0
@@ -261,7 +283,10 @@ def run(args: argparse.Namespace) -> dict:
                "pairs": int(len(reads) - unit.max() - 1),
                "references": len(names), "taxa": len(taxon_names),
                "assigned": float(np.mean([c != UNASSIGNED for c in genome_calls])),
-               "seconds": round(seconds, 2), "reads_per_s": len(reads) / max(seconds, 1e-9)}
+               "seconds": round(seconds, 2), "reads_per_s": len(reads) / max(seconds, 1e-9),
+               "ties": getattr(args, "ties", "none")}
+    if "share" in abundance:
+        summary["abundance"] = {n: round(float(a), 6) for n, a in zip(names, abundance["share"])}
     metrics = {}
     if truth is not None:
         keep = [i for i, r in enumerate(ids) if _strip_mate(r) in truth]
