@@ -73,6 +73,22 @@ def test_a_vector_does_not_depend_on_its_batch(runs, family, causal):
     assert emb.embed(xs, batch_tokens=4096).tobytes() == together.tobytes()  # deterministic
 
 
+def test_padding_masks_are_dense_even_where_flex_attention_is_available(runs, monkeypatch):
+    """A batch of one sequence per row needs only a padding mask: dense (SDPA), never a flex block
+    mask, whose per-shape compiles fell back to an eager all-scores kernel on a GPU."""
+    import genolm.model.transformer as tr
+
+    def no_block_masks(*a, **k):
+        raise AssertionError("flex-attention block mask built for an embedding batch")
+
+    monkeypatch.setattr(tr, "use_flex", lambda *a, **k: True)  # as on a GPU
+    monkeypatch.setattr(tr, "document_block_mask", no_block_masks)
+    emb = Embedder.load(runs["transformer", False], "cpu")
+    xs = seqs(5)
+    together = emb.embed(xs, batch_tokens=4096)  # mixed lengths: padded rows, a mask
+    np.testing.assert_allclose(together, np.stack([emb.embed([s])[0] for s in xs]), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("pool", ["mean", "max", "last"])
 def test_strand_both_gives_a_sequence_and_its_reverse_complement_one_vector(runs, pool):
     emb = Embedder.load(runs["transformer", False], "cpu")

@@ -90,6 +90,13 @@ class Embedder:
         self.source, self.kind, self.alphabet, self.causal, self.hf = source, kind, alphabet, causal, hf
         self.device = device
         self._compiled = None
+        if getattr(backbone, "doc_attention", None) == "auto":
+            # A batch here is one sequence per row plus padding, so the padding mask as a dense boolean
+            # mask (SDPA, B x T x T bytes: a few MB) is exact and cheap.  Flex attention would compile
+            # one kernel per batch shape and, past dynamo's recompile limit, fall back to an eager
+            # kernel that materialises every score (seen on 16S sequences of many lengths, one H200);
+            # compiled graphs also crash inductor with block masks built inside them (torch 2.11).
+            backbone.doc_attention = "dense"
 
     BUCKET = 128  # compiled: batch widths are rounded up to a multiple of this (one graph per width)
 
@@ -108,10 +115,6 @@ class Embedder:
         # One graph per width bucket (at most 10 below 32 x BUCKET) and per length of which a whole
         # batch is made (uniform inputs: 1 kb fragments, 150 bp reads); past the limit, eager.
         dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
-        if getattr(self.backbone, "doc_attention", None) == "auto":
-            # Padding masks as dense boolean masks (SDPA): flex-attention block masks built inside a
-            # compiled graph crash inductor in torch 2.11 (CantSplit; an illegal memory access).
-            self.backbone.doc_attention = "dense"
         self._compiled = torch.compile(self.backbone.model if self.hf else self.backbone, dynamic=False)
         return self
 
