@@ -69,6 +69,23 @@ def test_embeddings_with_the_composition_baseline(tmp_path, capsys, mock):
     assert "both" in out and "tnf" in out
 
 
+def test_embedding_in_parts_gives_the_same_vectors(tmp_path, monkeypatch):
+    """bin embeds at most EMBED_PART sequences at once (bounded memory on millions of reads); the
+    parts must join into exactly the vectors of one pass, in input order."""
+    import argparse
+
+    import genolm.tasks.bin as b
+    from test_embed import make_run
+
+    run = make_run(tmp_path, "transformer", causal=False)
+    rng = np.random.default_rng(5)
+    seqs = ["".join(rng.choice(list("ACGT"), int(n))) for n in rng.integers(40, 200, 23)]
+    args = argparse.Namespace(model=str(run), device="cpu", no_progress=True)
+    whole = b.features("embedding", seqs, args)
+    monkeypatch.setattr(b, "EMBED_PART", 5)
+    np.testing.assert_allclose(b.features("embedding", seqs, args), whole, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("extra,message", [
     (["--features", "embedding"], "--features embedding needs --model"),
     (["--truth", "{bad}"], "no sequence id is in the truth table"),

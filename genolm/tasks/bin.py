@@ -129,6 +129,9 @@ def _strip_mate(read_id: str) -> str:
     return read_id[:-2] if read_id.endswith(("/1", "/2")) else read_id
 
 
+EMBED_PART = 200_000  # sequences embedded at once: one part's vectors (both strands) in flight, not all
+
+
 def features(kind: str, seqs: list[str], args) -> np.ndarray:
     from genolm.bio.kmers import clr, kmer_profiles
 
@@ -144,7 +147,11 @@ def features(kind: str, seqs: list[str], args) -> np.ndarray:
             from tqdm import tqdm
 
             bar = tqdm(total=len(seqs), desc="embed", unit="seq", file=sys.stderr)
-        blocks.append(emb.embed(seqs, pool="mean", strand="both", progress=bar.update if bar else None))
+        part = EMBED_PART
+        blocks.append(np.concatenate([emb.embed(seqs[lo: lo + part], pool="mean", strand="both",
+                                                progress=bar.update if bar else None)
+                                      for lo in range(0, len(seqs), part)]) if seqs else
+                      np.zeros((0, emb.hidden_size), np.float32))
         if bar:
             bar.close()
     # Each block to unit total variance, so neither dominates the distances by its scale.

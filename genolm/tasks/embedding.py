@@ -263,7 +263,7 @@ class Embedder:
         pieces = self.windows(seqs)
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k].ids))
         d = self.hidden_size
-        acc = np.zeros((len(seqs), d), np.float64)
+        acc = np.zeros((len(seqs), d), np.float32)  # float32: 1.5 GB for 1M x 384, not 3
         total = np.zeros(len(seqs), np.float64)
         if pool == "max":
             acc[:] = -np.inf
@@ -313,7 +313,7 @@ class Embedder:
         flush()
         if pool == "mean":
             acc /= np.maximum(total, 1)[:, None]
-        return acc.astype(np.float32)
+        return acc
 
     def _pooled(self, batch: list[_Encoded], width: int, pool: str, layer: int | None,
                 n_rows: int | None = None) -> torch.Tensor:
