@@ -97,3 +97,93 @@ def test_bad_input_is_one_line(tmp_path, capsys, mock, extra, message):
     code, _, err = run_cli(["bin", mock / "reads.fastq.gz", "--out", tmp_path / "o", *extra], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_kmer_coverage_matches_a_brute_force_count():
+    from genolm.bio.kmers import kmer_coverage
+    from genolm.bio.seq import reverse_complement
+
+    rng = np.random.default_rng(6)
+    genome = "".join(rng.choice(list("ACGT"), 600))
+    reads = []
+    for _ in range(120):
+        lo = int(rng.integers(0, 560))
+        r = genome[lo: lo + int(rng.integers(25, 40))]
+        reads.append(reverse_complement(r) if rng.random() < 0.5 else r)
+    reads += ["ACGTN" * 3, "ACG"]  # no whole 9-mer: 0
+    k = 9
+    canon = lambda w: min(w, reverse_complement(w))  # noqa: E731
+    counts = {}
+    for r in reads:
+        for i in range(len(r) - k + 1):
+            if "N" not in r[i: i + k]:
+                counts[canon(r[i: i + k])] = counts.get(canon(r[i: i + k]), 0) + 1
+    want = [float(np.median([counts[canon(r[i: i + k])] for i in range(len(r) - k + 1) if "N" not in r[i: i + k]]))
+            if len(r) >= k and any("N" not in r[i: i + k] for i in range(len(r) - k + 1)) else 0.0 for r in reads]
+    np.testing.assert_array_equal(kmer_coverage(reads, k=k, chunk=17), want)
+
+
+@pytest.fixture(scope="module")
+def deep_and_shallow(tmp_path_factory):
+    """Two random genomes of the same composition, one at ~40x and one at ~5x."""
+    from genolm.cli import main
+
+    d = tmp_path_factory.mktemp("depth")
+    rng = np.random.default_rng(7)
+    for name in ("deep", "shallow"):
+        with gzip.open(d / f"{name}.fasta.gz", "wt") as f:
+            f.write(">chrom\n" + "".join(rng.choice(list("ACGT"), 5000)) + "\n")
+    (d / "ab.tsv").write_text("deep\t8\nshallow\t1\n")
+    assert main(["simulate", str(d / "deep.fasta.gz"), str(d / "shallow.fasta.gz"), "--reads", "1500", "--single",
+                 "--model", "perfect", "--abundance", str(d / "ab.tsv"), "--out", str(d / "sim")]) == 0
+    return d / "sim"
+
+
+def test_kmer_abundance_is_the_depth_of_the_reads_genome(tmp_path, capsys, deep_and_shallow):
+    from genolm.tasks.bin import abundance
+
+    sim = deep_and_shallow
+    recs = list(read_records(sim / "reads.fastq.gz"))
+    truth = dict(line.split("\t")[:2] for line in (sim / "truth.tsv").read_text().splitlines()[1:])
+    deep = np.array([truth[r.id.removesuffix("/1")] == "deep" for r in recs])
+    depth = abundance("kmer", [r.id for r in recs], [r.seq for r in recs])[:, 0]
+    # ~40x and ~5x read depth: 21-mer depth (150 - 21 + 1) / 150 of that.
+    assert 28 < np.median(depth[deep]) < 40 and 2 < np.median(depth[~deep]) < 7
+    assert np.mean((depth > 12) == deep) > 0.95
+    code, out, err = run_cli(["bin", sim / "reads.fastq.gz", "--abundance", "kmer", "--truth", sim / "truth.tsv",
+                              "--out", tmp_path / "a"], capsys)
+    assert code == 0, err
+    assert set(json.loads((tmp_path / "a" / "metrics.json").read_text())) == {"tnf+abundance", "tnf"}
+    assert "tnf+abundance" in out
+
+
+def test_an_abundance_table_separates_what_composition_cannot(tmp_path, capsys):
+    """Random reads of one composition, half at depth 40 and half at depth 5 (per a table): TNF sees
+    one group, the depth column two."""
+    rng = np.random.default_rng(8)
+    reads = ["".join(rng.choice(list("ACGT"), 150)) for _ in range(600)]
+    (tmp_path / "r.fasta").write_text("".join(f">r{i}\n{s}\n" for i, s in enumerate(reads)))
+    (tmp_path / "truth.tsv").write_text("read\tgenome\n" + "".join(f"r{i}\t{'ab'[i % 2]}\n" for i in range(600)))
+    (tmp_path / "depth.tsv").write_text("contig\tdepth\n" + "".join(
+        f"r{i}\t{(40 if i % 2 else 5) * rng.uniform(0.8, 1.25):.2f}\n" for i in range(600)))
+    code, _, err = run_cli(["bin", tmp_path / "r.fasta", "--abundance", tmp_path / "depth.tsv", "--truth",
+                            tmp_path / "truth.tsv", "--out", tmp_path / "t"], capsys)
+    assert code == 0, err
+    m = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert m["tnf+abundance"]["ari"] > 0.9 and m["tnf"]["ari"] < 0.1, (m["tnf+abundance"]["ari"], m["tnf"]["ari"])
+
+
+@pytest.mark.parametrize("table,message", [
+    ("id\tdepth\nnobody\t3\n", "sequences have no abundance"),
+    ("id\tdepth\n{first}\tlots\n", "bad abundance row"),
+    ("id\n", "abundance table needs an id column and at least one depth column"),
+    (None, "no such abundance table"),
+])
+def test_bad_abundance_tables_are_one_line(tmp_path, capsys, mock, table, message):
+    first = next(iter(read_records(mock / "reads.fastq.gz"))).id
+    path = tmp_path / "ab.tsv"
+    if table is not None:
+        path.write_text(table.format(first=first))
+    code, _, err = run_cli(["bin", mock / "reads.fastq.gz", "--abundance", path, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()

@@ -2,7 +2,11 @@
 
 Each sequence becomes a vector: its language-model embedding (``--model``, mean-pooled over both
 strands), its tetranucleotide composition (``--features tnf``: canonical 4-mer frequencies, centred
-log-ratio), or both side by side (``both``, each block scaled to the same total variance).  The
+log-ratio), or both side by side (``both``, each block scaled to the same total variance);
+``--abundance`` adds one more block, the log depth of each sequence's genome: ``kmer`` estimates
+it from the input itself (the median count of the sequence's 21-mers among all the input's —
+organisms at different depths separate even where their composition is alike), or a TSV gives
+it (contig coverage per sample, as from a read mapper).  The
 vectors are reduced by PCA, mapped by UMAP to a few dimensions where organisms form dense groups
 (single reads are too noisy for density clustering without it), and clustered by HDBSCAN, which
 finds the number of organisms itself and leaves what belongs to no dense group unbinned.  UMAP and
@@ -52,6 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="genolm run or local Hugging Face model folder (for embeddings)")
     p.add_argument("--features", default=None, choices=FEATURES,
                    help="embedding | tnf | both (default: embedding with --model, else tnf)")
+    p.add_argument("--abundance", default=None, metavar="kmer|TSV",
+                   help="add each sequence's abundance to its features: kmer (the median count of its 21-mers "
+                        "in the input: its genome's depth) or a TSV of id and one or more depth columns "
+                        "(e.g. per-sample contig coverage); log-scaled")
     p.add_argument("--min-length", type=int, default=0, help="leave out sequences shorter than this")
     p.add_argument("--truth", default=None, help="TSV: read (or id) and genome columns; adds metrics.json")
     p.add_argument("--sample", type=int, default=50000, help="sequences HDBSCAN clusters (default: 50000)")
@@ -154,6 +162,8 @@ def features(kind: str, seqs: list[str], args) -> np.ndarray:
                       np.zeros((0, emb.hidden_size), np.float32))
         if bar:
             bar.close()
+    if getattr(args, "abundance", None):
+        blocks.append(np.log1p(args._depth))
     # Each block to unit total variance, so neither dominates the distances by its scale.
     return np.concatenate([(b - b.mean(0)) / max(float(np.sqrt(b.var(0).sum())), 1e-12) for b in blocks],
                           axis=1).astype(np.float32)
@@ -196,6 +206,41 @@ def cluster(x: np.ndarray, args, layout: dict | None = None) -> np.ndarray:
         out[lo: lo + 100000] = knn.predict(z[lo: lo + 100000])
     out[sample] = labels
     return out
+
+
+def abundance(source: str, ids: list[str], seqs: list[str]) -> np.ndarray:
+    """(n, columns) depth of each sequence: ``kmer`` (from the input itself) or a TSV whose first
+    column names every sequence and whose other columns are numbers (one per sample)."""
+    from genolm.bio.kmers import kmer_coverage
+
+    if source == "kmer":
+        return kmer_coverage(seqs, k=21)[:, None]
+    path = Path(source)
+    if not path.is_file():
+        raise GenolmError("no such abundance table", file=path, hint="give kmer, or a TSV of id and depth columns")
+    table: dict[str, list[float]] = {}
+    with open(path, newline="") as f:
+        rows = csv.reader(f, delimiter="\t")
+        header = next(rows, [])
+        if len(header) < 2:
+            raise GenolmError("abundance table needs an id column and at least one depth column", file=path,
+                              line=1, found="\t".join(header)[:80])
+        for line, r in enumerate(rows, start=2):
+            if not r:
+                continue
+            try:
+                values = [float(x) for x in r[1:]]
+            except ValueError:
+                values = []
+            if len(values) != len(header) - 1 or any(not np.isfinite(v) or v < 0 for v in values):
+                raise GenolmError("bad abundance row", file=path, line=line, record=r[0],
+                                  expected=f"{len(header) - 1} non-negative numbers", found="\t".join(r[1:])[:80])
+            table[r[0]] = values
+    missing = [i for i in ids if i not in table and _strip_mate(i) not in table]
+    if missing:
+        raise GenolmError(f"{len(missing):,} sequences have no abundance", file=path, record=missing[0],
+                          hint="the table's first column must name every input sequence")
+    return np.array([table[i] if i in table else table[_strip_mate(i)] for i in ids], np.float64)
 
 
 def bin_names(labels: np.ndarray) -> list[str]:
@@ -247,12 +292,15 @@ def run(args: argparse.Namespace) -> dict:
     truth = read_truth(args.truth) if args.truth else None
     t0 = time.perf_counter()
     ids, files, seqs = read_inputs(args.inputs, args.min_length)
+    if args.abundance:
+        args._depth = abundance(args.abundance, ids, seqs)
+    label = kind + ("+abundance" if args.abundance else "")
     layout: dict = {}
     names = bin_names(cluster(features(kind, seqs, args), args, layout))
     seconds = time.perf_counter() - t0
     lengths = [len(s) for s in seqs]
     bins = sorted(set(names) - {UNBINNED})
-    summary = {"command": "bin", "features": kind, "model": args.model, "inputs": args.inputs,
+    summary = {"command": "bin", "features": label, "model": args.model, "inputs": args.inputs,
                "sequences": len(seqs), "bases": int(sum(lengths)), "bins": len(bins),
                "bin_sizes": {b: names.count(b) for b in bins}, "binned": 1 - names.count(UNBINNED) / len(names),
                "seconds": round(seconds, 2), "sequences_per_s": len(seqs) / max(seconds, 1e-9),
@@ -265,9 +313,10 @@ def run(args: argparse.Namespace) -> dict:
                               found=ids[0], hint="the truth's read column must name the input's records")
         genomes = [truth[_strip_mate(ids[i])] for i in keep]
         w = [lengths[i] for i in keep]
-        metrics[kind] = binning_scores(genomes, [names[i] for i in keep], w)
-        if kind != "tnf":  # the composition baseline, same clustering, same run
-            base = bin_names(cluster(features("tnf", seqs, args), args))
+        metrics[label] = binning_scores(genomes, [names[i] for i in keep], w)
+        if label != "tnf":  # the composition baseline, same clustering, same run
+            base = bin_names(cluster(features("tnf", seqs, argparse.Namespace(**{**vars(args), "abundance": None})),
+                                     args))
             metrics["tnf"] = binning_scores(genomes, [base[i] for i in keep], w)
         summary["metrics"] = {k: {m: v for m, v in s.items() if m != "genomes"} for k, s in metrics.items()}
         summary["scored"] = len(keep)
@@ -286,6 +335,6 @@ def run(args: argparse.Namespace) -> dict:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         if layout:
             truth_of = None if truth is None else [truth.get(_strip_mate(ids[k]), "?") for k in layout["rows"]]
-            plot_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", kind)
+            plot_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", label)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary
