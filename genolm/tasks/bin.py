@@ -27,6 +27,7 @@ Example:
   genolm simulate genomes/*.fasta.gz --reads 100000 --single --out mock
   genolm bin mock/reads.fastq.gz --features tnf --truth mock/truth.tsv --out bins_tnf
   genolm bin mock/reads.fastq.gz --model run --truth mock/truth.tsv --out bins_lm
+  genolm bin contigs.fasta --abundance depth.tsv --out bins_cov   # depth.tsv: id, depth per sample
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ Example:
   genolm simulate refs/*.fasta.gz --reads 20000 --single --out mock
   genolm classify mock/reads.fastq.gz --references refs/*.fasta.gz --model run --truth mock/truth.tsv --out calls.tsv
   genolm classify reads.fastq.gz --references refs/*.fasta.gz --taxa species.tsv --out calls.tsv   # k-mers only
+  genolm classify reads.fastq.gz --references strains/*.fasta.gz --k 31 --ties em --out strains.tsv
 """
 
 from __future__ import annotations
