@@ -18,6 +18,17 @@ def random_seq(rng, n):
     return "".join(rng.choice(list("ACGT"), n))
 
 
+def two_strains(tmp_path, seed, names):
+    """Two 40 kb 'strains' one substitution in 400 bases apart, as FASTA files named ``names``."""
+    rng = np.random.default_rng(seed)
+    a = random_seq(rng, 40000)
+    b = "".join(("G" if c != "G" else "T") if i % 400 == 200 else c for i, c in enumerate(a))
+    for name, s in zip(names, (a, b)):
+        with gzip.open(tmp_path / f"{name}.fasta.gz", "wt") as f:
+            f.write(f">chrom\n{s}\n")
+    return [tmp_path / f"{name}.fasta.gz" for name in names]
+
+
 def brute_force(refs, read, k):
     """References holding the most of the read's canonical k-mers (sets of strings, both strands)."""
     def kmers(s):
@@ -226,13 +237,7 @@ def test_mates_are_classified_together(tmp_path, capsys):
     """Strains one SNP in 400 bases apart: a single read often holds no difference, a pair more often."""
     from genolm.cli import main
 
-    rng = np.random.default_rng(2)
-    a = random_seq(rng, 40000)
-    b = "".join(("G" if c != "G" else "T") if i % 400 == 200 else c for i, c in enumerate(a))
-    for name, s in (("strain_a", a), ("strain_b", b)):
-        with gzip.open(tmp_path / f"{name}.fasta.gz", "wt") as f:
-            f.write(f">chrom\n{s}\n")
-    refs = [tmp_path / "strain_a.fasta.gz", tmp_path / "strain_b.fasta.gz"]
+    refs = two_strains(tmp_path, 2, ("strain_a", "strain_b"))
     assert main(["simulate", *map(str, refs), "--reads", "800", "--model", "perfect", "--abundance", "uniform",
                  "--out", str(tmp_path / "sim")]) == 0
     mates = sorted((tmp_path / "sim").glob("reads_R*.fastq.gz"))
@@ -293,13 +298,7 @@ def test_ties_em_gives_tied_reads_the_abundant_strain(tmp_path, capsys):
     and the tied reads go to the abundant strain, so accuracy rises well above the default's."""
     from genolm.cli import main
 
-    rng = np.random.default_rng(4)
-    a = random_seq(rng, 40000)
-    b = "".join(("G" if c != "G" else "T") if i % 400 == 200 else c for i, c in enumerate(a))
-    for name, s in (("major", a), ("minor", b)):
-        with gzip.open(tmp_path / f"{name}.fasta.gz", "wt") as f:
-            f.write(f">chrom\n{s}\n")
-    refs = [tmp_path / "major.fasta.gz", tmp_path / "minor.fasta.gz"]
+    refs = two_strains(tmp_path, 4, ("major", "minor"))
     (tmp_path / "ab.tsv").write_text("major\t4\nminor\t1\n")
     assert main(["simulate", *map(str, refs), "--reads", "1000", "--single", "--model", "perfect", "--abundance",
                  str(tmp_path / "ab.tsv"), "--out", str(tmp_path / "sim")]) == 0
