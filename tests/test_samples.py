@@ -230,3 +230,69 @@ def test_prepare_takes_files_and_metadata_from_the_sheet(folder, tmp_path):
                             window=4, val_fraction=0.0, progress=False))
     assert [f["sample_id"] for f in m["inputs"]] == ["S1", "S2"]
     assert m["samples"]["metadata"] == {"S1": {"depth_m": 5.0}, "S2": {"depth_m": None}}
+
+
+def test_id_join_places_both_id_forms_and_names_what_it_cannot():
+    from genolm.io.samples import IdJoin
+
+    join = IdJoin([r"^(?P<station>\d+)(?P<layer>[A-Z]{3})\d", r"^TARA_(?P<station>\d+)_(?P<layer>[A-Z]{3})_"],
+                  "S{station}{layer}", {"SRF": "SUR"})
+    ids = ["46SUR1MMQQ14_2_ERR1_contig_1", "TARA_046_SRF_0.22-3_k119_2", "68DCM1MMQQ14_1_x", "scaffold_9",
+           "7MES1GGMM14_1_y"]
+    placed, unmatched, unknown = join.place(ids, {"S46SUR", "S68DCM"})
+    assert placed == {ids[0]: "S46SUR", ids[1]: "S46SUR", ids[2]: "S68DCM"}  # SRF = SUR; 046 = 46
+    assert unmatched == ["scaffold_9"] and unknown == {"7MES1GGMM14_1_y": "S7MES"}
+    assert set(placed) | set(unmatched) | set(unknown) == set(ids)  # every id accounted for, once
+
+
+@pytest.mark.parametrize("patterns,template,message", [
+    (["(unclosed"], "S{station}", "bad id pattern"),
+    ([r"^(?P<station>\d+)"], "S{station}{layer}", "id pattern lacks a group the sample template uses"),
+])
+def test_id_join_rejects_bad_patterns(patterns, template, message):
+    from genolm.io.samples import IdJoin
+
+    with pytest.raises(GenolmError, match=message):
+        IdJoin(patterns, template)
+
+
+def test_tara_sheet_script_on_a_miniature(tmp_path, capsys):
+    """data/tara_sheet.py: Guidi rows and Hogle dates become one valid sheet; every contig is
+    placed (a station + layer missing from the tables gets an empty row); a slightly negative
+    chlorophyll becomes 0 (the validator would reject it); duplicate ids are named."""
+    import importlib.util
+    import gzip
+
+    from genolm.io.samples import read_sample_sheet
+
+    spec = importlib.util.spec_from_file_location("tara_sheet", DATA / "tara_sheet.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    d = tmp_path / "tara"
+    d.mkdir()
+    cols = list(mod.GUIDI)
+    (d / "tara_env_guidi2016_SI4.tsv").write_text(
+        "Sample\t" + "\t".join(cols) + "\n"
+        + "S4SUR\t" + "\t".join({"Latitude": "36.5", "Longitude": "-6.5", "Mean Temperature deg C": "20.5"}.get(c, "")
+                                for c in cols) + "\n"
+        + "S9DCM\t" + "\t".join({"Latitude": "39", "Longitude": "1", "Mean Temperature deg C": "15",
+                                  "Mean Chloro HPLC adjusted (mg Chl/m3)": "-0.007"}.get(c, "") for c in cols) + "\n")
+    (d / "tara_sample_metadata_hogle.tsv").write_text(
+        "sampleID\tdate\ttara_station\tdepth\tlat\tlon\tenvironment\n"
+        "tara_S1\t2009-09-15\tTARA_004\t5\t36.55\t-6.57\tsurface\n"
+        "tara_S2\t2009-10-01\tTARA_011\t600\t40\t2\tmesopelagic\n")
+    with gzip.open(d / "contigs_votus_id90.fasta.gz", "wt") as f:
+        for i in ("4SUR1MMQQ14_1_a", "TARA_004_SRF_0.22-3_b", "9DCM2GGMM14_1_c", "11MES1QQSS14_1_d",
+                  "TARA_150_ZZZ_0.22-3_e", "TARA_150_ZZZ_0.22-3_e"):
+            f.write(f">{i}\nACGTACGTAC\n")
+    r = mod.build(d, tmp_path / "out")
+    sheet = read_sample_sheet(tmp_path / "out" / "samples.tsv")
+    assert set(sheet.samples) == {"S4SUR", "S9DCM", "S11MES", "S150ZZZ"}
+    s4 = sheet.samples["S4SUR"]
+    assert (s4["temperature_c"], s4["date"], s4["depth_m"], s4["latitude"]) == (20.5, "2009-09-15", 5.0, 36.5)
+    assert sheet.samples["S9DCM"]["chlorophyll_mg_m3"] == 0.0 and r["chlorophyll_clipped_to_0"] == ["S9DCM"]
+    assert sheet.samples["S150ZZZ"]["temperature_c"] is None
+    rows = [line.split("\t") for line in (tmp_path / "out" / "contig_samples.tsv").read_text().splitlines()[1:]]
+    assert [s for _, s in rows] == ["S4SUR", "S4SUR", "S9DCM", "S11MES", "S150ZZZ", "S150ZZZ"]
+    assert r["placed"] == r["contigs"] == 6 and r["with_temperature"] == 3 and r["stations_with_temperature"] == 2
+    assert r["duplicate_ids"] == ["TARA_150_ZZZ_0.22-3_e"] and not r["unmatched"]

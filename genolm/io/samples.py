@@ -193,3 +193,60 @@ def _valid_date(v: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class IdJoin:
+    """Places sequences at samples by their record ids, for sheets whose samples share one file
+    (an assembly whose contig ids start with the station and depth layer, e.g. ``46SUR1MMQQ14_…``
+    or ``TARA_078_SRF_0.22-3_…``).  ``patterns`` are regular expressions with named groups, tried
+    in order; the first that matches fills ``template`` (``str.format`` with the groups).  A group
+    that is all digits loses its leading zeros (``078`` → ``78``); ``aliases`` rename group values
+    (``{"SRF": "SUR"}``: two spellings of the surface layer).
+
+    >>> j = IdJoin([r"^(?P<station>\\d+)(?P<layer>[A-Z]{3})\\d", r"^TARA_(?P<station>\\d+)_(?P<layer>[A-Z]{3})_"],
+    ...            "S{station}{layer}", {"SRF": "SUR"})
+    >>> j.sample_of("46SUR1MMQQ14_2_ERR1711976_contig_849636"), j.sample_of("TARA_078_SRF_0.22-3_k119_405275")
+    ('S46SUR', 'S78SUR')
+    >>> j.sample_of("scaffold_7") is None
+    True
+    """
+
+    def __init__(self, patterns: list[str], template: str, aliases: dict[str, str] | None = None) -> None:
+        self.patterns = []
+        for p in patterns:
+            try:
+                rx = re.compile(p)
+            except re.error as e:
+                raise GenolmError("bad id pattern", found=repr(p), expected="a Python regular expression",
+                                  hint=str(e)) from None
+            self.patterns.append(rx)
+        self.template, self.aliases = template, dict(aliases or {})
+        names = set(re.findall(r"{(\w+)", template))
+        for rx in self.patterns:
+            if not names <= set(rx.groupindex):
+                raise GenolmError("id pattern lacks a group the sample template uses", found=rx.pattern,
+                                  expected=f"named groups {', '.join(sorted(names))} (template {template!r})",
+                                  hint="name groups as (?P<station>...)")
+
+    def sample_of(self, record_id: str) -> str | None:
+        for rx in self.patterns:
+            m = rx.search(record_id)
+            if m:
+                groups = {k: self.aliases.get(v, v) for k, v in m.groupdict().items() if v is not None}
+                groups = {k: str(int(v)) if v.isdigit() else v for k, v in groups.items()}
+                return self.template.format(**groups)
+        return None
+
+    def place(self, ids: list[str], samples) -> tuple[dict[str, str], list[str], dict[str, str]]:
+        """(id -> sample for ids whose sample is in ``samples``, ids no pattern matched,
+        id -> sample name for ids that matched but whose sample is not in ``samples``)."""
+        placed, unmatched, unknown = {}, [], {}
+        for i in ids:
+            s = self.sample_of(i)
+            if s is None:
+                unmatched.append(i)
+            elif s in samples:
+                placed[i] = s
+            else:
+                unknown[i] = s
+        return placed, unmatched, unknown
