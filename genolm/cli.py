@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "genolm.tasks.simulate",
     "bin": "genolm.tasks.bin",
     "classify": "genolm.tasks.classify",
+    "env": "genolm.tasks.env",
 }
 
 

@@ -1,0 +1,399 @@
+"""Sequence → environment: learn a sample's conditions (temperature, salinity, depth layer, …)
+from its sequences, and predict them for new sequences.
+
+``genolm env fit`` joins each sequence to its sample in a sample sheet (by file, or with
+``--id-pattern`` by its record id, e.g. Tara contigs ``46SUR1…`` → sample ``S46SUR``), turns each
+sequence into a vector (the language-model embedding with ``--model``, mean-pooled over both
+strands; otherwise its k-mer composition), and for every ``--target`` column of the sheet fits a
+ridge regression (numeric columns) or a logistic regression (text columns, e.g. a depth layer).
+
+It is scored by cross-validation that holds out whole sites (``--group``, default the sheet's
+``station`` column, else the sample): contigs of one sample share its environment exactly, and a
+split by sequence would put the answer on both sides.  In the same run: the training mean (or
+majority class), the k-mer composition (when ``--model`` is given), and, where the sheet has
+latitude and longitude, geography alone and geography + the sequence features.  Per-sequence
+predictions are averaged per sample, with their spread as the uncertainty.
+
+Writes to --out (atomically): ``metrics.json`` (R² or balanced accuracy per target and feature
+set, pooled over the held-out predictions, with the per-fold spread), ``predictions.tsv``
+(held-out prediction per sequence), ``samples.tsv`` (per sample: measured, predicted mean and
+sd, sequences), ``measured_vs_predicted.png``, and the models fitted on everything
+(``model.npz``, plain arrays, and ``fit.json``) for ``genolm env predict``.
+
+Example:
+  python data/tara_sheet.py --out tara                # the Tara sheet, contigs placed by id
+  genolm env fit --samples tara/samples.tsv --id-pattern '^(?P<station>\\d+)(?P<layer>[A-Z]{3})\\d' \\
+      --id-pattern '^TARA_(?P<station>\\d+)_(?P<layer>[A-Z]{3})_' --sample-template 'S{station}{layer}' \\
+      --alias SRF=SUR --target temperature_c --target layer --out env_fit
+  genolm env predict new_contigs.fasta --fit env_fit --out predictions.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+HELP = "sequence -> environment: fit (held out by site, with baselines) and predict sample conditions"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="env_command", metavar="{fit,predict}", required=True)
+    f = sub.add_parser("fit", help="fit and score models of the sheet's conditions from sequences",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ (default: the sheet's files)")
+    f.add_argument("--samples", required=True, help="sample sheet (sample_id, path, conditions with units)")
+    f.add_argument("--target", action="append", required=True, help="sheet column to learn (repeatable)")
+    _feature_args(f)
+    _join_args(f)
+    f.add_argument("--group", default=None,
+                   help="sheet column held out together (default: station if the sheet has it, else the sample)")
+    f.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    f.add_argument("--no-progress", action="store_true")
+    q = sub.add_parser("predict", help="predict conditions of new sequences with a fitted model",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
+    q.add_argument("--fit", required=True, help="output directory of genolm env fit")
+    q.add_argument("--out", required=True, help="output TSV: id, then one column per target")
+    q.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
+    q.add_argument("--no-progress", action="store_true")
+
+
+def _feature_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="genolm run or HF folder: embedding features (else k-mers)")
+    p.add_argument("--k", type=int, default=4, help="k-mer length of the composition features (default: 4)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
+
+
+def _join_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--id-pattern", action="append", default=None, metavar="REGEX",
+                   help="place sequences at samples by their ids: a regex with named groups (repeatable)")
+    p.add_argument("--sample-template", default="{sample}",
+                   help="sample_id made from the pattern's groups (default: {sample})")
+    p.add_argument("--alias", action="append", default=[], metavar="FROM=TO",
+                   help="rename a group value before the template, e.g. SRF=SUR (repeatable)")
+
+
+def setup(args: argparse.Namespace) -> int:
+    if args.env_command == "fit":
+        summary = fit(args)
+        print(f"{args.out}: {summary['sequences']:,} sequences at {summary['samples']} samples, "
+              f"{args.folds} folds by {summary['group']}, features {summary['features']}")
+        print(f"{'target':24s} {'features':18s} {'n':>6s} {'metric':>8s} {'score':>7s} {'fold sd':>7s}")
+        for target, sets in summary["metrics"].items():
+            for name, m in sets.items():
+                print(f"{target:24s} {name:18s} {m['n']:6d} {m['metric']:>8s} {m['score']:7.3f} {m['sd']:7.3f}")
+        return 0
+    summary = predict(args)
+    print(f"{args.out}: {summary['sequences']:,} sequences, targets {', '.join(summary['targets'])}")
+    return 0
+
+
+# ---- joining sequences to samples --------------------------------------------------------------
+
+def read_sequences(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """ids, source file, sequence (upper case) of every record of ``paths``."""
+    from genolm.io.seqio import read_records
+
+    ids, files, seqs = [], [], []
+    for p in paths:
+        if not Path(p).is_file():
+            raise GenolmError("no such input file", file=p)
+        for r in read_records(p, case="upper", unique_ids=False):
+            ids.append(r.id)
+            files.append(str(p))
+            seqs.append(r.seq)
+    if not seqs:
+        raise GenolmError("no sequences in the input", file=paths[0] if paths else None)
+    return ids, files, seqs
+
+
+def place(args, sheet, ids: list[str], files: list[str]) -> list[str | None]:
+    """The sample of every sequence (None: not placed), by id pattern or by file."""
+    from genolm.io.samples import IdJoin
+
+    if args.id_pattern:
+        aliases = {}
+        for a in args.alias:
+            src, sep, dst = a.partition("=")
+            if not sep or not src:
+                raise GenolmError("bad --alias", expected="FROM=TO", found=repr(a))
+            aliases[src] = dst
+        join = IdJoin(args.id_pattern, args.sample_template, aliases)
+        try:
+            return [s if s in sheet.samples else None for s in map(join.sample_of, ids)]
+        except (KeyError, IndexError) as e:
+            raise GenolmError("--sample-template names a group the patterns do not have", found=str(e)) from None
+    by_file = {f: sheet.sample_for(f) for f in set(files)}
+    return [by_file[f] for f in files]
+
+
+def sequence_features(seqs: list[str], model: str | None, k: int, device: str, progress: bool) -> np.ndarray:
+    from genolm.bio.kmers import clr, kmer_profiles
+
+    if not model:
+        return clr(kmer_profiles(seqs, k, unknown="n")).astype(np.float32)
+    from genolm.tasks.embedding import Embedder
+
+    emb = Embedder.load(model, device)
+    bar = None
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(seqs), desc="embed", unit="seq", file=sys.stderr)
+    x = emb.embed(seqs, pool="mean", strand="both", progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    return x
+
+
+# ---- fit ---------------------------------------------------------------------------------------
+
+def _latlon(sheet, samples: list[str]) -> np.ndarray | None:
+    lat = [sheet.samples[s].get("latitude") for s in samples]
+    lon = [sheet.samples[s].get("longitude") for s in samples]
+    if any(v is None for v in lat + lon):
+        return None
+    lat, lon = np.asarray(lat, float), np.radians(np.asarray(lon, float))
+    return np.c_[lat, np.abs(lat), np.sin(lon), np.cos(lon)]
+
+
+def fit(args: argparse.Namespace) -> dict:
+    from genolm.io.atomic import atomic_dir
+    from genolm.io.samples import read_sample_sheet
+    from genolm.tasks.env_eval import cv_classification, cv_regression, group_folds
+
+    t0 = time.perf_counter()
+    if args.folds < 2:
+        raise GenolmError("--folds must be at least 2", found=str(args.folds))
+    sheet = read_sample_sheet(args.samples)
+    for t in args.target:
+        if t not in sheet.columns or t in ("sample_id", "path"):
+            raise GenolmError(f"no target column {t!r} in the sample sheet", file=args.samples, line=1,
+                              expected="one of " + ", ".join(c for c in sheet.columns if c not in ("sample_id", "path")))
+    group = args.group or ("station" if "station" in sheet.columns else "sample_id")
+    if group != "sample_id" and group not in sheet.columns:
+        raise GenolmError(f"no group column {group!r} in the sample sheet", file=args.samples, line=1)
+    paths = args.inputs or sorted({str(p) for p in sheet.paths.values()})
+    ids, files, seqs = read_sequences(paths)
+    sample = place(args, sheet, ids, files)
+    unplaced = [i for i, s in zip(ids, sample) if s is None]
+    if len(unplaced) == len(ids):
+        raise GenolmError("no sequence could be placed at a sample of the sheet", record=ids[0],
+                          hint="check --id-pattern / --sample-template, or the sheet's paths")
+    keep = [i for i, s in enumerate(sample) if s is not None]
+    x_all = sequence_features([seqs[i] for i in keep], args.model, args.k, args.device, not args.no_progress)
+    kmer_all = sequence_features([seqs[i] for i in keep], None, args.k, "cpu", False) if args.model else None
+    ids_k, samp_k = [ids[i] for i in keep], [sample[i] for i in keep]
+    main_name = "genolm" if args.model else f"{args.k}-mer"
+    metrics, predictions, per_sample, arrays, kinds = {}, [], [], {}, {}
+    for target in args.target:
+        values = [sheet.samples[s].get(target) for s in samp_k]
+        rows = np.array([i for i, v in enumerate(values) if v is not None])
+        if len(rows) == 0:
+            raise GenolmError(f"no placed sequence has a value of {target!r}", file=args.samples)
+        y_raw = [values[i] for i in rows]
+        numeric = all(isinstance(v, float) for v in y_raw)
+        kinds[target] = "regression" if numeric else "classification"
+        y = np.asarray(y_raw, float) if numeric else np.asarray([str(v) for v in y_raw])
+        if not numeric and len(set(y.tolist())) < 2:
+            raise GenolmError(f"target {target!r} has one class only", found=str(y[0]), file=args.samples)
+        samples_t = [samp_k[i] for i in rows]
+        groups = [sheet.samples[s].get(group) if group != "sample_id" else s for s in samples_t]
+        groups = [g if g is not None else s for g, s in zip(groups, samples_t)]
+        folds = group_folds(groups, args.folds, args.seed)
+        sets = {"mean": None, main_name: x_all[rows]}
+        if kmer_all is not None:
+            sets[f"{args.k}-mer"] = kmer_all[rows]
+        ll = _latlon(sheet, samples_t)
+        if ll is not None:
+            sets["latlon"] = ll
+            sets[f"latlon+{main_name}"] = np.c_[ll, x_all[rows]]
+        metrics[target] = {}
+        for name, x in sets.items():
+            if numeric:
+                r = cv_regression(x, y, folds)
+                metrics[target][name] = {"metric": "R2", "score": r["r2"], "sd": r["r2_sd"], "folds": r["r2_folds"],
+                                         "n": len(rows)}
+            else:
+                r = cv_classification(x, y, folds)
+                metrics[target][name] = {"metric": "bal.acc", "score": r["bacc"], "sd": r["bacc_sd"],
+                                         "folds": r["bacc_folds"], "n": len(rows)}
+            if name == main_name:
+                oof = r["pred"]
+        for i, row in enumerate(rows):
+            predictions.append((ids_k[row], samp_k[row], target, y[i], oof[i]))
+        per_sample.extend(_per_sample(target, samples_t, y, oof, numeric))
+        arrays.update(_final_model(target, x_all[rows], y, numeric))
+    with atomic_dir(args.out, replaceable=lambda p: (p / "fit.json").is_file()) as tmp:
+        with open(tmp / "predictions.tsv", "w") as f:
+            f.write("id\tsample_id\ttarget\tmeasured\tpredicted\n")
+            for row in predictions:
+                f.write("\t".join(_fmt(v) for v in row) + "\n")
+        with open(tmp / "samples.tsv", "w") as f:
+            f.write("sample_id\ttarget\tmeasured\tpredicted\tsd\tsequences\n")
+            for row in per_sample:
+                f.write("\t".join(_fmt(v) for v in row) + "\n")
+        np.savez(tmp / "model.npz", **arrays)
+        (tmp / "fit.json").write_text(json.dumps({
+            "command": "env fit", "model": args.model, "k": args.k, "targets": kinds, "group": group,
+            "folds": args.folds, "seed": args.seed, "samples": args.samples}, indent=1) + "\n")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        _plot(per_sample, metrics, main_name, tmp / "measured_vs_predicted.png")
+        _plot_map_and_time(sheet, per_sample, metrics, tmp)
+    return {"sequences": len(keep), "unplaced": len(unplaced), "samples": len(set(samp_k)), "group": group,
+            "features": main_name, "metrics": metrics, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def _per_sample(target, samples, y, pred, numeric):
+    out = []
+    for s in dict.fromkeys(samples):
+        idx = [i for i, x in enumerate(samples) if x == s]
+        if numeric:
+            p = pred[idx].astype(float)
+            out.append((s, target, y[idx[0]], float(p.mean()), float(p.std()), len(idx)))
+        else:
+            values, counts = np.unique(pred[idx], return_counts=True)
+            out.append((s, target, y[idx[0]], values[np.argmax(counts)], float(1 - counts.max() / len(idx)), len(idx)))
+    return out
+
+
+def _final_model(target: str, x: np.ndarray, y: np.ndarray, numeric: bool) -> dict[str, np.ndarray]:
+    """The model fitted on every row, as plain arrays: scaling, weights, intercept (and classes)."""
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    from genolm.tasks.env_eval import ALPHAS
+
+    scaler = StandardScaler().fit(x)
+    z = scaler.transform(x)
+    out = {f"{target}/mean": scaler.mean_, f"{target}/scale": scaler.scale_}
+    if numeric:
+        m = RidgeCV(alphas=ALPHAS).fit(z, y)
+        out.update({f"{target}/coef": np.atleast_2d(m.coef_), f"{target}/intercept": np.atleast_1d(m.intercept_)})
+    else:
+        m = LogisticRegression(max_iter=2000, class_weight="balanced").fit(z, y)
+        out.update({f"{target}/coef": m.coef_, f"{target}/intercept": m.intercept_,
+                    f"{target}/classes": m.classes_.astype(str)})
+    return out
+
+
+def _plot(per_sample, metrics, main_name, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    numeric = [t for t, sets in metrics.items() if next(iter(sets.values()))["metric"] == "R2"]
+    if not numeric:
+        return
+    fig, axes = plt.subplots(1, len(numeric), figsize=(4.5 * len(numeric), 4.2), squeeze=False)
+    for ax, t in zip(axes[0], numeric):
+        rows = [r for r in per_sample if r[1] == t]
+        m = np.array([r[2] for r in rows], float)
+        p = np.array([r[3] for r in rows], float)
+        sd = np.array([r[4] for r in rows], float)
+        ax.errorbar(m, p, yerr=sd, fmt="o", ms=3, alpha=0.7, lw=0.8)
+        lo, hi = float(min(m.min(), p.min())), float(max(m.max(), p.max()))
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xlabel(f"measured {t}")
+        ax.set_ylabel("predicted (held out, per sample)")
+        ax.set_title(f"{main_name}: R² {metrics[t][main_name]['score']:.2f}, mean {metrics[t]['mean']['score']:.2f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_map_and_time(sheet, per_sample, metrics, out: Path) -> None:
+    """map.png: samples at their latitude/longitude, coloured by the measured and by the predicted
+    value of the first numeric target; time.png: both against the sampling date, where known."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    numeric = [t for t, sets in metrics.items() if next(iter(sets.values()))["metric"] == "R2"]
+    if not numeric:
+        return
+    t = numeric[0]
+    rows = [r for r in per_sample if r[1] == t]
+    info = [sheet.samples[r[0]] for r in rows]
+    placed = [(r, i) for r, i in zip(rows, info) if i.get("latitude") is not None and i.get("longitude") is not None]
+    if placed:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
+        m = np.array([r[2] for r, _ in placed], float)
+        p = np.array([r[3] for r, _ in placed], float)
+        lo, hi = float(min(m.min(), p.min())), float(max(m.max(), p.max()))
+        for ax, v, name in ((axes[0], m, "measured"), (axes[1], p, "predicted (held out)")):
+            sc = ax.scatter([i["longitude"] for _, i in placed], [i["latitude"] for _, i in placed], c=v,
+                            cmap="coolwarm", vmin=lo, vmax=hi, s=18)
+            ax.set_title(f"{t}, {name}")
+            ax.set_xlabel("longitude")
+        axes[0].set_ylabel("latitude")
+        fig.colorbar(sc, ax=axes, shrink=0.8)
+        fig.savefig(out / "map.png", dpi=110)
+        plt.close(fig)
+    dated = [(r, i) for r, i in zip(rows, info) if i.get("date")]
+    if dated:
+        import datetime
+
+        when = [datetime.date.fromisoformat((i["date"] + "-01-01")[:10] if len(i["date"]) == 4 else
+                                            (i["date"] + "-01")[:10]) for _, i in dated]
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        ax.scatter(when, [r[2] for r, _ in dated], s=14, label="measured")
+        ax.errorbar(when, [r[3] for r, _ in dated], yerr=[r[4] for r, _ in dated], fmt="x", ms=4, lw=0.7,
+                    label="predicted (held out) ± sd")
+        ax.set_ylabel(t)
+        ax.legend()
+        fig.autofmt_xdate()
+        fig.savefig(out / "time.png", dpi=110)
+        plt.close(fig)
+
+
+# ---- predict -----------------------------------------------------------------------------------
+
+def predict(args: argparse.Namespace) -> dict:
+    from genolm.io.atomic import atomic_file
+
+    fit_dir = Path(args.fit)
+    try:
+        meta = json.loads((fit_dir / "fit.json").read_text())
+        arrays = dict(np.load(fit_dir / "model.npz", allow_pickle=False))
+    except FileNotFoundError:
+        raise GenolmError("not a genolm env fit directory", file=fit_dir,
+                          expected="fit.json and model.npz", hint="run genolm env fit first") from None
+    ids, _, seqs = read_sequences(args.inputs)
+    x = sequence_features(seqs, meta["model"], meta["k"], args.device, not args.no_progress)
+    columns = {}
+    for target, kind in meta["targets"].items():
+        mean, scale = arrays[f"{target}/mean"], arrays[f"{target}/scale"]
+        if x.shape[1] != len(mean):
+            raise GenolmError("features do not match the fitted model", found=f"{x.shape[1]} dimensions",
+                              expected=f"{len(mean)}")
+        score = ((x - mean) / scale) @ arrays[f"{target}/coef"].T + arrays[f"{target}/intercept"]
+        if kind == "regression":
+            columns[target] = [f"{v:.6g}" for v in score[:, 0]]
+        else:
+            classes = arrays[f"{target}/classes"]
+            best = (score[:, 0] > 0).astype(int) if len(classes) == 2 else score.argmax(1)
+            columns[target] = [str(classes[b]) for b in best]
+    with atomic_file(Path(args.out)) as tmp:
+        with open(tmp, "w") as f:
+            f.write("id\t" + "\t".join(columns) + "\n")
+            for i, row in enumerate(zip(*columns.values())):
+                f.write(ids[i] + "\t" + "\t".join(row) + "\n")
+    return {"sequences": len(ids), "targets": list(columns)}
