@@ -95,3 +95,22 @@ def test_predict_needs_a_fit_directory(tmp_path, capsys):
     code, _, err = run_cli(["env", "predict", tmp_path / "x.fa", "--fit", tmp_path, "--out", tmp_path / "p.tsv"],
                            capsys)
     assert code == 2 and "not a genolm env fit directory" in err
+
+
+def test_fit_with_a_model_scores_the_composition_baseline_alongside(tmp_path, capsys):
+    from test_embed import make_run
+
+    sheet = planted(tmp_path, n_samples=6, per_sample=4)
+    run = make_run(tmp_path, "transformer", causal=False)
+    out = tmp_path / "fit"
+    code, stdout, err = run_cli(["env", "fit", "--samples", sheet, "--id-pattern", r"^(?P<sample>S\d+)_", "--target",
+                                 "temperature_c", "--model", run, "--device", "cpu", "--folds", "3", "--out", out],
+                                capsys)
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())["temperature_c"]
+    assert set(m) == {"mean", "genolm", "4-mer"} and "features genolm" in stdout
+    assert json.loads((out / "fit.json").read_text())["model"] == str(run)
+    code, _, err = run_cli(["env", "predict", tmp_path / "all.fasta", "--fit", out, "--out", tmp_path / "p.tsv",
+                            "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert len((tmp_path / "p.tsv").read_text().splitlines()) == 1 + 6 * 4
