@@ -32,12 +32,14 @@ def test_a_planted_signal_is_found_held_out_and_predicted(tmp_path, capsys):
     sheet = planted(tmp_path)
     out = tmp_path / "fit"
     code, stdout, err = run_cli(["env", "fit", "--samples", sheet, "--id-pattern", r"^(?P<sample>S\d+)_",
-                                 "--target", "temperature_c", "--target", "water", "--folds", "4", "--out", out], capsys)
+                                 "--target", "temperature_c", "--target", "water", "--folds", "4", "--permutations", "9",
+                                 "--out", out], capsys)
     assert code == 0, err
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["temperature_c"]) == {"mean", "4-mer"}  # no latitude/longitude in this sheet
     assert m["temperature_c"]["4-mer"]["score"] > 0.8 and m["temperature_c"]["mean"]["score"] < 0.05
     assert m["water"]["4-mer"]["metric"] == "bal.acc" and m["water"]["4-mer"]["score"] > 0.8
+    assert m["temperature_c"]["4-mer"]["p_value"] == pytest.approx(0.1) and "p = 0.1 (9 shuffles)" in stdout
     assert "temperature_c" in stdout and "4 folds by station" in stdout
     # Per sample: the mean and spread of its sequences' held-out predictions.
     preds = [line.split("\t") for line in (out / "predictions.tsv").read_text().splitlines()[1:]]

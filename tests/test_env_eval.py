@@ -64,3 +64,22 @@ def test_a_per_station_signal_leaks_under_a_row_split_and_not_under_the_station_
     by_row = cv_regression(code, y, [(np.setdiff1d(rows, part), part) for part in np.array_split(rows, 5)],
                            model="boosting")
     assert by_row["r2"] > 0.9 and by_station["r2"] < 0.1, (by_row["r2"], by_station["r2"])
+
+
+def test_permutation_test_separates_a_real_signal_from_none():
+    from genolm.tasks.env_eval import permutation_test
+
+    rng = np.random.default_rng(4)
+    groups = stations(16)
+    names, inv = np.unique(groups, return_inverse=True)
+    value = rng.normal(size=len(names))
+    y = value[inv]
+    folds = group_folds(groups, 4)
+    signal = (y + 0.3 * rng.normal(size=len(y)))[:, None]  # features that carry the sample's value
+    noise = rng.normal(size=(len(y), 3))                    # features that carry nothing
+    hit = permutation_test(signal, y, groups, folds, n=19)
+    miss = permutation_test(noise, y, groups, folds, n=19)
+    assert hit["p_value"] == pytest.approx(1 / 20) and hit["observed"] > hit["null_mean"] + 3 * hit["null_sd"]
+    assert miss["p_value"] > 0.1 and miss["permutations"] == 19
+    labels = np.where(y > 0, "warm", "cold")
+    assert permutation_test(signal, labels, groups, folds, n=9, classification=True)["p_value"] == pytest.approx(0.1)

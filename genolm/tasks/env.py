@@ -7,6 +7,9 @@ sequence into a vector (the language-model embedding with ``--model``, mean-pool
 strands; otherwise its k-mer composition), and for every ``--target`` column of the sheet fits a
 ridge regression (numeric columns) or a logistic regression (text columns, e.g. a depth layer).
 
+``--permutations N`` adds a permutation test of the sequence features: the samples' values are
+shuffled among the samples N times and scored with the same folds (p-value in metrics.json).
+
 It is scored by cross-validation that holds out whole sites (``--group``, default the sheet's
 ``station`` column, else the sample): contigs of one sample share its environment exactly, and a
 split by sequence would put the answer on both sides.  In the same run: the training mean (or
@@ -55,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--group", default=None,
                    help="sheet column held out together (default: station if the sheet has it, else the sample)")
     f.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    f.add_argument("--permutations", type=int, default=0,
+                   help="permutation test of the sequence features: shuffle the samples' values N times")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--out", required=True, help="output directory (replaced atomically)")
     f.add_argument("--no-progress", action="store_true")
@@ -90,7 +95,8 @@ def setup(args: argparse.Namespace) -> int:
         print(f"{'target':24s} {'features':18s} {'n':>6s} {'metric':>8s} {'score':>7s} {'fold sd':>7s}")
         for target, sets in summary["metrics"].items():
             for name, m in sets.items():
-                print(f"{target:24s} {name:18s} {m['n']:6d} {m['metric']:>8s} {m['score']:7.3f} {m['sd']:7.3f}")
+                p = f"  p = {m['p_value']:.3g} ({m['permutations']} shuffles)" if "p_value" in m else ""
+                print(f"{target:24s} {name:18s} {m['n']:6d} {m['metric']:>8s} {m['score']:7.3f} {m['sd']:7.3f}{p}")
         return 0
     summary = predict(args)
     print(f"{args.out}: {summary['sequences']:,} sequences, targets {', '.join(summary['targets'])}")
@@ -169,7 +175,7 @@ def _latlon(sheet, samples: list[str]) -> np.ndarray | None:
 def fit(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.io.samples import read_sample_sheet
-    from genolm.tasks.env_eval import cv_classification, cv_regression, group_folds
+    from genolm.tasks.env_eval import cv_classification, cv_regression, group_folds, permutation_test
 
     t0 = time.perf_counter()
     if args.folds < 2:
@@ -229,6 +235,9 @@ def fit(args: argparse.Namespace) -> dict:
                                          "folds": r["bacc_folds"], "n": len(rows)}
             if name == main_name:
                 oof = r["pred"]
+                if args.permutations > 0:
+                    metrics[target][name].update(permutation_test(
+                        x, y, samples_t, folds, args.permutations, args.seed, classification=not numeric))
         for i, row in enumerate(rows):
             predictions.append((ids_k[row], samp_k[row], target, y[i], oof[i]))
         per_sample.extend(_per_sample(target, samples_t, y, oof, numeric))

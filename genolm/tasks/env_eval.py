@@ -94,3 +94,22 @@ def cv_classification(x: np.ndarray | None, y: Sequence[str], folds) -> dict:
             warnings.simplefilter("ignore")  # a fold without some class: its recall is left out
             scores.append(float(balanced_accuracy_score(y[test], pred[test])))
     return {"bacc_folds": scores, "bacc": float(np.mean(scores)), "bacc_sd": float(np.std(scores)), "pred": pred}
+
+
+def permutation_test(x: np.ndarray, y: np.ndarray, samples: Sequence[str], folds, n: int, seed: int = 0,
+                     classification: bool = False) -> dict:
+    """How often features unrelated to the conditions score as well: the samples' values are
+    shuffled among the samples (the sequences of one sample keep one value, as in the data), the
+    same folds are scored again ``n`` times, and p = (1 + shuffles scoring at least the observed
+    score) / (1 + n)."""
+    score = (lambda yy: cv_classification(x, yy, folds)["bacc"]) if classification else \
+        (lambda yy: cv_regression(x, yy, folds)["r2"])
+    observed = score(y)
+    names, inverse = np.unique(np.asarray(samples), return_inverse=True)
+    first = np.array([np.flatnonzero(inverse == k)[0] for k in range(len(names))])
+    values = y[first]  # one value per sample
+    rng = np.random.default_rng(seed)
+    null = np.array([score(values[rng.permutation(len(names))][inverse]) for _ in range(n)])
+    return {"observed": float(observed), "p_value": float((1 + (null >= observed).sum()) / (1 + n)),
+            "null_mean": float(null.mean()) if n else float("nan"), "null_sd": float(null.std()) if n else float("nan"),
+            "permutations": n}
