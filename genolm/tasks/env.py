@@ -47,7 +47,9 @@ HELP = "sequence -> environment: fit (held out by site, with baselines) and pred
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="env_command", metavar="{fit,predict}", required=True)
+    from genolm.tasks import env_condition
+
+    sub = p.add_subparsers(dest="env_command", metavar="{fit,predict,condition,explain}", required=True)
     f = sub.add_parser("fit", help="fit and score models of the sheet's conditions from sequences",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ (default: the sheet's files)")
@@ -70,6 +72,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--out", required=True, help="output TSV: id, then one column per target")
     q.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
     q.add_argument("--no-progress", action="store_true")
+    c = sub.add_parser("condition", help="train a language model conditioned on the sheet's conditions; "
+                       "held-out permutation test", description=env_condition.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    env_condition.add_condition_arguments(c)
+    _join_args(c)
+    e = sub.add_parser("explain", help="likelihood of sequences under each condition of a conditioned model",
+                       description=env_condition.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    env_condition.add_explain_arguments(e)
 
 
 def _feature_args(p: argparse.ArgumentParser) -> None:
@@ -97,6 +107,34 @@ def setup(args: argparse.Namespace) -> int:
             for name, m in sets.items():
                 p = f"  p = {m['p_value']:.3g} ({m['permutations']} shuffles)" if "p_value" in m else ""
                 print(f"{target:24s} {name:18s} {m['n']:6d} {m['metric']:>8s} {m['score']:7.3f} {m['sd']:7.3f}{p}")
+        return 0
+    if args.env_command == "condition":
+        from genolm.tasks.env_condition import condition
+
+        m = condition(args)
+        h, t = m["held_out"], m["train"]
+        print(f"{args.out}: trained on {t['sequences']:,} sequences ({t['samples']} samples, {t['steps']} steps, "
+              f"{t['seconds']:.0f} s); held out {h['sequences']:,} sequences of {h['samples']} samples "
+              f"at {h['groups']} {m['group']} values")
+        print(f"{'conditions':24s} {'true bpb':>9s} {'shuffled':>9s} {'gain b/kb':>9s} {'beats':>6s} {'p':>8s}")
+        rows = [("all: " + ",".join(m["conditions"]), m)] + list(m["per_condition"].items())
+        for name, r in rows:
+            print(f"{name:24s} {r['true_bpb']:9.4f} {r['shuffled_bpb']:9.4f} {r['gain_bits_per_kb']:9.2f} "
+                  f"{r['own_condition_beats']:6.2f} {r['p_value']:8.3g}")
+        print(f"{'unknown (unconditional)':24s} {m['unknown_bpb']:9.4f}")
+        for name, r in m["per_condition"].items():
+            q = r["predicted"]
+            base = (f" (training mean {q['per_sequence']['mean_baseline']:.3f} / {q['per_sample']['mean_baseline']:.3f})"
+                    if "mean_baseline" in q["per_sequence"] else "")
+            print(f"as a predictor of {name}: {q['per_sequence']['metric']} {q['per_sequence']['score']:.3f} "
+                  f"per sequence, {q['per_sample']['score']:.3f} per sample{base}")
+        return 0
+    if args.env_command == "explain":
+        from genolm.tasks.env_condition import explain
+
+        summary = explain(args)
+        print(f"{args.out}: {summary['sequences']:,} sequences x {summary['sets']} condition sets "
+              f"({summary['strand']} strand{'s' if summary['strand'] == 'both' else ''})")
         return 0
     summary = predict(args)
     print(f"{args.out}: {summary['sequences']:,} sequences, targets {', '.join(summary['targets'])}")

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The GPU run behind BENCHMARKS.md's issue-6 conditioned-model rows: one call on one GPU.
+#   bash benchmarks/run_gpu_issue6.sh OUTDIR DATA
+# DATA holds the Tara files data/tara_sheet.py reads (contigs_votus_id90.fasta.gz,
+# tara_env_guidi2016_SI4.tsv, tara_sample_metadata_hogle.tsv; ../shared/data/ocean/tara_rna_virus).
+# 1. The sample sheet (243 samples, every contig placed by its id).
+# 2. genolm env condition on temperature_c and layer, whole stations held out (a fifth of those
+#    with both values), for each RUNS entry "FLAVOR STEPS SEED" (the seed also picks the held-out
+#    stations): a new causal model, both strands, batch 64, windows of 512; then the permutation
+#    test (9,999 shufflings) and the model read backwards as a predictor.
+# 3. OUTDIR/summary.tsv: one row per run and condition set; OUTDIR/log.txt: everything printed.
+# SMOKE=1: the same plan on a CPU with a debug model, 20 steps, and one held-out station in 50.
+# On the device: carry .whl (pyfastx, dnaio, …) and .gpu-tara, then
+#   python3 -m pip install -q --no-index --no-deps .whl/*.whl; export PYTHONPATH=$PWD
+#   bash benchmarks/run_gpu_issue6.sh $OUT .gpu-tara
+set -u
+OUT=${1:?OUTDIR}; DATA=${2:?DATA}
+mkdir -p "$OUT"; WORK=${WORK:-/tmp/issue6}; mkdir -p "$WORK"
+export PYTHONUNBUFFERED=1
+T0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/log.txt"; }
+if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; RUNS=${RUNS:-"debug 20 0"}; FRACTION=0.02
+else DEV=cuda; RUNS=${RUNS:-"tiny 4000 0|small 2000 0|tiny 4000 1|tiny 4000 2"}; FRACTION=0.2; fi
+stamp "sheet"
+python3 data/tara_sheet.py --data "$DATA" --out "$WORK/tara" 2>&1 | tee -a "$OUT/log.txt"
+IFS='|' read -ra PLAN <<< "$RUNS"
+for spec in "${PLAN[@]}"; do
+  read -r flavor steps seed <<< "$spec"
+  name="${flavor}_${steps}_seed${seed}"
+  stamp "env condition $name"
+  python3 -m genolm env condition --samples "$WORK/tara/samples.tsv" \
+    --id-pattern '^(?P<station>\d+)(?P<layer>[A-Z]{3})\d' --id-pattern '^TARA_(?P<station>\d+)_(?P<layer>[A-Z]{3})_' \
+    --sample-template 'S{station}{layer}' --alias SRF=SUR --condition temperature_c --condition layer \
+    --flavor "$flavor" --steps "$steps" --seed "$seed" --batch-size 64 --test-fraction "$FRACTION" \
+    --device "$DEV" --no-progress --out "$WORK/$name" 2>&1 | tee -a "$OUT/log.txt"
+  cp "$WORK/$name/metrics.json" "$OUT/$name.metrics.json" 2>/dev/null
+done
+stamp "summary"
+python3 - "$WORK" "$OUT" <<'EOF' 2>&1 | tee -a "$OUT/log.txt"
+import json, pathlib, shutil, sys
+work, out = map(pathlib.Path, sys.argv[1:])
+rows = ["run\tconditions\ttrue_bpb\tshuffled_bpb\tunknown_bpb\tgain_bits_per_kb\town_beats\tp_value\t"
+        "pred_seq\tpred_sample\tmean_seq\tmean_sample\theld_out_seqs\theld_out_samples\ttrain_s\tscore_s"]
+for m_path in sorted(work.glob("*/metrics.json")):
+    m, run = json.loads(m_path.read_text()), m_path.parent.name
+    for name, r in [("all", m)] + list(m["per_condition"].items()):
+        q = r.get("predicted", {})
+        s, a = q.get("per_sequence", {}), q.get("per_sample", {})
+        rows.append("\t".join(map(str, [run, name, round(r["true_bpb"], 5), round(r["shuffled_bpb"], 5),
+                    round(m["unknown_bpb"], 5), round(r["gain_bits_per_kb"], 3), round(r["own_condition_beats"], 3),
+                    r["p_value"], round(s.get("score", float("nan")), 3), round(a.get("score", float("nan")), 3),
+                    round(s.get("mean_baseline", float("nan")), 3), round(a.get("mean_baseline", float("nan")), 3),
+                    m["held_out"]["sequences"], m["held_out"]["samples"], m["train"]["seconds"], m["score_seconds"]])))
+(out / "summary.tsv").write_text("\n".join(rows) + "\n")
+print("\n".join(rows))
+first = sorted(work.glob("*/permutation.png"))
+if first:
+    shutil.copy(first[0], out / "permutation.png")
+EOF
+stamp "done"

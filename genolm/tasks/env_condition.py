@@ -1,0 +1,534 @@
+"""Environment → sequence: a causal language model conditioned on the sample's conditions, and
+the likelihood of sequences under each condition.
+
+``genolm env condition`` trains (from scratch, or fine-tuning a causal genolm run with
+``--init``) a model whose every window starts with one condition token per ``--condition``
+column of the sample sheet: numeric columns binned at quantiles of the training samples, text
+columns one token per level, and an *unknown* token per column for missing values.  In training
+each column's token is replaced by *unknown* at random (``--drop``, and all of them together at
+the same rate), so that the same model also gives the unconditional likelihood.
+
+It holds out whole sites (``--group``, default the sheet's ``station``) and then asks the one
+question that matters: is a held-out sequence more likely under its own sample's conditions
+than under another sample's?  For every held-out sequence it computes the likelihood under the
+condition tuple of every held-out sample (strand-averaged), so that shuffling the tuples among
+the samples (``--permutations`` times) costs nothing more; the p-value is the share of
+shufflings whose held-out bits per base are as low as under the true conditions.  The same
+test is run per column with the other columns unknown.
+
+Writes to --out (atomically): ``checkpoint/`` (a genolm run: weights, tokenizer, and the
+condition layout in config.json), ``metrics.json``, ``metrics.jsonl`` (training loss),
+``scores.tsv`` (per held-out sequence: bits per base under its own, the unknown, and the
+average shuffled condition) and ``permutation.png``.
+
+``genolm env explain`` gives, per sequence, the bits per base under each condition (every bin
+of every column, or the sets given with ``--at``) and the condition that explains it best.
+
+Example:
+  genolm env condition --samples tara/samples.tsv --id-pattern '^(?P<station>\\d+)(?P<layer>[A-Z]{3})\\d' \\
+      --id-pattern '^TARA_(?P<station>\\d+)_(?P<layer>[A-Z]{3})_' --sample-template 'S{station}{layer}' \\
+      --alias SRF=SUR --condition temperature_c --condition layer --steps 2000 --out env_lm
+  genolm env explain new_contigs.fasta --model env_lm --at temperature_c=25,layer=SUR \\
+      --at temperature_c=4,layer=MES --out explained.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+STRANDS = ("auto", "forward", "both")
+
+
+def add_condition_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ (default: the sheet's files)")
+    p.add_argument("--samples", required=True, help="sample sheet (sample_id, path, conditions with units)")
+    p.add_argument("--condition", action="append", required=True, help="sheet column to condition on (repeatable)")
+    p.add_argument("--bins", type=int, default=8, help="quantile bins per numeric condition (default: 8)")
+    p.add_argument("--init", default=None, help="causal genolm run to fine-tune (default: a new model)")
+    p.add_argument("--flavor", default="tiny", help="size of a new model (default: tiny)")
+    p.add_argument("--tokenizer", default="char", help="tokenizer of a new model (default: char)")
+    p.add_argument("--window", type=int, default=512, help="tokens per training window, prefix included (default: 512)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 new, 2e-4 with --init)")
+    p.add_argument("--drop", type=float, default=0.15,
+                   help="chance that a condition is hidden in a training window (default: 0.15)")
+    p.add_argument("--group", default=None,
+                   help="sheet column held out together (default: station if the sheet has it, else the sample)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of the groups held out (default: 0.2)")
+    p.add_argument("--permutations", type=int, default=9999, help="shufflings of the held-out conditions")
+    p.add_argument("--strand", choices=STRANDS, default="auto",
+                   help="score one strand or average both (auto: both for DNA/RNA letters)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def add_explain_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
+    p.add_argument("--model", required=True, help="output directory of genolm env condition")
+    p.add_argument("--at", action="append", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
+                   help="a condition set to score (repeatable; default: every bin of every condition)")
+    p.add_argument("--strand", choices=STRANDS, default="auto")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--out", required=True, help="output TSV")
+    p.add_argument("--no-progress", action="store_true")
+
+
+# ---- model pieces --------------------------------------------------------------------------------
+
+def _complement(tok, strand: str) -> np.ndarray | None:
+    from genolm.data.loader import complement_table
+
+    table = complement_table(tok)
+    if strand == "both" and table is None:
+        raise GenolmError("--strand both needs a one-letter DNA/RNA tokenizer", found=tok.spec)
+    return None if strand == "forward" or table is None else table.numpy()
+
+
+def _autocast(device: str):
+    import contextlib
+
+    import torch
+
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+
+
+def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, unknown: np.ndarray, *,
+                      steps: int, batch_size: int, window: int, lr: float, drop: float, table, device: str,
+                      seed: int, log=None, progress: bool = False) -> list[float]:
+    """Train ``model`` (causal) on windows of ``rows``, each after its prefix of condition ids
+    (``prefixes[i]``; a column becomes ``unknown`` with chance ``drop``, all of them with chance
+    ``drop``).  Windows are drawn uniformly over bases; half are reverse-complemented when
+    ``table`` is given.  Returns the loss of every step."""
+    import torch
+
+    from genolm.tokenize import PAD
+    from genolm.train.losses import clm_targets, mean_loss
+    from genolm.train.optim import build_optimizer, build_scheduler
+
+    n_pre = prefixes.shape[1]
+    span = window - n_pre
+    lengths = np.array([len(r) for r in rows], float)
+    weights = lengths / lengths.sum()
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    optimizer = build_optimizer(model, lr=lr, weight_decay=0.1, device=device)
+    scheduler = build_scheduler(optimizer, warmup=max(1, min(200, steps // 10)), total=steps, min_ratio=0.1)
+    model.train()
+    losses = []
+    bar = _bar(steps, "train", "step", progress)
+    for step in range(steps):
+        batch = np.full((batch_size, window), PAD, np.int64)
+        for b, i in enumerate(rng.choice(len(rows), size=batch_size, p=weights)):
+            r = rows[i]
+            start = int(rng.integers(0, max(1, len(r) - span + 1)))
+            w = r[start: start + span]
+            if table is not None and rng.random() < 0.5:
+                w = table[w][::-1]
+            batch[b, n_pre: n_pre + len(w)] = w
+            pre = unknown if rng.random() < drop else np.where(rng.random(n_pre) < drop, unknown, prefixes[i])
+            batch[b, :n_pre] = pre
+        ids = torch.from_numpy(batch)
+        targets = clm_targets(ids, tok.first_symbol_id).to(device)
+        with _autocast(device):
+            logits = model(ids.to(device))
+        loss = mean_loss(logits, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        if log is not None and ((step + 1) % 50 == 0 or step + 1 == steps):
+            log({"step": step + 1, "loss": float(np.mean(losses[-50:])), "lr": optimizer.param_groups[0]["lr"]})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return losses
+
+
+def sequence_nats(model, tok, rows: list[np.ndarray], jobs: list[tuple[int, tuple[int, ...]]], *, window: int,
+                  batch_size: int, table, device: str, progress: bool = False) -> np.ndarray:
+    """Nats of each job's sequence ``rows[i]`` after the prefix ``ids`` (one job = (i, ids)),
+    summed over windows of ``window`` tokens (prefix included; each window starts again after the
+    prefix), and averaged over the two strands when ``table`` is given."""
+    import torch
+
+    from genolm.tasks.embedding import pad_rows
+    from genolm.tokenize import PAD
+    from genolm.train.losses import clm_targets, token_losses
+
+    strands = [rows] if table is None else [rows, [table[r][::-1] for r in rows]]
+    entries = []  # (length, job, strand rows, start)
+    for j, (i, pre) in enumerate(jobs):
+        span = window - len(pre)
+        if span < 1:
+            raise GenolmError("the window is not longer than the condition prefix", found=str(window))
+        for s in strands:
+            for lo in range(0, len(s[i]), span):
+                entries.append((min(span, len(s[i]) - lo), j, s[i], lo, pre))
+    entries.sort(key=lambda e: -e[0])
+    nats = np.zeros(len(jobs))
+    bar = _bar(len(entries), "score", "window", progress)
+    model.eval()
+    with torch.no_grad():
+        for lo in range(0, len(entries), batch_size):
+            part = entries[lo: lo + batch_size]
+            ids, _ = pad_rows([np.r_[pre, r[start: start + n]] for n, _, r, start, pre in part], PAD, "cpu")
+            with _autocast(device):
+                logits = model(ids.to(device))
+            per_row = token_losses(logits, clm_targets(ids, tok.first_symbol_id).to(device)).sum(1)
+            np.add.at(nats, [e[1] for e in part], per_row.double().cpu().numpy())
+            if bar is not None:
+                bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    return nats / len(strands)
+
+
+def _bar(total: int, desc: str, unit: str, progress: bool):
+    if not (progress and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
+
+
+# ---- the permutation test ------------------------------------------------------------------------
+
+def permutation_test(per_sample: np.ndarray, n: int, seed: int = 0) -> dict:
+    """``per_sample[a, b]``: nats of sample a's sequences under sample b's conditions.  The true
+    total is the trace; each shuffling assigns the conditions to the samples at random.
+    p = (1 + shufflings scoring at least as well) / (1 + n).
+
+    >>> m = np.array([[1.0, 5.0], [5.0, 1.0]])
+    >>> r = permutation_test(m, 99)
+    >>> r["true"], r["shuffled_mean"], 0 < r["p_value"] < 1
+    (2.0, 6.0, True)
+    """
+    rng = np.random.default_rng(seed)
+    k = len(per_sample)
+    true = float(np.trace(per_sample))
+    if n <= 0 or k < 2:
+        return {"true": true, "shuffled_mean": float("nan"), "p_value": float("nan"), "permutations": 0}
+    totals = np.empty(n)
+    for t in range(n):
+        totals[t] = per_sample[np.arange(k), rng.permutation(k)].sum()
+    # the mean over all shufflings is exact: each sample meets each tuple with chance 1/k
+    return {"true": true, "shuffled_mean": float(per_sample.sum() / k), "shuffled_sd": float(totals.std()),
+            "p_value": float((1 + np.sum(totals <= true + 1e-9)) / (1 + n)), "permutations": n,
+            "totals": totals}
+
+
+# ---- env condition -------------------------------------------------------------------------------
+
+def _model(args, device: str):
+    """(model, tokenizer) to train: the --init run (causal), or a new one of --flavor."""
+    from genolm.model import build_model, config_for
+    from genolm.tokenize import get_tokenizer
+    from genolm.train import checkpoint
+
+    if args.init:
+        model, tok, _ = checkpoint.load_model(args.init, device)
+        if not model.config.causal:
+            raise GenolmError("--init must be a causal model", file=args.init, found="a masked (MLM) model",
+                              hint="pretrain with --objective clm, or leave out --init to train a new model")
+        if args.window > model.config.max_len:
+            raise GenolmError("--window is longer than the model's maximum length", found=str(args.window),
+                              expected=f"at most {model.config.max_len}")
+        return model, tok
+    tok = get_tokenizer(args.tokenizer, unknown="n")
+    cfg = config_for(args.flavor, vocab_size=tok.vocab_size, causal=True)
+    if args.window > cfg.max_len:
+        cfg = config_for(args.flavor, vocab_size=tok.vocab_size, causal=True, max_len=args.window)
+    return build_model(cfg).to(device), tok
+
+
+def _encode(tok, seqs: list[str], ids: list[str], which) -> dict[int, np.ndarray]:
+    out = {}
+    for i in which:
+        e = tok.encode(seqs[i])
+        if e is None or len(e) == 0:
+            raise GenolmError("sequence cannot be tokenized", record=ids[i],
+                              hint="empty, or letters outside the tokenizer's alphabet")
+        out[i] = np.asarray(e, np.int64)
+    return out
+
+
+def condition(args: argparse.Namespace) -> dict:
+    """Train the conditioned model and run the held-out permutation test; see the module docstring."""
+    import torch
+
+    from genolm.io.atomic import atomic_dir
+    from genolm.io.samples import read_sample_sheet
+    from genolm.tasks.embedding import resolve_device
+    from genolm.tasks.env import place, read_sequences
+    from genolm.tasks.env_eval import group_folds
+    from genolm.tokenize.conditions import ConditionCodec
+    from genolm.train import checkpoint
+
+    t0 = time.perf_counter()
+    if not 0 < args.test_fraction < 1:
+        raise GenolmError("--test-fraction must be between 0 and 1", found=str(args.test_fraction))
+    if args.steps < 1 or args.batch_size < 1:
+        raise GenolmError("--steps and --batch-size must be at least 1", found=f"{args.steps}, {args.batch_size}")
+    if not 0 <= args.drop < 1:
+        raise GenolmError("--drop must be in [0, 1)", found=str(args.drop))
+    device = resolve_device(args.device)
+    sheet = read_sample_sheet(args.samples)
+    names = list(dict.fromkeys(args.condition))
+    for c in names:
+        if c not in sheet.columns or c in ("sample_id", "path"):
+            raise GenolmError(f"no condition column {c!r} in the sample sheet", file=args.samples, line=1,
+                              expected="one of " + ", ".join(h for h in sheet.columns if h not in ("sample_id", "path")))
+    group = args.group or ("station" if "station" in sheet.columns else "sample_id")
+    if group != "sample_id" and group not in sheet.columns:
+        raise GenolmError(f"no group column {group!r} in the sample sheet", file=args.samples, line=1)
+    ids, files, seqs = read_sequences(args.inputs or sorted({str(p) for p in sheet.paths.values()}))
+    sample = place(args, sheet, ids, files)
+    placed = [i for i, s in enumerate(sample) if s is not None]
+    if not placed:
+        raise GenolmError("no sequence could be placed at a sample of the sheet", record=ids[0],
+                          hint="check --id-pattern / --sample-template, or the sheet's paths")
+    values = {s: tuple(sheet.samples[s].get(c) for c in names) for s in {sample[i] for i in placed}}
+
+    def group_of(s):
+        g = sheet.samples[s].get(group) if group != "sample_id" else None
+        return s if g is None else g
+
+    complete = [i for i in placed if None not in values[sample[i]]]
+    if not complete:
+        raise GenolmError("no placed sequence has a value of every condition", file=args.samples,
+                          expected=", ".join(names))
+    folds = group_folds([group_of(sample[i]) for i in complete], max(2, round(1 / args.test_fraction)), args.seed)
+    test = [complete[j] for j in folds[0][1]]
+    test_groups = {group_of(sample[i]) for i in test}
+    train = [i for i in placed if group_of(sample[i]) not in test_groups]
+    train_samples = sorted({sample[i] for i in train})
+    codec = ConditionCodec.fit({c: [values[s][k] for s in train_samples] for k, c in enumerate(names)},
+                               bins=args.bins)
+
+    torch.manual_seed(args.seed)
+    model, tok = _model(args, device)
+    codec.check_tokenizer(tok)
+    strand = args.strand if args.strand != "auto" else ("both" if _complement(tok, "auto") is not None else "forward")
+    table = _complement(tok, strand)
+    rows = _encode(tok, seqs, ids, train + test)
+    prefix = {s: np.array(codec.ids(dict(zip(names, values[s])), tok), np.int64) for s in values}
+    unknown = np.array(codec.ids({}, tok), np.int64)
+    log: list[dict] = []
+    t_train = time.perf_counter()
+    losses = train_conditioned(
+        model, tok, [rows[i] for i in train], np.stack([prefix[sample[i]] for i in train]), unknown,
+        steps=args.steps, batch_size=args.batch_size, window=args.window,
+        lr=args.lr or (2e-4 if args.init else 1e-3), drop=args.drop, table=table, device=device,
+        seed=args.seed, log=log.append, progress=not args.no_progress)
+    t_train = time.perf_counter() - t_train
+
+    # Held out: every sequence under every held-out sample's tuple, the unknown tuple, and every
+    # value of each column alone (the others unknown).
+    test_samples = sorted({sample[i] for i in test})
+    tuples = sorted({values[s] for s in test_samples}, key=str)
+    grid = codec.grid()
+    sets = [dict(zip(names, t)) for t in tuples] + [{}] + [v for _, v in grid]
+    set_ids = [tuple(codec.ids(s, tok)) for s in sets]
+    jobs = [(i, pre) for i in test for pre in set_ids]
+    t_score = time.perf_counter()
+    nats = sequence_nats(model, tok, [rows.get(i, np.zeros(0, np.int64)) for i in range(len(seqs))], jobs,
+                         window=args.window, batch_size=2 * args.batch_size, table=table, device=device,
+                         progress=not args.no_progress).reshape(len(test), len(sets))
+    t_score = time.perf_counter() - t_score
+    advance = np.asarray(tok.advance, float)
+    bases = np.array([advance[rows[i]].sum() for i in test])
+    of = np.array([test_samples.index(sample[i]) for i in test])
+    member = np.zeros((len(test_samples), len(test)))
+    member[of, np.arange(len(test))] = 1
+
+    def bpb(total):
+        return float(total / math.log(2) / bases.sum())
+
+    def run_test(columns, key_of, seed):
+        """Per-sample nats under each sample's own key, and the permutation test on them."""
+        m = member @ nats[:, columns]  # samples x keys
+        per_sample = m[:, [key_of(s) for s in test_samples]]  # a: sequences of sample a, b: sample b's key
+        r = permutation_test(per_sample, args.permutations, seed)
+        own = np.diag(per_sample)
+        # how often a sample's own conditions beat another sample's on its sequences (ties: half)
+        rank = [float(np.mean((np.delete(per_sample[a], a) > own[a]) + 0.5 * (np.delete(per_sample[a], a) == own[a])))
+                for a in range(len(own))] if len(own) > 1 else []
+        totals = r.pop("totals", None)
+        out = {"true_bpb": bpb(r["true"]), "shuffled_bpb": bpb(r["shuffled_mean"]),
+               "gain_bits_per_kb": 1000 * (bpb(r["shuffled_mean"]) - bpb(r["true"])),
+               "p_value": r["p_value"], "permutations": r["permutations"],
+               "own_condition_beats": float(np.mean(rank)) if rank else float("nan")}
+        return out, (None if totals is None else totals / math.log(2) / bases.sum())
+
+    joint, joint_null = run_test(list(range(len(tuples))), lambda s: tuples.index(values[s]), args.seed)
+    per_column, nulls = {}, {"all conditions": (joint["true_bpb"], joint_null)}
+    first = len(tuples) + 1
+    train_values = {c: [values[sample[i]][k] for i in train if values[sample[i]][k] is not None]
+                    for k, c in enumerate(names)}
+    for k, c in enumerate(names):
+        cols = list(range(first, first + codec.n_values(codec.variables[k])))
+        per_column[c], null = run_test(cols, lambda s, k=k, c=c: codec.bin_of(c, values[s][k]), args.seed + 1 + k)
+        per_column[c]["predicted"] = _predicted(codec.variables[k], nats[:, cols], member,
+                                                [values[sample[i]][k] for i in test],
+                                                [values[s][k] for s in test_samples], train_values[c])
+        nulls[c] = (per_column[c]["true_bpb"], null)
+        first += len(cols)
+    unknown_bpb = bpb(nats[:, len(tuples)].sum())
+    metrics = {
+        "conditions": names, "group": group, "strand": strand, "device": device,
+        "held_out": {"sequences": len(test), "samples": len(test_samples), "groups": len(test_groups),
+                     "bases": int(bases.sum()), "condition_tuples": len(tuples),
+                     "groups_held_out": sorted(map(str, test_groups))},
+        "train": {"sequences": len(train), "samples": len(train_samples), "steps": args.steps,
+                  "batch_size": args.batch_size, "window": args.window, "final_loss": float(np.mean(losses[-50:])),
+                  "seconds": round(t_train, 1),
+                  "groups": sorted({str(group_of(sample[i])) for i in train})},
+        "unknown_bpb": unknown_bpb, **joint, "per_condition": per_column,
+        "score_seconds": round(t_score, 1), "seconds": round(time.perf_counter() - t0, 1)}
+
+    own_col = np.array([tuples.index(values[sample[i]]) for i in test])
+    shuffled = np.array([np.mean([nats[r, tuples.index(values[s])] for s in test_samples if s != sample[i]] or [np.nan])
+                         for r, i in enumerate(test)])
+    config = {"model": model.config.to_dict(), "objective": "clm", "conditions": codec.to_dict(),
+              "window": args.window, "command": "env condition",
+              "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and not callable(v)}}
+    with atomic_dir(args.out, replaceable=lambda p: (p / "metrics.json").is_file() and (p / "checkpoint").is_dir()) as tmp:
+        tok.save(tmp / "tokenizer.json")
+        checkpoint.save_checkpoint(tmp, state_dict=model.state_dict(), config=config, tokenizer=tmp / "tokenizer.json",
+                                   train_state={"step": args.steps},
+                                   meta={"step": args.steps, "objective": "clm", "command": "env condition"})
+        (tmp / "tokenizer.json").unlink()
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        (tmp / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+        with open(tmp / "scores.tsv", "w") as f:
+            f.write("id\tsample_id\tbases\tbpb_true\tbpb_unknown\tbpb_shuffled\n")
+            for r, i in enumerate(test):
+                scale = math.log(2) * bases[r]
+                f.write(f"{ids[i]}\t{sample[i]}\t{int(bases[r])}\t{nats[r, own_col[r]] / scale:.6f}\t"
+                        f"{nats[r, len(tuples)] / scale:.6f}\t{shuffled[r] / scale:.6f}\n")
+        _plot_permutations(nulls, tmp / "permutation.png")
+    return metrics
+
+
+def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_sample: list, y_train: list) -> dict:
+    """The model as a predictor of one column (sequence → environment): each value's likelihood
+    with a uniform prior over the values, per sequence and per sample (its sequences' nats summed);
+    the posterior mean of the bins' values (numeric: R², against the training mean's) or the most
+    likely level (text: balanced accuracy)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from genolm.tasks.env_eval import r2
+
+    def posterior(n):
+        ll = -(n - n.min(1, keepdims=True))
+        p = np.exp(ll)
+        return p / p.sum(1, keepdims=True)
+
+    out = {}
+    for level, n, y in (("per_sequence", nats, y_seq), ("per_sample", member @ nats, y_sample)):
+        p = posterior(n)
+        if var["kind"] == "numeric":
+            y = np.asarray(y, float)
+            pred = p @ np.asarray(var["values"])
+            out[level] = {"metric": "R2", "score": r2(y, pred),
+                          "mean_baseline": r2(y, np.full_like(y, float(np.mean(y_train)))), "n": len(y)}
+        else:
+            import warnings
+
+            pred = np.asarray(var["levels"])[p.argmax(1)]
+            with warnings.catch_warnings():  # a level predicted that the held-out samples lack
+                warnings.simplefilter("ignore", UserWarning)
+                score = float(balanced_accuracy_score([str(v) for v in y], pred))
+            out[level] = {"metric": "bal.acc", "score": score, "n": len(y)}
+    return out
+
+
+def _plot_permutations(nulls: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = {k: v for k, v in nulls.items() if v[1] is not None}
+    if not shown:
+        return
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4), squeeze=False)
+    for ax, (name, (true, null)) in zip(axes[0], shown.items()):
+        ax.hist(null, bins=40, color="0.6")
+        ax.axvline(true, color="C3", lw=1.5, label="true conditions")
+        ax.set_title(name)
+        ax.set_xlabel("held-out bits per base (shuffled)")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- env explain ---------------------------------------------------------------------------------
+
+def explain(args: argparse.Namespace) -> dict:
+    """Bits per base of each sequence under each condition set; the best per column (or set)."""
+    from genolm.io.atomic import atomic_file
+    from genolm.tasks.embedding import resolve_device
+    from genolm.tasks.env import read_sequences
+    from genolm.tokenize.conditions import ConditionCodec
+    from genolm.train import checkpoint
+
+    device = resolve_device(args.device)
+    model, tok, config = checkpoint.load_model(args.model, device)
+    if "conditions" not in config:
+        raise GenolmError("not a conditioned model (its config.json has no condition layout)",
+                          file=checkpoint.checkpoint_dir(args.model), hint="train one with genolm env condition")
+    codec = ConditionCodec.from_dict(config["conditions"])
+    window = int(config.get("window") or model.config.max_len)
+    sets = [(a.replace(" ", ""), codec.parse(a)) for a in args.at] if args.at else codec.grid()
+    strand = args.strand if args.strand != "auto" else ("both" if _complement(tok, "auto") is not None else "forward")
+    table = _complement(tok, strand)
+    ids, _, seqs = read_sequences(args.inputs)
+    rows = _encode(tok, seqs, ids, range(len(seqs)))
+    set_ids = [tuple(codec.ids({}, tok))] + [tuple(codec.ids(v, tok)) for _, v in sets]
+    jobs = [(i, pre) for i in range(len(seqs)) for pre in set_ids]
+    nats = sequence_nats(model, tok, [rows[i] for i in range(len(seqs))], jobs, window=window,
+                         batch_size=args.batch_size, table=table, device=device,
+                         progress=not args.no_progress).reshape(len(seqs), len(set_ids))
+    advance = np.asarray(tok.advance, float)
+    bases = np.array([advance[rows[i]].sum() for i in range(len(seqs))])
+    bpb = nats / math.log(2) / bases[:, None]
+    # the best set, per column when scoring the grid (every value of one column, the others unknown)
+    groups = {}
+    for j, (label, v) in enumerate(sets, 1):
+        groups.setdefault(next(iter(v)) if not args.at and len(v) == 1 else "set", []).append(j)
+    header = ["id", "bases", "bpb_unknown"] + [f"bpb[{label}]" for label, _ in sets]
+    for g in groups:
+        header += [f"best_{g}", f"posterior_{g}"]
+    with atomic_file(Path(args.out)) as tmp:
+        with open(tmp, "w") as f:
+            f.write("\t".join(header) + "\n")
+            for i in range(len(seqs)):
+                cells = [ids[i], str(int(bases[i]))] + [f"{x:.6f}" for x in bpb[i]]
+                for cols in groups.values():
+                    ll = -nats[i, cols]
+                    post = np.exp(ll - ll.max())
+                    post /= post.sum()
+                    b = int(np.argmax(ll))
+                    cells += [sets[cols[b] - 1][0], f"{post[b]:.4f}"]
+                f.write("\t".join(cells) + "\n")
+    return {"sequences": len(seqs), "sets": len(sets), "strand": strand, "columns": list(groups)}
