@@ -8,6 +8,8 @@
 #    with both values), for each RUNS entry "FLAVOR STEPS SEED" (the seed also picks the held-out
 #    stations): a new causal model, both strands, batch 64, windows of 512; then the permutation
 #    test (9,999 shufflings) and the model read backwards as a predictor.
+#    The same test on as many training samples ("in-sample"): no signal at all, or one that does not
+#    carry over to new stations?
 # 3. OUTDIR/summary.tsv: one row per run and condition set; OUTDIR/log.txt: everything printed.
 # SMOKE=1: the same plan on a CPU with a debug model, 20 steps, and one held-out station in 50.
 # On the device: carry .whl (pyfastx, dnaio, …) and .gpu-tara, then
@@ -43,11 +45,14 @@ rows = ["run\tconditions\ttrue_bpb\tshuffled_bpb\tunknown_bpb\tgain_bits_per_kb\
         "pred_seq\tpred_sample\tmean_seq\tmean_sample\theld_out_seqs\theld_out_samples\ttrain_s\tscore_s"]
 for m_path in sorted(work.glob("*/metrics.json")):
     m, run = json.loads(m_path.read_text()), m_path.parent.name
-    for name, r in [("all", m)] + list(m["per_condition"].items()):
+    pairs = [("all", m)] + list(m["per_condition"].items())
+    if m.get("in_sample"):
+        pairs += [("in-sample all", m["in_sample"])] + [("in-sample " + k, v) for k, v in m["in_sample"]["per_condition"].items()]
+    for name, r in pairs:
         q = r.get("predicted", {})
         s, a = q.get("per_sequence", {}), q.get("per_sample", {})
         rows.append("\t".join(map(str, [run, name, round(r["true_bpb"], 5), round(r["shuffled_bpb"], 5),
-                    round(m["unknown_bpb"], 5), round(r["gain_bits_per_kb"], 3), round(r["own_condition_beats"], 3),
+                    round(r.get("unknown_bpb", m["unknown_bpb"]), 5), round(r["gain_bits_per_kb"], 3), round(r["own_condition_beats"], 3),
                     r["p_value"], round(s.get("score", float("nan")), 3), round(a.get("score", float("nan")), 3),
                     round(s.get("mean_baseline", float("nan")), 3), round(a.get("mean_baseline", float("nan")), 3),
                     m["held_out"]["sequences"], m["held_out"]["samples"], m["train"]["seconds"], m["score_seconds"]])))

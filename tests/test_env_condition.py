@@ -135,6 +135,8 @@ def test_a_planted_condition_is_found_held_out_and_explains_new_sequences(tmp_pa
     t = m["per_condition"]["temperature_c"]
     assert t["p_value"] < 0.01 and t["own_condition_beats"] > 0.75
     assert m["true_bpb"] < m["unknown_bpb"]
+    # the same test on as many training samples: the signal is there in sample too
+    assert m["in_sample"]["samples"] == 8 and m["in_sample"]["p_value"] < 0.05
     # read backwards, the model predicts the held-out samples' temperature (the mean cannot)
     q = t["predicted"]
     assert q["per_sample"]["score"] > 0.5 and q["per_sample"]["mean_baseline"] < 0.05 and q["per_sample"]["n"] == 8

@@ -122,6 +122,10 @@ def setup(args: argparse.Namespace) -> int:
             print(f"{name:24s} {r['true_bpb']:9.4f} {r['shuffled_bpb']:9.4f} {r['gain_bits_per_kb']:9.2f} "
                   f"{r['own_condition_beats']:6.2f} {r['p_value']:8.3g}")
         print(f"{'unknown (unconditional)':24s} {m['unknown_bpb']:9.4f}")
+        if m["in_sample"]:
+            r = m["in_sample"]
+            print(f"in sample ({r['samples']} training samples): true {r['true_bpb']:.4f}, shuffled "
+                  f"{r['shuffled_bpb']:.4f}, gain {r['gain_bits_per_kb']:.2f} bits/kb, p = {r['p_value']:.3g}")
         for name, r in m["per_condition"].items():
             q = r["predicted"]
             base = (f" (training mean {q['per_sequence']['mean_baseline']:.3f} / {q['per_sample']['mean_baseline']:.3f})"

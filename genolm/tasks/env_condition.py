@@ -340,73 +340,35 @@ def condition(args: argparse.Namespace) -> dict:
         seed=args.seed, log=log.append, progress=not args.no_progress)
     t_train = time.perf_counter() - t_train
 
-    # Held out: every sequence under every held-out sample's tuple, the unknown tuple, and every
-    # value of each column alone (the others unknown).
-    test_samples = sorted({sample[i] for i in test})
-    tuples = sorted({values[s] for s in test_samples}, key=str)
-    grid = codec.grid()
-    sets = [dict(zip(names, t)) for t in tuples] + [{}] + [v for _, v in grid]
-    set_ids = [tuple(codec.ids(s, tok)) for s in sets]
-    jobs = [(i, pre) for i in test for pre in set_ids]
-    t_score = time.perf_counter()
-    nats = sequence_nats(model, tok, [rows.get(i, np.zeros(0, np.int64)) for i in range(len(seqs))], jobs,
-                         window=args.window, batch_size=2 * args.batch_size, table=table, device=device,
-                         progress=not args.no_progress).reshape(len(test), len(sets))
-    t_score = time.perf_counter() - t_score
-    advance = np.asarray(tok.advance, float)
-    bases = np.array([advance[rows[i]].sum() for i in test])
-    of = np.array([test_samples.index(sample[i]) for i in test])
-    member = np.zeros((len(test_samples), len(test)))
-    member[of, np.arange(len(test))] = 1
-
-    def bpb(total):
-        return float(total / math.log(2) / bases.sum())
-
-    def run_test(columns, key_of, seed):
-        """Per-sample nats under each sample's own key, and the permutation test on them."""
-        m = member @ nats[:, columns]  # samples x keys
-        per_sample = m[:, [key_of(s) for s in test_samples]]  # a: sequences of sample a, b: sample b's key
-        r = permutation_test(per_sample, args.permutations, seed)
-        own = np.diag(per_sample)
-        # how often a sample's own conditions beat another sample's on its sequences (ties: half)
-        rank = [float(np.mean((np.delete(per_sample[a], a) > own[a]) + 0.5 * (np.delete(per_sample[a], a) == own[a])))
-                for a in range(len(own))] if len(own) > 1 else []
-        totals = r.pop("totals", None)
-        out = {"true_bpb": bpb(r["true"]), "shuffled_bpb": bpb(r["shuffled_mean"]),
-               "gain_bits_per_kb": 1000 * (bpb(r["shuffled_mean"]) - bpb(r["true"])),
-               "p_value": r["p_value"], "permutations": r["permutations"],
-               "own_condition_beats": float(np.mean(rank)) if rank else float("nan")}
-        return out, (None if totals is None else totals / math.log(2) / bases.sum())
-
-    joint, joint_null = run_test(list(range(len(tuples))), lambda s: tuples.index(values[s]), args.seed)
-    per_column, nulls = {}, {"all conditions": (joint["true_bpb"], joint_null)}
-    first = len(tuples) + 1
+    # Held out: the permutation test and the model as a predictor.  In sample (a like number of
+    # training samples): the same test, to tell "no signal" from "signal that does not transfer".
     train_values = {c: [values[sample[i]][k] for i in train if values[sample[i]][k] is not None]
                     for k, c in enumerate(names)}
-    for k, c in enumerate(names):
-        cols = list(range(first, first + codec.n_values(codec.variables[k])))
-        per_column[c], null = run_test(cols, lambda s, k=k, c=c: codec.bin_of(c, values[s][k]), args.seed + 1 + k)
-        per_column[c]["predicted"] = _predicted(codec.variables[k], nats[:, cols], member,
-                                                [values[sample[i]][k] for i in test],
-                                                [values[s][k] for s in test_samples], train_values[c])
-        nulls[c] = (per_column[c]["true_bpb"], null)
-        first += len(cols)
-    unknown_bpb = bpb(nats[:, len(tuples)].sum())
+    common = dict(window=args.window, batch_size=2 * args.batch_size, table=table, device=device,
+                  permutations=args.permutations, progress=not args.no_progress)
+    held = _test_conditions(model, tok, rows, test, sample, values, names, codec, seed=args.seed,
+                            train_values=train_values, **common)
+    rng = np.random.default_rng(args.seed + 7)
+    pool = [s for s in train_samples if None not in values[s]]
+    chosen = set(rng.permutation(pool)[: len({sample[i] for i in test})].tolist())
+    seen = [i for i in train if sample[i] in chosen]
+    if len(seen) > 2 * len(test):
+        seen = sorted(rng.choice(seen, 2 * len(test), replace=False).tolist())
+    in_sample = _test_conditions(model, tok, rows, seen, sample, values, names, codec, seed=args.seed,
+                                 train_values=None, **common)["metrics"] if len(chosen) > 1 else None
+    m = held["metrics"]
     metrics = {
         "conditions": names, "group": group, "strand": strand, "device": device,
-        "held_out": {"sequences": len(test), "samples": len(test_samples), "groups": len(test_groups),
-                     "bases": int(bases.sum()), "condition_tuples": len(tuples),
+        "held_out": {"sequences": len(test), "samples": m["samples"], "groups": len(test_groups),
+                     "bases": m["bases"], "condition_tuples": m["condition_tuples"],
                      "groups_held_out": sorted(map(str, test_groups))},
         "train": {"sequences": len(train), "samples": len(train_samples), "steps": args.steps,
                   "batch_size": args.batch_size, "window": args.window, "final_loss": float(np.mean(losses[-50:])),
                   "seconds": round(t_train, 1),
                   "groups": sorted({str(group_of(sample[i])) for i in train})},
-        "unknown_bpb": unknown_bpb, **joint, "per_condition": per_column,
-        "score_seconds": round(t_score, 1), "seconds": round(time.perf_counter() - t0, 1)}
+        **{k: v for k, v in m.items() if k not in ("sequences", "samples", "bases", "condition_tuples")},
+        "in_sample": in_sample, "seconds": round(time.perf_counter() - t0, 1)}
 
-    own_col = np.array([tuples.index(values[sample[i]]) for i in test])
-    shuffled = np.array([np.mean([nats[r, tuples.index(values[s])] for s in test_samples if s != sample[i]] or [np.nan])
-                         for r, i in enumerate(test)])
     config = {"model": model.config.to_dict(), "objective": "clm", "conditions": codec.to_dict(),
               "window": args.window, "command": "env condition",
               "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and not callable(v)}}
@@ -421,11 +383,74 @@ def condition(args: argparse.Namespace) -> dict:
         with open(tmp / "scores.tsv", "w") as f:
             f.write("id\tsample_id\tbases\tbpb_true\tbpb_unknown\tbpb_shuffled\n")
             for r, i in enumerate(test):
-                scale = math.log(2) * bases[r]
-                f.write(f"{ids[i]}\t{sample[i]}\t{int(bases[r])}\t{nats[r, own_col[r]] / scale:.6f}\t"
-                        f"{nats[r, len(tuples)] / scale:.6f}\t{shuffled[r] / scale:.6f}\n")
-        _plot_permutations(nulls, tmp / "permutation.png")
+                f.write(f"{ids[i]}\t{sample[i]}\t{int(held['bases'][r])}\t" +
+                        "\t".join(f"{x:.6f}" for x in held["per_sequence"][r]) + "\n")
+        _plot_permutations(held["nulls"], tmp / "permutation.png")
     return metrics
+
+
+def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, values: dict, names: list[str],
+                     codec, *, window: int, batch_size: int, table, device: str, permutations: int, seed: int,
+                     train_values: dict | None, progress: bool) -> dict:
+    """Score ``test`` sequences under every tested sample's condition tuple, the unknown tuple,
+    and every value of each column alone (the others unknown); run the permutation tests and
+    (with ``train_values``) read the model backwards as a predictor of each column."""
+    test_samples = sorted({sample[i] for i in test})
+    tuples = sorted({values[s] for s in test_samples}, key=str)
+    grid = codec.grid()
+    sets = [dict(zip(names, t)) for t in tuples] + [{}] + [v for _, v in grid]
+    set_ids = [tuple(codec.ids(s, tok)) for s in sets]
+    jobs = [(r, pre) for r in range(len(test)) for pre in set_ids]
+    t_score = time.perf_counter()
+    nats = sequence_nats(model, tok, [rows[i] for i in test], jobs, window=window, batch_size=batch_size,
+                         table=table, device=device, progress=progress).reshape(len(test), len(sets))
+    t_score = time.perf_counter() - t_score
+    advance = np.asarray(tok.advance, float)
+    bases = np.array([advance[rows[i]].sum() for i in test])
+    of = np.array([test_samples.index(sample[i]) for i in test])
+    member = np.zeros((len(test_samples), len(test)))
+    member[of, np.arange(len(test))] = 1
+
+    def bpb(total):
+        return float(total / math.log(2) / bases.sum())
+
+    def run_test(columns, key_of, seed):
+        """Per-sample nats under each sample's own key, and the permutation test on them."""
+        m = member @ nats[:, columns]  # samples x keys
+        per_sample = m[:, [key_of(s) for s in test_samples]]  # a: sequences of sample a, b: sample b's key
+        r = permutation_test(per_sample, permutations, seed)
+        own = np.diag(per_sample)
+        # how often a sample's own conditions beat another sample's on its sequences (ties: half)
+        rank = [float(np.mean((np.delete(per_sample[a], a) > own[a]) + 0.5 * (np.delete(per_sample[a], a) == own[a])))
+                for a in range(len(own))] if len(own) > 1 else []
+        totals = r.pop("totals", None)
+        out = {"true_bpb": bpb(r["true"]), "shuffled_bpb": bpb(r["shuffled_mean"]),
+               "gain_bits_per_kb": 1000 * (bpb(r["shuffled_mean"]) - bpb(r["true"])),
+               "p_value": r["p_value"], "permutations": r["permutations"],
+               "own_condition_beats": float(np.mean(rank)) if rank else float("nan")}
+        return out, (None if totals is None else totals / math.log(2) / bases.sum())
+
+    joint, joint_null = run_test(list(range(len(tuples))), lambda s: tuples.index(values[s]), seed)
+    per_column, nulls = {}, {"all conditions": (joint["true_bpb"], joint_null)}
+    first = len(tuples) + 1
+    for k, c in enumerate(names):
+        cols = list(range(first, first + codec.n_values(codec.variables[k])))
+        per_column[c], null = run_test(cols, lambda s, k=k, c=c: codec.bin_of(c, values[s][k]), seed + 1 + k)
+        if train_values is not None:
+            per_column[c]["predicted"] = _predicted(codec.variables[k], nats[:, cols], member,
+                                                    [values[sample[i]][k] for i in test],
+                                                    [values[s][k] for s in test_samples], train_values[c])
+        nulls[c] = (per_column[c]["true_bpb"], null)
+        first += len(cols)
+    own = np.array([tuples.index(values[sample[i]]) for i in test])
+    shuffled = np.array([np.mean([nats[r, tuples.index(values[s])] for s in test_samples if s != sample[i]] or [np.nan])
+                         for r, i in enumerate(test)])
+    scale = math.log(2) * bases
+    return {"metrics": {"unknown_bpb": bpb(nats[:, len(tuples)].sum()), **joint, "per_condition": per_column,
+                        "sequences": len(test), "samples": len(test_samples), "bases": int(bases.sum()),
+                        "condition_tuples": len(tuples), "score_seconds": round(t_score, 1)},
+            "nulls": nulls, "bases": bases,
+            "per_sequence": np.c_[nats[np.arange(len(test)), own] / scale, nats[:, len(tuples)] / scale, shuffled / scale]}
 
 
 def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_sample: list, y_train: list) -> dict:
