@@ -4,13 +4,16 @@
 # DATA holds the Tara files data/tara_sheet.py reads (contigs_votus_id90.fasta.gz,
 # tara_env_guidi2016_SI4.tsv, tara_sample_metadata_hogle.tsv; ../shared/data/ocean/tara_rna_virus).
 # 1. The sample sheet (243 samples, every contig placed by its id).
-# 2. genolm env condition on temperature_c and layer, whole stations held out (a fifth of those
-#    with both values), for each RUNS entry "FLAVOR STEPS SEED" (the seed also picks the held-out
-#    stations): a new causal model, both strands, batch 64, windows of 512; then the permutation
-#    test (9,999 shufflings) and the model read backwards as a predictor.
+# 2. genolm env condition on temperature_c and layer, whole stations held out (fold FOLD of 5
+#    station folds of the samples with both values), for each RUNS entry "FLAVOR STEPS SEED FOLD":
+#    a new causal model, both strands, batch 64, windows of 512; then the permutation test (9,999
+#    shufflings) and the model read backwards as a predictor.  The default plan holds out each
+#    of the 5 folds once, and benchmarks/env_condition_folds.py combines them into one test on
+#    every sample (OUTDIR/folds.json).
 #    The same test on as many training samples ("in-sample"): no signal at all, or one that does not
 #    carry over to new stations?
-# 3. OUTDIR/summary.tsv: one row per run and condition set; OUTDIR/log.txt: everything printed.
+# 3. OUTDIR/summary.tsv: one row per run and condition set; all_metrics.json: every run's
+#    metrics.json; log.txt: everything printed.
 # SMOKE=1: the same plan on a CPU with a debug model, 20 steps, and one held-out station in 50.
 # On the device: carry .whl (pyfastx, dnaio, …) and .gpu-tara, then
 #   python3 -m pip install -q --no-index --no-deps .whl/*.whl; export PYTHONPATH=$PWD
@@ -21,21 +24,26 @@ mkdir -p "$OUT"; WORK=${WORK:-/tmp/issue6}; mkdir -p "$WORK"
 export PYTHONUNBUFFERED=1
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/log.txt"; }
-if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; RUNS=${RUNS:-"debug 20 0"}; FRACTION=0.02
-else DEV=cuda; RUNS=${RUNS:-"tiny 4000 0|small 2000 0|tiny 4000 1|tiny 4000 2"}; FRACTION=0.2; fi
+if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; RUNS=${RUNS:-"debug 20 0 0|debug 20 0 1"}; FOLDS=50
+else DEV=cuda; RUNS=${RUNS:-"tiny 4000 0 0|tiny 4000 0 1|tiny 4000 0 2|tiny 4000 0 3|tiny 4000 0 4"}; FOLDS=5; fi
 stamp "sheet"
 python3 data/tara_sheet.py --data "$DATA" --out "$WORK/tara" 2>&1 | tee -a "$OUT/log.txt"
 IFS='|' read -ra PLAN <<< "$RUNS"
 for spec in "${PLAN[@]}"; do
-  read -r flavor steps seed <<< "$spec"
-  name="${flavor}_${steps}_seed${seed}"
+  read -r flavor steps seed fold <<< "$spec"
+  name="${flavor}_${steps}_seed${seed}_fold${fold}"
   stamp "env condition $name"
   python3 -m genolm env condition --samples "$WORK/tara/samples.tsv" \
     --id-pattern '^(?P<station>\d+)(?P<layer>[A-Z]{3})\d' --id-pattern '^TARA_(?P<station>\d+)_(?P<layer>[A-Z]{3})_' \
     --sample-template 'S{station}{layer}' --alias SRF=SUR --condition temperature_c --condition layer \
-    --flavor "$flavor" --steps "$steps" --seed "$seed" --batch-size 64 --test-fraction "$FRACTION" \
+    --flavor "$flavor" --steps "$steps" --seed "$seed" --batch-size 64 --folds "$FOLDS" --fold "$fold" \
     --device "$DEV" --no-progress --out "$WORK/$name" 2>&1 | tee -a "$OUT/log.txt"
-  cp "$WORK/$name/metrics.json" "$OUT/$name.metrics.json" 2>/dev/null
+done
+for flavor in $(printf '%s\n' "${PLAN[@]}" | awk '{print $1 "_" $2 "_seed" $3}' | sort -u); do
+  runs=$(ls -d "$WORK/${flavor}"_fold* 2>/dev/null)
+  [ "$(echo "$runs" | wc -l)" -gt 1 ] || continue
+  stamp "folds combined: $flavor"
+  python3 benchmarks/env_condition_folds.py $runs --out "$WORK/${flavor}.folds.json" 2>&1 | tee -a "$OUT/log.txt"
 done
 stamp "summary"
 python3 - "$WORK" "$OUT" <<'EOF' 2>&1 | tee -a "$OUT/log.txt"
@@ -57,6 +65,10 @@ for m_path in sorted(work.glob("*/metrics.json")):
                     round(s.get("mean_baseline", float("nan")), 3), round(a.get("mean_baseline", float("nan")), 3),
                     m["held_out"]["sequences"], m["held_out"]["samples"], m["train"]["seconds"], m["score_seconds"]])))
 (out / "summary.tsv").write_text("\n".join(rows) + "\n")
+(out / "all_metrics.json").write_text(json.dumps({p.parent.name: json.loads(p.read_text()) for p in sorted(work.glob("*/metrics.json"))}, indent=1))
+folds = {p.name[: -len(".folds.json")]: json.loads(p.read_text()) for p in sorted(work.glob("*.folds.json"))}
+if folds:
+    (out / "folds.json").write_text(json.dumps(folds, indent=1))
 print("\n".join(rows))
 first = sorted(work.glob("*/permutation.png"))
 if first:

@@ -119,7 +119,7 @@ def _condition(tmp_path, capsys, *extra, out="lm"):
     code, stdout, err = run_cli(["env", "condition", "--samples", sheet, "--id-pattern", r"^(?P<sample>S\d+)_",
                                  "--condition", "temperature_c", "--condition", "water", "--flavor", "debug",
                                  "--window", "128", "--steps", "300", "--lr", "3e-3", "--bins", "4",
-                                 "--test-fraction", "0.34", "--permutations", "999", "--out", tmp_path / out,
+                                 "--folds", "3", "--permutations", "999", "--out", tmp_path / out,
                                  *extra], capsys)
     return code, stdout, err, tmp_path / out
 
@@ -187,7 +187,7 @@ def test_condition_fine_tunes_a_causal_run_and_refuses_a_masked_one(tmp_path, ca
 
 @pytest.mark.parametrize("extra,message", [
     (["--condition", "salinity_psu"], "no condition column 'salinity_psu'"),
-    (["--test-fraction", "1.5"], "--test-fraction must be between 0 and 1"),
+    (["--fold", "3"], "--fold must be one of the --folds"),
     (["--group", "ship"], "no group column 'ship'"),
     (["--steps", "0"], "--steps and --batch-size must be at least 1"),
     (["--bins", "1"], "--bins must be at least 2"),
@@ -210,3 +210,29 @@ def test_explain_needs_a_conditioned_model(tmp_path, capsys):
     code, _, err = run_cli(["env", "explain", tmp_path / "a.fa", "--model", tmp_path / "plain", "--out",
                             tmp_path / "x.tsv"], capsys)
     assert code == 2 and "not a conditioned model" in err
+
+
+def test_every_fold_held_out_once_combines_into_one_test(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    outs = []
+    for fold in range(3):
+        code, _, err, out = _condition(tmp_path, capsys, "--fold", str(fold), "--steps", "5", out=f"f{fold}")
+        assert code == 0, err
+        outs.append(out)
+    run = lambda *dirs: subprocess.run([sys.executable, str(ROOT / "benchmarks" / "env_condition_folds.py"),
+                                        *map(str, dirs), "--permutations", "99", "--out", str(tmp_path / "c.json")],
+                                       capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    res = run(*outs)
+    assert res.returncode == 0, res.stderr[-2000:]
+    c = json.loads((tmp_path / "c.json").read_text())
+    held = [set(json.loads((o / "metrics.json").read_text())["held_out"]["groups_held_out"]) for o in outs]
+    assert c["samples"] == 24 and not (held[0] & held[1]) and len(held[0] | held[1] | held[2]) == 24
+    assert set(c) >= {"all conditions", "temperature_c", "water"} and "3 folds, 24 held-out samples" in res.stdout
+    bases = sum(json.loads((o / "metrics.json").read_text())["held_out"]["bases"] for o in outs)
+    assert c["bases"] == bases
+    twice = run(outs[0], outs[0])
+    assert twice.returncode != 0 and "held out in two runs" in twice.stderr

@@ -19,7 +19,12 @@ test is run per column with the other columns unknown.
 Writes to --out (atomically): ``checkpoint/`` (a genolm run: weights, tokenizer, and the
 condition layout in config.json), ``metrics.json``, ``metrics.jsonl`` (training loss),
 ``scores.tsv`` (per held-out sequence: bits per base under its own, the unknown, and the
-average shuffled condition) and ``permutation.png``.
+average shuffled condition), ``permutation.png`` and ``held_out.npz`` (per held-out sample, the
+nats of its sequences under every held-out sample's conditions).
+
+The groups are cut into ``--folds`` folds, the same for every ``--seed``; ``--fold`` picks the one
+held out.  Run every fold and ``python benchmarks/env_condition_folds.py OUT_0 … OUT_4`` gives the
+test on every sample (shuffled within each fold).
 
 ``genolm env explain`` gives, per sequence, the bits per base under each condition (every bin
 of every column, or the sets given with ``--at``) and the condition that explains it best.
@@ -64,7 +69,11 @@ def add_condition_arguments(p: argparse.ArgumentParser) -> None:
                    help="chance that a condition is hidden in a training window (default: 0.15)")
     p.add_argument("--group", default=None,
                    help="sheet column held out together (default: station if the sheet has it, else the sample)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="share of the groups held out (default: 0.2)")
+    p.add_argument("--folds", type=int, default=5,
+                   help="the groups are cut into this many folds (the same for every --seed; default: 5)")
+    p.add_argument("--fold", type=int, default=0,
+                   help="the fold held out (default: 0); run each fold and combine them with "
+                        "benchmarks/env_condition_folds.py for a test on every sample")
     p.add_argument("--permutations", type=int, default=9999, help="shufflings of the held-out conditions")
     p.add_argument("--strand", choices=STRANDS, default="auto",
                    help="score one strand or average both (auto: both for DNA/RNA letters)")
@@ -211,26 +220,32 @@ def _bar(total: int, desc: str, unit: str, progress: bool):
 
 # ---- the permutation test ------------------------------------------------------------------------
 
-def permutation_test(per_sample: np.ndarray, n: int, seed: int = 0) -> dict:
+def permutation_test(per_sample: np.ndarray | list[np.ndarray], n: int, seed: int = 0) -> dict:
     """``per_sample[a, b]``: nats of sample a's sequences under sample b's conditions.  The true
     total is the trace; each shuffling assigns the conditions to the samples at random.
-    p = (1 + shufflings scoring at least as well) / (1 + n).
+    p = (1 + shufflings scoring at least as well) / (1 + n).  A list of matrices (one per
+    held-out fold) is shuffled within each fold and summed.
 
     >>> m = np.array([[1.0, 5.0], [5.0, 1.0]])
     >>> r = permutation_test(m, 99)
     >>> r["true"], r["shuffled_mean"], 0 < r["p_value"] < 1
     (2.0, 6.0, True)
+    >>> permutation_test([m, m], 99)["true"]
+    4.0
     """
     rng = np.random.default_rng(seed)
-    k = len(per_sample)
-    true = float(np.trace(per_sample))
-    if n <= 0 or k < 2:
-        return {"true": true, "shuffled_mean": float("nan"), "p_value": float("nan"), "permutations": 0}
-    totals = np.empty(n)
-    for t in range(n):
-        totals[t] = per_sample[np.arange(k), rng.permutation(k)].sum()
+    strata = [np.asarray(m, float) for m in (per_sample if isinstance(per_sample, list) else [per_sample])]
+    true = float(sum(np.trace(m) for m in strata))
     # the mean over all shufflings is exact: each sample meets each tuple with chance 1/k
-    return {"true": true, "shuffled_mean": float(per_sample.sum() / k), "shuffled_sd": float(totals.std()),
+    mean = float(sum(m.sum() / len(m) for m in strata))
+    if n <= 0 or max(len(m) for m in strata) < 2:
+        return {"true": true, "shuffled_mean": mean, "p_value": float("nan"), "permutations": 0}
+    totals = np.zeros(n)
+    for m in strata:
+        k = len(m)
+        for t in range(n):
+            totals[t] += m[np.arange(k), rng.permutation(k)].sum()
+    return {"true": true, "shuffled_mean": mean, "shuffled_sd": float(totals.std()),
             "p_value": float((1 + np.sum(totals <= true + 1e-9)) / (1 + n)), "permutations": n,
             "totals": totals}
 
@@ -283,8 +298,9 @@ def condition(args: argparse.Namespace) -> dict:
     from genolm.train import checkpoint
 
     t0 = time.perf_counter()
-    if not 0 < args.test_fraction < 1:
-        raise GenolmError("--test-fraction must be between 0 and 1", found=str(args.test_fraction))
+    if args.folds < 2 or not 0 <= args.fold < args.folds:
+        raise GenolmError("--fold must be one of the --folds", expected=f"--folds >= 2 and 0 <= --fold < --folds",
+                          found=f"--folds {args.folds} --fold {args.fold}")
     if args.steps < 1 or args.batch_size < 1:
         raise GenolmError("--steps and --batch-size must be at least 1", found=f"{args.steps}, {args.batch_size}")
     if not 0 <= args.drop < 1:
@@ -309,14 +325,16 @@ def condition(args: argparse.Namespace) -> dict:
 
     def group_of(s):
         g = sheet.samples[s].get(group) if group != "sample_id" else None
-        return s if g is None else g
+        if isinstance(g, float) and g.is_integer():
+            g = int(g)
+        return s if g is None else str(g)
 
     complete = [i for i in placed if None not in values[sample[i]]]
     if not complete:
         raise GenolmError("no placed sequence has a value of every condition", file=args.samples,
                           expected=", ".join(names))
-    folds = group_folds([group_of(sample[i]) for i in complete], max(2, round(1 / args.test_fraction)), args.seed)
-    test = [complete[j] for j in folds[0][1]]
+    folds = group_folds([group_of(sample[i]) for i in complete], args.folds, 0)
+    test = [complete[j] for j in folds[args.fold][1]]
     test_groups = {group_of(sample[i]) for i in test}
     train = [i for i in placed if group_of(sample[i]) not in test_groups]
     train_samples = sorted({sample[i] for i in train})
@@ -386,6 +404,9 @@ def condition(args: argparse.Namespace) -> dict:
                 f.write(f"{ids[i]}\t{sample[i]}\t{int(held['bases'][r])}\t" +
                         "\t".join(f"{x:.6f}" for x in held["per_sequence"][r]) + "\n")
         _plot_permutations(held["nulls"], tmp / "permutation.png")
+        # per-sample nats under each held-out sample's conditions: folds combine into one test
+        np.savez(tmp / "held_out.npz", samples=np.asarray(held["samples"]), bases=held["bases"].sum(),
+                 names=np.asarray(list(held["matrices"])), **{f"m{j}": m for j, m in enumerate(held["matrices"].values())})
     return metrics
 
 
@@ -419,6 +440,7 @@ def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, valu
         m = member @ nats[:, columns]  # samples x keys
         per_sample = m[:, [key_of(s) for s in test_samples]]  # a: sequences of sample a, b: sample b's key
         r = permutation_test(per_sample, permutations, seed)
+        matrices[len(matrices)] = per_sample
         own = np.diag(per_sample)
         # how often a sample's own conditions beat another sample's on its sequences (ties: half)
         rank = [float(np.mean((np.delete(per_sample[a], a) > own[a]) + 0.5 * (np.delete(per_sample[a], a) == own[a])))
@@ -430,8 +452,9 @@ def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, valu
                "own_condition_beats": float(np.mean(rank)) if rank else float("nan")}
         return out, (None if totals is None else totals / math.log(2) / bases.sum())
 
+    matrices: dict = {}
     joint, joint_null = run_test(list(range(len(tuples))), lambda s: tuples.index(values[s]), seed)
-    per_column, nulls = {}, {"all conditions": (joint["true_bpb"], joint_null)}
+    per_column, nulls = {}, {"all conditions": (joint["true_bpb"], joint_null, joint["p_value"])}
     first = len(tuples) + 1
     for k, c in enumerate(names):
         cols = list(range(first, first + codec.n_values(codec.variables[k])))
@@ -440,7 +463,7 @@ def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, valu
             per_column[c]["predicted"] = _predicted(codec.variables[k], nats[:, cols], member,
                                                     [values[sample[i]][k] for i in test],
                                                     [values[s][k] for s in test_samples], train_values[c])
-        nulls[c] = (per_column[c]["true_bpb"], null)
+        nulls[c] = (per_column[c]["true_bpb"], null, per_column[c]["p_value"])
         first += len(cols)
     own = np.array([tuples.index(values[sample[i]]) for i in test])
     shuffled = np.array([np.mean([nats[r, tuples.index(values[s])] for s in test_samples if s != sample[i]] or [np.nan])
@@ -449,7 +472,8 @@ def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, valu
     return {"metrics": {"unknown_bpb": bpb(nats[:, len(tuples)].sum()), **joint, "per_condition": per_column,
                         "sequences": len(test), "samples": len(test_samples), "bases": int(bases.sum()),
                         "condition_tuples": len(tuples), "score_seconds": round(t_score, 1)},
-            "nulls": nulls, "bases": bases,
+            "nulls": nulls, "bases": bases, "samples": test_samples,
+            "matrices": dict(zip(["all conditions"] + names, matrices.values())),
             "per_sequence": np.c_[nats[np.arange(len(test)), own] / scale, nats[:, len(tuples)] / scale, shuffled / scale]}
 
 
@@ -496,11 +520,11 @@ def _plot_permutations(nulls: dict, path: Path) -> None:
     if not shown:
         return
     fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4), squeeze=False)
-    for ax, (name, (true, null)) in zip(axes[0], shown.items()):
-        ax.hist(null, bins=40, color="0.6")
-        ax.axvline(true, color="C3", lw=1.5, label="true conditions")
-        ax.set_title(name)
-        ax.set_xlabel("held-out bits per base (shuffled)")
+    for ax, (name, (true, null, p)) in zip(axes[0], shown.items()):
+        ax.hist(1000 * (np.asarray(null) - true), bins=40, color="0.6", label="shuffled conditions")
+        ax.axvline(0, color="C3", lw=1.5, label="true conditions")
+        ax.set_title(f"{name}: p = {p:.3g}", fontsize=10)
+        ax.set_xlabel("held-out bits per kb, shuffled − true")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

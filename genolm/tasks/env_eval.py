@@ -45,8 +45,10 @@ def group_folds(groups: Sequence, n_folds: int = 5, seed: int = 0) -> list[tuple
 def r2(y: np.ndarray, pred: np.ndarray) -> float:
     """Coefficient of determination against the *test* fold's own mean (so predicting the
     training mean scores a little below 0)."""
+    if len(y) == 0 or np.ptp(y) == 0:  # one value (e.g. one held-out sample): R² is undefined
+        return float("nan")
     ss = float(((y - y.mean()) ** 2).sum())
-    return 1.0 - float(((y - pred) ** 2).sum()) / ss if ss > 0 else float("nan")
+    return 1.0 - float(((y - pred) ** 2).sum()) / ss
 
 
 def cv_regression(x: np.ndarray | None, y: np.ndarray, folds, model: str = "ridge", seed: int = 0) -> dict:
