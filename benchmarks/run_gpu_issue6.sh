@@ -13,7 +13,8 @@
 #    The same test on as many training samples ("in-sample"): no signal at all, or one that does not
 #    carry over to new stations?
 # 3. OUTDIR/summary.tsv: one row per run and condition set; all_metrics.json: every run's
-#    metrics.json; log.txt: everything printed.
+#    metrics.json; held_out.tgz: every run's held_out.npz (to combine folds again); log.txt:
+#    everything printed.
 # SMOKE=1: the same plan on a CPU with a debug model, 20 steps, and one held-out station in 50.
 # On the device: carry .whl (pyfastx, dnaio, …) and .gpu-tara, then
 #   python3 -m pip install -q --no-index --no-deps .whl/*.whl; export PYTHONPATH=$PWD
@@ -74,4 +75,5 @@ first = sorted(work.glob("*/permutation.png"))
 if first:
     shutil.copy(first[0], out / "permutation.png")
 EOF
+(cd "$WORK" && tar czf "$OUT/held_out.tgz" */held_out.npz 2>/dev/null)
 stamp "done"

@@ -114,8 +114,8 @@ def test_likelihoods_are_strand_averaged_and_windowed_exactly():
 
 # ---- the commands --------------------------------------------------------------------------------
 
-def _condition(tmp_path, capsys, *extra, out="lm"):
-    sheet = planted(tmp_path, n_samples=24, per_sample=12)
+def _condition(tmp_path, capsys, *extra, out="lm", sheet=None):
+    sheet = sheet or planted(tmp_path, n_samples=24, per_sample=12)
     code, stdout, err = run_cli(["env", "condition", "--samples", sheet, "--id-pattern", r"^(?P<sample>S\d+)_",
                                  "--condition", "temperature_c", "--condition", "water", "--flavor", "debug",
                                  "--window", "128", "--steps", "300", "--lr", "3e-3", "--bins", "4",
@@ -236,3 +236,22 @@ def test_every_fold_held_out_once_combines_into_one_test(tmp_path, capsys):
     assert c["bases"] == bases
     twice = run(outs[0], outs[0])
     assert twice.returncode != 0 and "held out in two runs" in twice.stderr
+
+
+def test_a_held_out_level_unseen_in_training_is_scored_as_unknown(tmp_path, capsys):
+    from genolm.tasks.env_eval import group_folds
+
+    sheet = planted(tmp_path, n_samples=24, per_sample=12)
+    lines = sheet.read_text().splitlines()
+    stations = [r.split("\t")[2] for r in lines[1:]]
+    held = set(np.asarray(stations)[group_folds(stations, 3, 0)[0][1]])
+    row = next(i for i, r in enumerate(lines) if i and r.split("\t")[2] in held)
+    lines[row] = "\t".join(lines[row].split("\t")[:4] + ["brackish"])
+    sheet.write_text("\n".join(lines) + "\n")
+    code, _, err, out = _condition(tmp_path, capsys, "--steps", "5", sheet=sheet)
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["held_out"]["unseen_levels"] == {"water": ["brackish"]} and m["held_out"]["samples"] == 8
+    with pytest.raises(GenolmError, match="unknown value of condition 'water'"):
+        ConditionCodec.from_dict(json.loads((out / "checkpoint" / "config.json").read_text())["conditions"]).parse(
+            "water=brackish")

@@ -347,7 +347,12 @@ def condition(args: argparse.Namespace) -> dict:
     strand = args.strand if args.strand != "auto" else ("both" if _complement(tok, "auto") is not None else "forward")
     table = _complement(tok, strand)
     rows = _encode(tok, seqs, ids, train + test)
-    prefix = {s: np.array(codec.ids(dict(zip(names, values[s])), tok), np.int64) for s in values}
+    # a held-out sample may have a text value no training sample had: it gets the unknown token
+    prefix = {s: np.array(codec.ids(dict(zip(names, values[s])), tok, unseen="unknown"), np.int64) for s in values}
+    unseen = {c: sorted({str(values[sample[i]][k]) for i in test
+                         if codec.variables[k]["kind"] == "category" and values[sample[i]][k] is not None
+                         and str(values[sample[i]][k]) not in codec.variables[k]["levels"]})
+              for k, c in enumerate(names)}
     unknown = np.array(codec.ids({}, tok), np.int64)
     log: list[dict] = []
     t_train = time.perf_counter()
@@ -379,7 +384,8 @@ def condition(args: argparse.Namespace) -> dict:
         "conditions": names, "group": group, "strand": strand, "device": device,
         "held_out": {"sequences": len(test), "samples": m["samples"], "groups": len(test_groups),
                      "bases": m["bases"], "condition_tuples": m["condition_tuples"],
-                     "groups_held_out": sorted(map(str, test_groups))},
+                     "groups_held_out": sorted(map(str, test_groups)),
+                     "unseen_levels": {c: v for c, v in unseen.items() if v}},
         "train": {"sequences": len(train), "samples": len(train_samples), "steps": args.steps,
                   "batch_size": args.batch_size, "window": args.window, "final_loss": float(np.mean(losses[-50:])),
                   "seconds": round(t_train, 1),
@@ -420,7 +426,7 @@ def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, valu
     tuples = sorted({values[s] for s in test_samples}, key=str)
     grid = codec.grid()
     sets = [dict(zip(names, t)) for t in tuples] + [{}] + [v for _, v in grid]
-    set_ids = [tuple(codec.ids(s, tok)) for s in sets]
+    set_ids = [tuple(codec.ids(s, tok, unseen="unknown")) for s in sets]
     jobs = [(r, pre) for r in range(len(test)) for pre in set_ids]
     t_score = time.perf_counter()
     nats = sequence_nats(model, tok, [rows[i] for i in test], jobs, window=window, batch_size=batch_size,
@@ -458,7 +464,9 @@ def _test_conditions(model, tok, rows: dict, test: list[int], sample: list, valu
     first = len(tuples) + 1
     for k, c in enumerate(names):
         cols = list(range(first, first + codec.n_values(codec.variables[k])))
-        per_column[c], null = run_test(cols, lambda s, k=k, c=c: codec.bin_of(c, values[s][k]), seed + 1 + k)
+        # a value the model has no token for (an unseen level) is scored as unknown
+        per_column[c], null = run_test(cols + [len(tuples)],
+                                       lambda s, k=k, c=c: codec.bin_of(c, values[s][k], unseen="unknown"), seed + 1 + k)
         if train_values is not None:
             per_column[c]["predicted"] = _predicted(codec.variables[k], nats[:, cols], member,
                                                     [values[sample[i]][k] for i in test],

@@ -88,8 +88,10 @@ class ConditionCodec:
 
     # ---- values -> tokens ------------------------------------------------------------------------
 
-    def index(self, name: str, value) -> int:
-        """Condition-token index of one variable's value (its unknown token for None)."""
+    def index(self, name: str, value, unseen: str = "error") -> int:
+        """Condition-token index of one variable's value (its unknown token for None).  A text
+        value the training samples did not have is an error, or with ``unseen="unknown"`` the
+        unknown token (a held-out sample from a layer no training sample came from)."""
         v = self._variable(name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return v["offset"] + self.n_values(v)
@@ -98,25 +100,27 @@ class ConditionCodec:
                 value = self._number(name, value)
             return v["offset"] + int(np.searchsorted(v["edges"], float(value), side="right"))
         if str(value) not in v["levels"]:
+            if unseen == "unknown":
+                return v["offset"] + self.n_values(v)
             raise GenolmError(f"unknown value of condition {name!r}", found=repr(value),
                               expected=" | ".join(v["levels"]))
         return v["offset"] + v["levels"].index(str(value))
 
-    def bin_of(self, name: str, value) -> int:
+    def bin_of(self, name: str, value, unseen: str = "error") -> int:
         """Position of a value among its column's values (0 .. n_values - 1; n_values = unknown)."""
-        return self.index(name, value) - self._variable(name)["offset"]
+        return self.index(name, value, unseen) - self._variable(name)["offset"]
 
-    def indices(self, values: dict) -> list[int]:
+    def indices(self, values: dict, unseen: str = "error") -> list[int]:
         """One index per variable, in layout order; variables not in ``values`` are unknown."""
         extra = set(values) - set(self.names)
         if extra:
             raise GenolmError("the model is not conditioned on " + ", ".join(sorted(extra)),
                               expected=" | ".join(self.names))
-        return [self.index(n, values.get(n)) for n in self.names]
+        return [self.index(n, values.get(n), unseen) for n in self.names]
 
-    def ids(self, values: dict, tok) -> list[int]:
+    def ids(self, values: dict, tok, unseen: str = "error") -> list[int]:
         """Token ids of the prefix for ``values``."""
-        return [tok.condition_id(i) for i in self.indices(values)]
+        return [tok.condition_id(i) for i in self.indices(values, unseen)]
 
     def parse(self, text: str) -> dict:
         """``"temperature_c=25,layer=SUR"`` -> {"temperature_c": 25.0, "layer": "SUR"} (checked)."""
