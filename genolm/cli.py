@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "bin": "genolm.tasks.bin",
     "classify": "genolm.tasks.classify",
     "env": "genolm.tasks.env",
+    "score": "genolm.tasks.score",
 }
 
 

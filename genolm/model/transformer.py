@@ -113,15 +113,23 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)  # q, k, v in one matmul
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, doc_mask=None) -> torch.Tensor:
+    def project(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        """q, k, v (B, nh, T, hs), q and k rotated; ``cos``/``sin`` are (T, hs) or per row (B, T, hs)."""
         B, T, d = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_heads, d // self.n_heads)  # (B, T, 3, nh, hs)
         # Rotate q and k together, in the (B, T, ., nh, hs) layout the projection wrote: the backward
         # pass then writes the gradient of qkv in place order (rotating after the transpose to
         # (B, nh, T, hs) made that gradient a strided scatter, 11% of a compiled step at T = 4096).
-        qk = apply_rotary(qkv[:, :, :2], cos[:, None, None], sin[:, None, None])  # (B, T, 2, nh, hs)
+        c, s = (cos[:, None, None], sin[:, None, None]) if cos.dim() == 2 else (cos[:, :, None, None], sin[:, :, None, None])
+        qk = apply_rotary(qkv[:, :, :2], c, s)  # (B, T, 2, nh, hs)
         q, k = (z.transpose(1, 2) for z in qk.unbind(2))  # (B, nh, T, hs) views
-        v = qkv[:, :, 2].transpose(1, 2)
+        return q, k, qkv[:, :, 2].transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, doc_mask=None, kv_out=None) -> torch.Tensor:
+        B, T, d = x.shape
+        q, k, v = self.project(x, cos, sin)
+        if kv_out is not None:  # the keys and values, for a cache
+            kv_out.append((k, v))
         p = self.dropout if self.training else 0.0
         if doc_mask is None:
             # No explicit mask, so flash / cuDNN kernels apply.
@@ -132,6 +140,16 @@ class Attention(nn.Module):
             y = flex_attention(q, k, v, block_mask=doc_mask)
         y = y.transpose(1, 2).reshape(B, T, d)  # (B, T, d)
         return self.out(y)
+
+
+    def forward_cached(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, past_k: torch.Tensor,
+                       past_v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """New tokens ``x`` (B, S, d) after cached keys/values (B, nh, C, hs); ``mask`` (B, 1, S, C + S)
+        says which keys each new token may see."""
+        B, S, d = x.shape
+        q, k, v = self.project(x, cos, sin)
+        y = F.scaled_dot_product_attention(q, torch.cat([past_k, k], 2), torch.cat([past_v, v], 2), attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(B, S, d))
 
 
 def document_mask(doc_ids: torch.Tensor, causal: bool) -> torch.Tensor:
@@ -219,10 +237,14 @@ class Block(nn.Module):
         self.mlp = SwiGLU(cfg.d_model, cfg.d_ff)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cos, sin, doc_mask=None):
-        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, doc_mask))
+    def forward(self, x, cos, sin, doc_mask=None, kv_out=None):
+        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, doc_mask, kv_out))
         x = x + self.drop(self.mlp(self.mlp_norm(x)))
         return x  # (B, T, d)
+
+    def forward_cached(self, x, cos, sin, past_k, past_v, mask):
+        x = x + self.attn.forward_cached(self.attn_norm(x), cos, sin, past_k, past_v, mask)
+        return x + self.mlp(self.mlp_norm(x))
 
 
 # ---- model -----------------------------------------------------------------------------------------
@@ -284,3 +306,36 @@ class Transformer(nn.Module):
         for block in self.layers[:n_blocks]:
             x = block(x, cos, sin, doc_mask)
         return x if n_blocks is not None else self.norm(x)  # (B, T, d)
+
+    @torch.no_grad()
+    def forward_kv(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Inference of a causal model that also returns every layer's keys and values
+        ((B, nh, T, hs) each, keys rotated), to continue from with :meth:`forward_cached`."""
+        check_inputs(input_ids, None, self.cfg.max_len)
+        if not self.cfg.causal:
+            raise GenolmError("a key/value cache needs a causal model")
+        T = input_ids.shape[1]
+        kv: list = []
+        x = self.embed(input_ids)
+        for block in self.layers:
+            x = block(x, self.rope_cos[:T], self.rope_sin[:T], None, kv)
+        return self.norm(x), kv
+
+    @torch.no_grad()
+    def forward_cached(self, input_ids: torch.Tensor, positions: torch.Tensor,
+                       past: list[tuple[torch.Tensor, torch.Tensor]], past_valid: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, S, d) of new tokens (B, S) at ``positions`` (B, S) after cached keys and
+        values (one (B, nh, C, hs) pair per layer) of which ``past_valid`` (B, C) are real: each new
+        token sees the valid cached ones and the new ones up to itself.  Exactly the states a full
+        causal pass over the cached tokens followed by the new ones gives."""
+        B, S = input_ids.shape
+        if int(positions.max()) >= self.cfg.max_len:
+            raise GenolmError("position beyond the model's max_len", expected=f"< {self.cfg.max_len}",
+                              found=str(int(positions.max())))
+        causal = torch.ones(S, S, dtype=torch.bool, device=input_ids.device).tril()
+        mask = torch.cat([past_valid[:, None, :].expand(B, S, -1), causal.expand(B, S, S)], 2)[:, None]
+        cos, sin = self.rope_cos[positions], self.rope_sin[positions]  # (B, S, hs)
+        x = self.embed(input_ids)
+        for block, (k, v) in zip(self.layers, past):
+            x = block.forward_cached(x, cos, sin, k, v, mask)
+        return self.norm(x)

@@ -1,0 +1,382 @@
+"""Score every substitution of a sequence under a language model: ``genolm score``.
+
+For each input sequence, every single-nucleotide substitution (``--level nt``) or every
+amino-acid substitution of every codon in frame (``--level aa``), with its score:
+
+* ``llr`` (causal models): log P(mutant) − log P(reference), in nats.  One reference pass keeps
+  every layer's keys and values; a substitution at position v then runs only the changed tokens
+  and what follows them, attending to the cached reference prefix (whose states a change at v
+  cannot alter).  Exact for sequences that fit the model's length; ``--suffix N`` scores only the
+  changed tokens and N after them (the effect of a change fades downstream), much faster.  Longer ones (a 30 kb genome)
+  are cut into overlapping reference windows. A substitution is scored in the window that gives it
+  at least ``--context`` tokens before it; ref and mutant then share exactly that context.
+* ``masked-marginal`` (masked models): log p(alt) − log p(ref) at the position, masked, in a
+  window around it; one masked pass per position serves its three substitutions (and a codon's
+  63 with ``--level aa``, the product of its three positions' marginals).
+
+An amino-acid substitution's score is the log-sum-exp over every codon that encodes the new amino
+acid (a likelihood ratio marginal over the codons), with the fewest nucleotide changes any of
+them needs.  ``--strand both`` averages a score with that of the same change on the reverse
+complement.  ``--naive`` runs one full forward pass per substitution instead (the reference the
+fast path is tested against, and the baseline of benchmarks/bench_score.py).
+
+Output: Parquet, one row per substitution. ``--level nt``: seq_id, position (1-based), ref, alt,
+score.  ``--level aa``: seq_id, codon (1-based), position (of the codon's first base), ref_codon,
+ref_aa, alt_aa, score, best_codon, nt_changes.
+
+Example:
+  genolm score ha1.fasta --model run --out ha1_nt.parquet
+  genolm score ha1.fasta --model run --level aa --table 1 --out ha1_aa.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+HELP = "score every nucleotide or amino-acid substitution of sequences under a model"
+LETTERS = "ACGT"
+CODONS = ["".join(c) for c in itertools.product(LETTERS, repeat=3)]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
+    p.add_argument("--model", required=True, help="genolm run (char tokenizer)")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--level", choices=("nt", "aa"), default="nt")
+    p.add_argument("--method", choices=("auto", "llr", "masked-marginal"), default="auto",
+                   help="auto: llr for a causal model, masked-marginal for a masked one")
+    p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame of --level aa (default: 0)")
+    p.add_argument("--table", type=int, default=1, help="NCBI genetic code of --level aa (default: 1)")
+    p.add_argument("--strand", choices=("forward", "both"), default="forward",
+                   help="both: average with the same change scored on the reverse complement")
+    p.add_argument("--context", type=int, default=None,
+                   help="tokens of context before a substitution in long sequences (default: half the model's length)")
+    p.add_argument("--suffix", type=int, default=0,
+                   help="llr: score only the changed tokens and N after them (default 0: to the window's end, exact)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--naive", action="store_true", help="one full forward pass per substitution (slow; a reference)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--no-progress", action="store_true")
+
+
+# ---- substitutions -----------------------------------------------------------------------------
+
+def nt_substitutions(seq: str) -> list[tuple[int, str]]:
+    """(position, alt) of every single-nucleotide substitution at the A/C/G/T positions."""
+    return [(i, a) for i, r in enumerate(seq) if r in LETTERS for a in LETTERS if a != r]
+
+
+def codon_substitutions(seq: str, frame: int) -> list[tuple[int, str]]:
+    """(start, alt codon) of every other A/C/G/T codon at every complete codon in frame."""
+    out = []
+    for start in range(frame, len(seq) - 2, 3):
+        ref = seq[start: start + 3]
+        if all(c in LETTERS for c in ref):
+            out.extend((start, c) for c in CODONS if c != ref)
+    return out
+
+
+# ---- the scorers ---------------------------------------------------------------------------------
+
+class Scorer:
+    """Scores of substitutions (start, alt string) of one sequence, by ``method``."""
+
+    def __init__(self, model, tok, method: str, device: str, batch_size: int = 64, context: int | None = None,
+                 progress=None, suffix: int = 0) -> None:
+        from genolm.tokenize import SEP
+
+        if getattr(tok, "kind", None) != "char" or tok.alphabet.name not in ("dna", "rna"):
+            raise GenolmError("genolm score needs a model with a one-letter DNA/RNA tokenizer", found=tok.spec)
+        if method == "llr" and not model.config.causal:
+            raise GenolmError("--method llr needs a causal model", hint="use --method masked-marginal")
+        if method == "masked-marginal" and model.config.causal:
+            raise GenolmError("--method masked-marginal needs a masked (MLM) model", hint="use --method llr")
+        if model.config.family != "transformer" and method == "llr":
+            raise GenolmError("the cached llr path needs a transformer", found=model.config.family,
+                              hint="use --naive for other families")
+        self.model, self.tok, self.method, self.device = model, tok, method, device
+        self.batch_size, self.sep = batch_size, SEP
+        self.window = model.config.max_len
+        self.context = context if context is not None else self.window // 2
+        if not 0 < self.context < self.window - 8:
+            raise GenolmError("--context must leave room in the model's window", found=str(self.context),
+                              expected=f"1 .. {self.window - 9}")
+        self.letter = {c: tok.token_to_id(c) for c in LETTERS}
+        self.progress = progress
+        if suffix < 0:
+            raise GenolmError("--suffix must be >= 0", found=str(suffix))
+        self.suffix = suffix
+
+    def _ids(self, seq: str) -> np.ndarray:
+        return np.r_[self.sep, np.asarray(self.tok.encode(seq), np.int64)]  # <sep> first: a record starts
+
+    def _windows(self, n: int) -> list[int]:
+        """Start of each reference window over ``n`` tokens (the <sep> included)."""
+        if n <= self.window:
+            return [0]
+        step = (self.window - self.context) // 2
+        return list(range(0, n - self.window + step, step))
+
+    def _window_of(self, starts: list[int], v: int, m: int) -> int:
+        """The window a substitution at token v (m tokens) is scored in: the last one that starts at
+        least --context tokens before it (the first one for the start of the sequence) and holds it."""
+        best = 0
+        for k, s in enumerate(starts):
+            if s + self.context <= v and v + m <= s + self.window:
+                best = k
+        return best
+
+    # -- causal: log-likelihood ratio with a key/value cache
+    def llr(self, seq: str, subs: list[tuple[int, str]]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        ids = self._ids(seq)
+        starts = self._windows(len(ids))
+        out = np.zeros(len(subs))
+        by_window: dict[int, list[int]] = {}
+        for j, (pos, alt) in enumerate(subs):
+            by_window.setdefault(self._window_of(starts, pos + 1, len(alt)), []).append(j)
+        backbone, head = self.model.backbone, self.model.lm_head
+        for k, members in by_window.items():
+            w0 = starts[k]
+            ref = torch.as_tensor(ids[w0: w0 + self.window], device=self.device)[None]
+            W = ref.shape[1]
+            with self._autocast():
+                hidden, kv = backbone.forward_kv(ref)
+                logp_ref = F.log_softmax(head(hidden).float(), -1)[0]  # (W, V): row t predicts token t+1
+            tok_ref = logp_ref[:-1].gather(1, ref[0, 1:, None])[:, 0]  # log p(token t | before), t = 1..W-1
+            suffix_ref = torch.cat([tok_ref.flip(0).cumsum(0).flip(0), tok_ref.new_zeros(1)])  # sum from t on
+            members.sort(key=lambda j: subs[j][0])
+            for lo in range(0, len(members), self.batch_size):
+                part = members[lo: lo + self.batch_size]
+                v = torch.as_tensor([subs[j][0] + 1 - w0 for j in part], device=self.device)  # window index
+                m = len(subs[part[0]][1])
+                alts = torch.as_tensor([[self.letter[c] for c in subs[j][1]] for j in part], device=self.device)
+                first, last = int(v.min()), int(v.max())
+                S = W - first  # rows run from their substitution to the window's end (padded) ...
+                if self.suffix:  # ... or over the substitution and --suffix tokens after it
+                    S = min(S, m + self.suffix)
+                shift = torch.arange(S, device=self.device)[None]  # row j slot s holds window token v_j + s
+                rows = ref[0].gather(0, (v[:, None] + shift).clamp(max=W - 1).reshape(-1)).view(len(part), S)
+                rows[:, :m] = alts
+                valid = (v[:, None] + shift) < W
+                positions = (v[:, None] + shift).clamp(max=W - 1)
+                past_valid = torch.arange(last, device=self.device)[None] < v[:, None]  # keys before each v
+                past = [(kk[:, :, :last].expand(len(part), -1, -1, -1), vv[:, :, :last].expand(len(part), -1, -1, -1))
+                        for kk, vv in kv]
+                with self._autocast():
+                    h = backbone.forward_cached(rows, positions, past, past_valid)
+                    lp = F.log_softmax(head(h).float(), -1)  # (B, S, V)
+                nxt = lp[:, :-1].gather(2, rows[:, 1:, None])[..., 0] * valid[:, 1:]  # log p(row token s+1)
+                alt_ll = logp_ref[v - 1].gather(1, alts[:, :1])[:, 0] + nxt.sum(1)
+                ref_ll = suffix_ref[v - 1] - suffix_ref[(v - 1 + S).clamp(max=len(suffix_ref) - 1)]
+                out[part] = (alt_ll - ref_ll).double().cpu().numpy()
+                if self.progress:
+                    self.progress(len(part))
+        return out
+
+    # -- masked: one masked pass per position
+    def masked_marginal(self, seq: str, subs: list[tuple[int, str]]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        from genolm.tokenize import MASK
+
+        ids = self._ids(seq)
+        positions = sorted({p + 1 + o for p, alt in subs for o in range(len(alt))})
+        logp: dict[int, np.ndarray] = {}
+        half = self.window // 2
+        for lo in range(0, len(positions), self.batch_size):
+            part = positions[lo: lo + self.batch_size]
+            w0 = [min(max(0, p - half), max(0, len(ids) - self.window)) for p in part]
+            rows = torch.as_tensor(np.stack([ids[s: s + self.window] for s in w0]), device=self.device)
+            at = torch.as_tensor([p - s for p, s in zip(part, w0)], device=self.device)
+            rows[torch.arange(len(part)), at] = MASK
+            with self._autocast():
+                h = self.model.backbone(rows)
+                lp = F.log_softmax(self.model.lm_head(h[torch.arange(len(part)), at]).float(), -1)
+            for p, row in zip(part, lp.cpu().numpy()):
+                logp[p] = row
+            if self.progress:
+                self.progress(len(part))
+        out = np.zeros(len(subs))
+        for j, (p, alt) in enumerate(subs):
+            out[j] = sum(logp[p + 1 + o][self.letter[a]] - logp[p + 1 + o][ids[p + 1 + o]] for o, a in enumerate(alt))
+        return out
+
+    # -- the reference: one full forward pass per substitution
+    def naive(self, seq: str, subs: list[tuple[int, str]]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        from genolm.tokenize import MASK
+
+        ids = self._ids(seq)
+        starts = self._windows(len(ids))
+        out = np.zeros(len(subs))
+
+        def total(row: np.ndarray, lo: int) -> float:  # log-likelihood of row tokens from lo on
+            x = torch.as_tensor(row, device=self.device)[None]
+            with self._autocast():
+                lp = F.log_softmax(self.model(x).float(), -1)[0]
+            return float(lp[lo - 1: -1].gather(1, x[0, lo:, None]).sum())
+
+        for j, (pos, alt) in enumerate(subs):
+            v = pos + 1
+            if self.method == "llr":
+                w0 = starts[self._window_of(starts, v, len(alt))]
+                ref = ids[w0: w0 + self.window]
+                mut = ref.copy()
+                mut[v - w0: v - w0 + len(alt)] = [self.letter[c] for c in alt]
+                end = len(ref) if not self.suffix else min(len(ref), v - w0 + len(alt) + self.suffix)
+                out[j] = total(mut[:end], v - w0) - total(ref[:end], v - w0)
+            else:
+                s = 0.0
+                for o, a in enumerate(alt):
+                    p = v + o
+                    w0 = min(max(0, p - self.window // 2), max(0, len(ids) - self.window))
+                    row = ids[w0: w0 + self.window].copy()
+                    row[p - w0] = MASK
+                    with self._autocast():
+                        lp = F.log_softmax(self.model(torch.as_tensor(row, device=self.device)[None]).float(), -1)
+                    s += float(lp[0, p - w0, self.letter[a]] - lp[0, p - w0, ids[p]])
+                out[j] = s
+            if self.progress:
+                self.progress(1)
+        return out
+
+    def score(self, seq: str, subs: list[tuple[int, str]], naive: bool = False) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            if naive:
+                return self.naive(seq, subs)
+            return self.llr(seq, subs) if self.method == "llr" else self.masked_marginal(seq, subs)
+
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        return (torch.autocast("cuda", dtype=torch.bfloat16) if str(self.device).startswith("cuda")
+                else contextlib.nullcontext())
+
+
+def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: bool = False) -> np.ndarray:
+    """The mean of a substitution's score and that of the same change on the reverse complement."""
+    from genolm.bio.seq import reverse_complement
+
+    fwd = scorer.score(seq, subs, naive)
+    L = len(seq)
+    rc_subs = [(L - p - len(a), reverse_complement(a)) for p, a in subs]
+    return (fwd + scorer.score(reverse_complement(seq), rc_subs, naive)) / 2
+
+
+# ---- the command ---------------------------------------------------------------------------------
+
+def setup(args: argparse.Namespace) -> int:
+    r = run(args)
+    print(f"{args.out}: {r['rows']:,} substitutions of {r['sequences']} sequences, {r['method']} "
+          f"({r['strand']} strand{'s' if r['strand'] == 'both' else ''}), {r['seconds']:.1f} s "
+          f"({r['rows'] / max(r['seconds'], 1e-9):,.0f} per second)")
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genolm.bio.codon import genetic_code, translate
+    from genolm.io.atomic import atomic_file
+    from genolm.io.seqio import read_records
+    from genolm.tasks.embedding import resolve_device
+    from genolm.train.checkpoint import load_model
+
+    t0 = time.perf_counter()
+    device = resolve_device(args.device)
+    model, tok, _ = load_model(args.model, device)
+    method = args.method if args.method != "auto" else ("llr" if model.config.causal else "masked-marginal")
+    records = []
+    for path in args.inputs:
+        if not Path(path).is_file():
+            raise GenolmError("no such input file", file=path)
+        records.extend(read_records(path, case="upper"))
+    if not records:
+        raise GenolmError("no sequences in the input", file=args.inputs[0])
+    if args.level == "aa":
+        genetic_code(args.table)  # checks the table number
+    jobs = [(r, nt_substitutions(r.seq) if args.level == "nt" else codon_substitutions(r.seq, args.frame))
+            for r in records]
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(s) for _, s in jobs) * (2 if args.strand == "both" else 1), unit="sub",
+                   desc="score", file=sys.stderr)
+    scorer = Scorer(model, tok, method, device, args.batch_size, args.context,
+                    progress=bar.update if bar else None, suffix=args.suffix)
+    columns: dict[str, list] = {}
+    for rec, subs in jobs:
+        if not subs:
+            continue
+        scores = (both_strands(scorer, rec.seq, subs, args.naive) if args.strand == "both"
+                  else scorer.score(rec.seq, subs, args.naive))
+        rows = (_nt_rows(rec, subs, scores) if args.level == "nt"
+                else _aa_rows(rec, subs, scores, args.table, args.frame, translate))
+        for k, v in rows.items():
+            columns.setdefault(k, []).extend(v)
+    if bar:
+        bar.close()
+    if not columns:
+        raise GenolmError("nothing to score: no A/C/G/T position (or complete codon) in the input",
+                          file=args.inputs[0])
+    table = pa.table(columns)
+    table = table.replace_schema_metadata({"genolm": f'{{"method": "{method}", "level": "{args.level}", '
+                                                     f'"strand": "{args.strand}", "model": "{args.model}"}}'})
+    with atomic_file(Path(args.out)) as tmp:
+        pq.write_table(table, tmp)
+    return {"rows": table.num_rows, "sequences": len(records), "method": method, "strand": args.strand,
+            "seconds": time.perf_counter() - t0}
+
+
+def _nt_rows(rec, subs, scores) -> dict[str, list]:
+    return {"seq_id": [rec.id] * len(subs), "position": [p + 1 for p, _ in subs],
+            "ref": [rec.seq[p] for p, _ in subs], "alt": [a for _, a in subs],
+            "score": scores.astype(np.float32).tolist()}
+
+
+def _aa_rows(rec, subs, scores, table: int, frame: int, translate) -> dict[str, list]:
+    """Codon scores -> one row per (codon, amino acid): log-sum-exp over the codons of that amino acid."""
+    aa_of = {c: translate(c, table) for c in CODONS}
+    groups: dict[tuple[int, str], list[tuple[float, str]]] = {}
+    for (start, codon), s in zip(subs, scores):
+        groups.setdefault((start, aa_of[codon]), []).append((float(s), codon))
+    out: dict[str, list] = {k: [] for k in ("seq_id", "codon", "position", "ref_codon", "ref_aa", "alt_aa",
+                                            "score", "best_codon", "nt_changes")}
+    for (start, aa), members in sorted(groups.items()):
+        ref = rec.seq[start: start + 3]
+        if aa == aa_of[ref]:
+            continue  # synonymous codons: not an amino-acid substitution
+        values = np.array([s for s, _ in members])
+        best = max(members)[1]
+        out["seq_id"].append(rec.id)
+        out["codon"].append((start - frame) // 3 + 1)
+        out["position"].append(start + 1)
+        out["ref_codon"].append(ref)
+        out["ref_aa"].append(aa_of[ref])
+        out["alt_aa"].append(aa)
+        out["score"].append(float(values.max() + math.log(np.exp(values - values.max()).sum())))
+        out["best_codon"].append(best)
+        out["nt_changes"].append(min(sum(a != b for a, b in zip(c, ref)) for _, c in members))
+    return out
