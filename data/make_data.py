@@ -47,6 +47,7 @@ with open(src / "metagenome/camisim_10genomes/reads_mapping.tsv") as fh, \
         gzip.open(here / "camisim_reads_mapping.tsv.gz", "wt", compresslevel=9) as out:
     shutil.copyfileobj(fh, out)
 shutil.copy(src / "metagenome/camisim_10genomes/genome_to_id.tsv", here / "camisim_genome_to_id.tsv")
+shutil.copy(src / "virus/flu_h3n2_ha1/h3n2_ha1_1968-2010.fasta.gz", here / "h3n2_ha1_1968-2010.fasta.gz")
 
 # The first 2,000 of the 50,000 BioMarKs 18S amplicons (lowercase, as published).
 write(here / "biomarks18S_2k.fasta.gz", (r for i, r in zip(range(2000), fasta(
