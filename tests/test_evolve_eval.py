@@ -75,3 +75,20 @@ def test_sweeps_auroc_and_precision_on_a_known_answer():
     assert auroc(scores, truth) == 1.0 and precision_at(scores, truth, 2) == 1.0
     assert precision_at(scores, truth, 4) == 0.5 and auroc(-scores, truth) == 0.0
     assert np.isnan(auroc(scores, np.zeros(5, int)))
+
+
+def test_season_baselines_on_a_toy_history(tmp_path):
+    from genolm.tasks.evolve_eval import candidate_scores
+
+    # codons: ATG=M GCC=A AAA=K AGA=R GGC=G.  2001: mostly M-A-K; late in the year M-A-R takes over;
+    # 2002: everything is M-A-R (a sweep K3R, seen in 2001 at 40%).
+    rows = [("2000", "ATGGCCAAA")] * 4 + [("02/2001", "ATGGCCAAA")] * 3 + [("11/2001", "ATGGCCAGA")] * 2 + \
+        [("2002", "ATGGCCAGA")] * 5 + [("2002", "ATGGGCAGA")]
+    (tmp_path / "t.fa").write_text("".join(f">s{i}|a|{d}|x\n{s}\n" for i, (d, s) in enumerate(rows)))
+    r = candidate_scores(dated_records(tmp_path / "t.fa"), 2002)
+    assert r["candidates"] == 5 and r["targets"] == 6 and r["sweeps"] == 1 and r["sweeps_unseen_last_season"] == 0
+    assert r["strain_pick"]["consensus"] == pytest.approx(-2 / 3)  # the consensus M-A-K: worse than a random pick
+    assert r["strain_pick"]["last 3 months profile"] == 1.0  # the November strains are the future
+    best = r["mutations"][int(np.argmax(r["truth"]))]
+    assert best == (2, "R") and r["mutation_pick"]["last-season frequency"]["precision@10"] == 0.1
+    assert r["mutation_pick"]["last-season frequency"]["auroc"] == 1.0

@@ -151,3 +151,49 @@ def precision_at(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
     """Share of true sweeps among the k highest scores (stable order on ties)."""
     top = np.argsort(-scores, kind="stable")[:k]
     return float(truth[top].mean()) if len(top) else float("nan")
+
+
+# ---- the baselines of one season ---------------------------------------------------------------
+
+AMINO = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def candidate_scores(data: Dated, season: int, prot: np.ndarray | None = None, months: int = 3) -> dict:
+    """The forecast baselines for ``season`` from the seasons before it, and their scores.
+
+    Candidates are the sequences of the last observed season (``season - 1``).  Strain picks: the
+    candidate closest to that season's consensus; the candidate closest to the amino-acid profile of
+    the last ``months`` months before ``season`` (the whole last season if none is dated that
+    precisely).  Mutation scores, for every substitution away from the last season's consensus:
+    its frequency in the last season, and its rise over the season before.
+    """
+    prot = proteins(data.seqs) if prot is None else prot
+    years = data.years()
+    last, prev, target = (np.flatnonzero(years == y) for y in (season - 1, season - 2, season))
+    if len(last) == 0 or len(target) == 0:
+        raise GenolmError(f"season {season} needs sequences in {season - 1} and {season}",
+                          found=f"{len(last)} and {len(target)}")
+    cand, tgt = prot[last], prot[target]
+    cons = consensus(cand)
+    to_target = distances(cand, tgt).mean(1)
+    late = [i for i in last if data.dates[i].month is not None and data.dates[i].month > 12 - months]
+    profile_rows = prot[late] if late else cand
+    freq = frequencies(profile_rows)
+    closeness = np.array([sum(freq.get((j, a), 0.0) for j, a in enumerate(row)) for row in cand])
+    picks = {"consensus": int(np.argmin(distances(cand, cons[None])[:, 0])),
+             f"last {months} months profile": int(np.argmax(closeness))}
+    strain = {name: strain_pick_score(to_target, i) for name, i in picks.items()}
+    # mutations away from the last season's consensus
+    muts = [(j, a) for j in range(len(cons)) for a in AMINO if a != cons[j]]
+    truth = np.array([m in sweeps(cons, tgt) for m in muts])
+    f_last = frequencies(cand)
+    f_prev = frequencies(prot[prev]) if len(prev) else {}
+    scores = {"last-season frequency": np.array([f_last.get(m, 0.0) for m in muts]),
+              "rise": np.array([f_last.get(m, 0.0) - f_prev.get(m, 0.0) for m in muts])}
+    mutation = {name: {"auroc": auroc(s, truth), "precision@10": precision_at(s, truth, 10)}
+                for name, s in scores.items()}
+    unseen = truth & (scores["last-season frequency"] == 0)
+    return {"season": season, "candidates": len(last), "targets": len(target), "strain_pick": strain,
+            "mutation_pick": mutation, "sweeps": int(truth.sum()), "sweeps_unseen_last_season": int(unseen.sum()),
+            "precision@10_ceiling": min(int(truth.sum()), 10) / 10, "mutations": muts, "truth": truth,
+            "to_target": to_target, "candidate_ids": [data.ids[i] for i in last]}
