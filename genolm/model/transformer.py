@@ -238,7 +238,9 @@ class Block(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, cos, sin, doc_mask=None, kv_out=None):
-        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, doc_mask, kv_out))
+        h = self.attn_norm(x)
+        # kv_out only when asked: benchmarks swap in attention variants with the plain signature
+        x = x + self.drop(self.attn(h, cos, sin, doc_mask) if kv_out is None else self.attn(h, cos, sin, doc_mask, kv_out))
         x = x + self.drop(self.mlp(self.mlp_norm(x)))
         return x  # (B, T, d)
 
