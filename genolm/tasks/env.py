@@ -43,7 +43,8 @@ import numpy as np
 
 from genolm.errors import GenolmError
 
-HELP = "sequence -> environment: fit (held out by site, with baselines) and predict sample conditions"
+HELP = ("ocean samples: fit/predict conditions from sequences (held out by site, with baselines); "
+        "condition a model on them and explain sequences by condition")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
