@@ -43,8 +43,7 @@ import numpy as np
 
 from genolm.errors import GenolmError
 
-HELP = ("ocean samples: fit/predict conditions from sequences (held out by site, with baselines); "
-        "condition a model on them and explain sequences by condition")
+HELP = "ocean samples: predict conditions from sequences; condition a model on them; explain by condition"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
