@@ -184,6 +184,24 @@ def place(args, sheet, ids: list[str], files: list[str]) -> list[str | None]:
     return [by_file[f] for f in files]
 
 
+def sheet_and_sequences(args, columns: list[str], what: str):
+    """The sample sheet (``columns`` checked), the column held out together (``--group``, default
+    station, else the sample), and the inputs (default: the sheet's files) placed at samples:
+    (sheet, group, ids, files, sequences, sample of each sequence or None)."""
+    from genolm.io.samples import read_sample_sheet
+
+    sheet = read_sample_sheet(args.samples)
+    for c in columns:
+        if c not in sheet.columns or c in ("sample_id", "path"):
+            raise GenolmError(f"no {what} column {c!r} in the sample sheet", file=args.samples, line=1,
+                              expected="one of " + ", ".join(h for h in sheet.columns if h not in ("sample_id", "path")))
+    group = args.group or ("station" if "station" in sheet.columns else "sample_id")
+    if group != "sample_id" and group not in sheet.columns:
+        raise GenolmError(f"no group column {group!r} in the sample sheet", file=args.samples, line=1)
+    ids, files, seqs = read_sequences(args.inputs or sorted({str(p) for p in sheet.paths.values()}))
+    return sheet, group, ids, files, seqs, place(args, sheet, ids, files)
+
+
 def sequence_features(seqs: list[str], model: str | None, k: int, device: str, progress: bool) -> np.ndarray:
     from genolm.bio.kmers import clr, kmer_profiles
 
@@ -216,23 +234,12 @@ def _latlon(sheet, samples: list[str]) -> np.ndarray | None:
 
 def fit(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
-    from genolm.io.samples import read_sample_sheet
     from genolm.tasks.env_eval import cv_classification, cv_regression, group_folds, permutation_test
 
     t0 = time.perf_counter()
     if args.folds < 2:
         raise GenolmError("--folds must be at least 2", found=str(args.folds))
-    sheet = read_sample_sheet(args.samples)
-    for t in args.target:
-        if t not in sheet.columns or t in ("sample_id", "path"):
-            raise GenolmError(f"no target column {t!r} in the sample sheet", file=args.samples, line=1,
-                              expected="one of " + ", ".join(c for c in sheet.columns if c not in ("sample_id", "path")))
-    group = args.group or ("station" if "station" in sheet.columns else "sample_id")
-    if group != "sample_id" and group not in sheet.columns:
-        raise GenolmError(f"no group column {group!r} in the sample sheet", file=args.samples, line=1)
-    paths = args.inputs or sorted({str(p) for p in sheet.paths.values()})
-    ids, files, seqs = read_sequences(paths)
-    sample = place(args, sheet, ids, files)
+    sheet, group, ids, files, seqs, sample = sheet_and_sequences(args, args.target, "target")
     unplaced = [i for i, s in zip(ids, sample) if s is None]
     if len(unplaced) == len(ids):
         raise GenolmError("no sequence could be placed at a sample of the sheet", record=ids[0],

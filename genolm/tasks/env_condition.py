@@ -290,9 +290,8 @@ def condition(args: argparse.Namespace) -> dict:
     import torch
 
     from genolm.io.atomic import atomic_dir
-    from genolm.io.samples import read_sample_sheet
     from genolm.tasks.embedding import resolve_device
-    from genolm.tasks.env import place, read_sequences
+    from genolm.tasks.env import sheet_and_sequences
     from genolm.tasks.env_eval import group_folds
     from genolm.tokenize.conditions import ConditionCodec
     from genolm.train import checkpoint
@@ -306,17 +305,8 @@ def condition(args: argparse.Namespace) -> dict:
     if not 0 <= args.drop < 1:
         raise GenolmError("--drop must be in [0, 1)", found=str(args.drop))
     device = resolve_device(args.device)
-    sheet = read_sample_sheet(args.samples)
     names = list(dict.fromkeys(args.condition))
-    for c in names:
-        if c not in sheet.columns or c in ("sample_id", "path"):
-            raise GenolmError(f"no condition column {c!r} in the sample sheet", file=args.samples, line=1,
-                              expected="one of " + ", ".join(h for h in sheet.columns if h not in ("sample_id", "path")))
-    group = args.group or ("station" if "station" in sheet.columns else "sample_id")
-    if group != "sample_id" and group not in sheet.columns:
-        raise GenolmError(f"no group column {group!r} in the sample sheet", file=args.samples, line=1)
-    ids, files, seqs = read_sequences(args.inputs or sorted({str(p) for p in sheet.paths.values()}))
-    sample = place(args, sheet, ids, files)
+    sheet, group, ids, files, seqs, sample = sheet_and_sequences(args, names, "condition")
     placed = [i for i, s in enumerate(sample) if s is not None]
     if not placed:
         raise GenolmError("no sequence could be placed at a sample of the sheet", record=ids[0],
