@@ -106,7 +106,8 @@ def _complement(tok, strand: str) -> np.ndarray | None:
     return None if strand == "forward" or table is None else table.numpy()
 
 
-def _autocast(device: str):
+def bf16_on_cuda(device: str):
+    """bf16 autocast on a GPU, nothing on the CPU (inference and the small training loop here)."""
     import contextlib
 
     import torch
@@ -151,7 +152,7 @@ def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, 
             batch[b, :n_pre] = pre
         ids = torch.from_numpy(batch)
         targets = clm_targets(ids, tok.first_symbol_id).to(device)
-        with _autocast(device):
+        with bf16_on_cuda(device):
             logits = model(ids.to(device))
         loss = mean_loss(logits, targets)
         loss.backward()
@@ -199,7 +200,7 @@ def sequence_nats(model, tok, rows: list[np.ndarray], jobs: list[tuple[int, tupl
         for lo in range(0, len(entries), batch_size):
             part = entries[lo: lo + batch_size]
             ids, _ = pad_rows([np.r_[pre, r[start: start + n]] for n, _, r, start, pre in part], PAD, "cpu")
-            with _autocast(device):
+            with bf16_on_cuda(device):
                 logits = model(ids.to(device))
             per_row = token_losses(logits, clm_targets(ids, tok.first_symbol_id).to(device)).sum(1)
             np.add.at(nats, [e[1] for e in part], per_row.double().cpu().numpy())

@@ -265,12 +265,9 @@ class Scorer:
             return self.llr(seq, subs) if self.method == "llr" else self.masked_marginal(seq, subs)
 
     def _autocast(self):
-        import contextlib
+        from genolm.tasks.env_condition import bf16_on_cuda
 
-        import torch
-
-        return (torch.autocast("cuda", dtype=torch.bfloat16) if str(self.device).startswith("cuda")
-                else contextlib.nullcontext())
+        return bf16_on_cuda(str(self.device))
 
 
 def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: bool = False) -> np.ndarray:
