@@ -3,6 +3,7 @@ substitution (the naive way), in the same run, and how far apart their scores ar
 
   python benchmarks/bench_score.py SEQS.fasta --flavor tiny --device cpu --naive-n 60 --out bench_score
   python benchmarks/bench_score.py ha1.fasta sarscov2.fasta --model RUN --device cuda --out bench_score
+  python benchmarks/bench_score.py ha1.fasta --model RUN --device cuda --fp32 --out bench_score
 
 The "llr --suffix N" row scores only the changed base and N after it (exact scores are the
 reference for its max |diff| and correlation; its naive time is the full naive path's).
@@ -63,6 +64,7 @@ def main() -> None:
     ap.add_argument("--suffix", type=int, default=64,
                     help="llr also with --suffix N (0: skip), its scores compared with the exact ones")
     ap.add_argument("--max-subs", type=int, default=0, help="score only the first N substitutions (0: all)")
+    ap.add_argument("--fp32", action="store_true", help="on a GPU, fp32 instead of bf16 (as genolm score --fp32)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = Path(args.out)
@@ -75,7 +77,7 @@ def main() -> None:
             subs = nt_substitutions(seq)
             if args.max_subs:
                 subs = subs[: args.max_subs]
-            scorer = Scorer(model, tok, method, args.device, args.batch_size)
+            scorer = Scorer(model, tok, method, args.device, args.batch_size, bf16=not args.fp32)
             scorer.score(seq, subs[: args.batch_size])  # warm-up
             sync(args.device)
             t = time.perf_counter()
@@ -88,7 +90,7 @@ def main() -> None:
             sync(args.device)
             t_naive = (time.perf_counter() - t) / len(few) * len(subs)
             if method == "llr" and args.suffix:
-                short = Scorer(model, tok, method, args.device, args.batch_size, suffix=args.suffix)
+                short = Scorer(model, tok, method, args.device, args.batch_size, suffix=args.suffix, bf16=not args.fp32)
                 sync(args.device)
                 t = time.perf_counter()
                 approx = short.score(seq, subs)
@@ -104,12 +106,13 @@ def main() -> None:
                          "params": sum(p.numel() for p in model.parameters()), "substitutions": len(subs),
                          "genolm_s": round(t_fast, 2), "naive_s_extrapolated": round(t_naive, 1),
                          "naive_timed": len(few), "speedup": round(t_naive / t_fast, 1),
-                         "max_abs_diff": float(np.abs(fast[: len(few)] - slow).max()), "device": args.device})
+                         "max_abs_diff": float(np.abs(fast[: len(few)] - slow).max()), "device": args.device,
+                         "precision": "fp32" if args.fp32 or not args.device.startswith("cuda") else "bf16"})
     print(f"{'sequence':40s} {'method':16s} {'subs':>7s} {'genolm s':>9s} {'naive s':>9s} {'speed-up':>8s} {'max |diff|':>10s}")
     for r in rows:
         print(f"{r['sequence'][:40]:40s} {r['method']:16s} {r['substitutions']:7d} {r['genolm_s']:9.2f} "
               f"{r['naive_s_extrapolated']:9.1f} {r['speedup']:8.1f} {r['max_abs_diff']:10.2e}")
-    (out / f"bench_score_{args.device.split(':')[0]}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / f"bench_score_{args.device.split(':')[0]}{'_fp32' if args.fp32 else ''}.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "classify": "genolm.tasks.classify",
     "env": "genolm.tasks.env",
     "score": "genolm.tasks.score",
+    "evolve": "genolm.tasks.evolve",
 }
 
 

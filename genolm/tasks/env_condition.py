@@ -117,11 +117,11 @@ def bf16_on_cuda(device: str):
 
 def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, unknown: np.ndarray, *,
                       steps: int, batch_size: int, window: int, lr: float, drop: float, table, device: str,
-                      seed: int, log=None, progress: bool = False) -> list[float]:
+                      seed: int, log=None, progress: bool = False, weights: np.ndarray | None = None) -> list[float]:
     """Train ``model`` (causal) on windows of ``rows``, each after its prefix of condition ids
     (``prefixes[i]``; a column becomes ``unknown`` with chance ``drop``, all of them with chance
-    ``drop``).  Windows are drawn uniformly over bases; half are reverse-complemented when
-    ``table`` is given.  Returns the loss of every step."""
+    ``drop``).  Windows are drawn uniformly over bases (times ``weights[i]`` per row when given);
+    half are reverse-complemented when ``table`` is given.  Returns the loss of every step."""
     import torch
 
     from genolm.tokenize import PAD
@@ -130,7 +130,7 @@ def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, 
 
     n_pre = prefixes.shape[1]
     span = window - n_pre
-    lengths = np.array([len(r) for r in rows], float)
+    lengths = np.array([len(r) for r in rows], float) * (1.0 if weights is None else np.asarray(weights, float))
     weights = lengths / lengths.sum()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)

@@ -1,7 +1,8 @@
 """Building blocks of ``genolm evolve``: dated sequences, seasons, and the forecast metrics.
 
 * Dates from record headers: ``MM/DD/YYYY``, ``MM/YYYY`` or ``YYYY`` (the H3N2 HA1 headers
-  ``strain|accession|date|country|…``); anything else is one clear error naming the record.
+  ``strain|accession|date|country|…``), or ISO ``YYYY-MM-DD`` / ``YYYY-MM``; anything else is one
+  clear error naming the record.
 * Time-respecting splits: :func:`before` keeps only what was sampled before the target season, and
   says what it dropped.
 * Strain pick: among the candidates, (mean distance − distance of the pick) / (mean distance − the
@@ -28,6 +29,7 @@ import numpy as np
 from genolm.errors import GenolmError
 
 _DATE = re.compile(r"^(?:(\d{1,2})/(?:(\d{1,2})/)?)?(\d{4})$")
+_ISO = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 
 class Date(NamedTuple):
@@ -44,15 +46,21 @@ class Date(NamedTuple):
 
 
 def parse_date(text: str, record: str | None = None) -> Date:
-    """``MM/DD/YYYY``, ``MM/YYYY`` or ``YYYY`` -> :class:`Date` (checked: month 1–12, day 1–31)."""
-    m = _DATE.match(text.strip())
-    if m:
-        first, second, year = m.groups()
-        month, day = (int(first), int(second)) if second else ((int(first), None) if first else (None, None))
+    """``MM/DD/YYYY``, ``MM/YYYY`` or ``YYYY`` (or ISO ``YYYY-MM-DD`` / ``YYYY-MM``, as in GISAID and
+    Nextstrain metadata) -> :class:`Date` (checked: month 1–12, day 1–31)."""
+    m, iso = _DATE.match(text.strip()), _ISO.match(text.strip())
+    if m or iso:
+        if m:
+            first, second, year = m.groups()
+            month, day = (int(first), int(second)) if second else ((int(first), None) if first else (None, None))
+        else:
+            year, month, day = iso.groups()
+            month, day = int(month), (int(day) if day else None)
         if (month is None or 1 <= month <= 12) and (day is None or 1 <= day <= 31):
             return Date(int(year), month, day)
     raise GenolmError("unparseable date", record=record, found=repr(text),
-                      expected="MM/DD/YYYY, MM/YYYY or YYYY", hint="or give the dates in a metadata table")
+                      expected="MM/DD/YYYY, MM/YYYY, YYYY, YYYY-MM-DD or YYYY-MM",
+                      hint="or give the dates in a metadata table")
 
 
 @dataclass
@@ -109,12 +117,64 @@ def consensus(prot: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) amino-acid Hamming distances, X matching anything."""
-    out = np.zeros((len(a), len(b)))
-    for i, row in enumerate(a):
-        out[i] = ((row[None] != b) & (row[None] != "X") & (b != "X")).sum(1)
-    return out
+def distances(a: np.ndarray, b: np.ndarray, wildcard: str = "X") -> np.ndarray:
+    """(len(a), len(b)) Hamming distances of rows of letters, ``wildcard`` matching anything.
+
+    >>> distances(np.array([list("AKX"), list("AKD")]), np.array([list("ARD")]))[:, 0].tolist()
+    [1.0, 1.0]
+    """
+    letters = sorted((set(np.unique(a).tolist()) | set(np.unique(b).tolist())) - {wildcard})
+
+    def onehot(p):  # (n, L * letters): matches are a dot product
+        return (p[:, :, None] == np.array(letters)[None, None]).reshape(len(p), -1).astype(np.float32)
+
+    known = (a != wildcard).astype(np.float32) @ (b != wildcard).astype(np.float32).T
+    return (known - onehot(a) @ onehot(b).T).astype(np.float64)
+
+
+def lbi(dist: np.ndarray, tau: float | None = None) -> np.ndarray:
+    """Local branching index (Neher, Russell & Shraiman 2014, eLife 3:e03568) of each leaf of the
+    UPGMA tree of pairwise distances ``dist``: the tree length around the leaf, discounted by
+    exp(-distance / ``tau``).  ``tau`` defaults to 1/16 of the mean pairwise distance (the paper's
+    0.0625 of the diversity).  A leaf in a dense, fast-branching clade scores high.
+
+    >>> d = np.array([[0, 1, 1, 4], [1, 0, 1, 4], [1, 1, 0, 4], [4, 4, 4, 0]], float)
+    >>> lbi(d, tau=1.0).round(3).tolist()  # three close leaves beat the lone one
+    [1.459, 1.459, 1.459, 1.005]
+    """
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    n = len(dist)
+    off = dist[~np.eye(n, dtype=bool)]
+    tau = tau if tau is not None else (0.0625 * float(off.mean()) if n > 1 else 0.0)
+    if n < 2 or tau <= 0:
+        return np.zeros(n)
+    z = linkage(squareform(np.asarray(dist, float), checks=False), "average")
+    height = np.r_[np.zeros(n), z[:, 2] / 2]  # an ultrametric tree: the root-to-leaf depth is half the distance
+    children = z[:, :2].astype(int)
+    total = 2 * n - 1
+    parent = np.full(total, -1)
+    for k, (a, b) in enumerate(children):
+        parent[a] = parent[b] = n + k
+    length = np.where(parent >= 0, height[np.maximum(parent, 0)] - height, 0.0)
+    keep = np.exp(-np.maximum(length, 0.0) / tau)
+    up = np.zeros(total)  # what node i passes to its parent: its branch and everything below it
+    for i in range(total - 1):  # children come before their parents
+        below = up[children[i - n]].sum() if i >= n else 0.0
+        up[i] = tau * (1 - keep[i]) + keep[i] * below
+    down = np.zeros(total)  # what node i receives from above: its branch and the rest of the tree
+    for p in range(total - 1, n - 1, -1):
+        a, b = children[p - n]
+        for c, sib in ((a, b), (b, a)):
+            down[c] = tau * (1 - keep[c]) + keep[c] * (down[p] + up[sib])
+    return down[:n]
+
+
+def nt_distances(seqs: list[str]) -> np.ndarray:
+    """Pairwise nucleotide Hamming distances of aligned sequences, anything but A/C/G/T a wildcard."""
+    nt = np.array([list(s) for s in seqs])
+    return distances(np.where(np.isin(nt, list("ACGT")), nt, "X"), np.where(np.isin(nt, list("ACGT")), nt, "X"))
 
 
 def strain_pick_score(mean_distance: np.ndarray, pick: int) -> float:
@@ -158,42 +218,65 @@ def precision_at(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
 
-def candidate_scores(data: Dated, season: int, prot: np.ndarray | None = None, months: int = 3) -> dict:
-    """The forecast baselines for ``season`` from the seasons before it, and their scores.
+def baselines(data: Dated, prot: np.ndarray, last: int, months: int = 3) -> dict:
+    """The forecasts that use no model, from the seasons up to ``last`` only.
 
-    Candidates are the sequences of the last observed season (``season - 1``).  Strain picks: the
-    candidate closest to that season's consensus; the candidate closest to the amino-acid profile of
-    the last ``months`` months before ``season`` (the whole last season if none is dated that
-    precisely).  Mutation scores, for every substitution away from the last season's consensus:
-    its frequency in the last season, and its rise over the season before.
+    Candidates are the sequences of season ``last``.  Strain picks: the candidate closest to that
+    season's consensus; the candidate closest to the amino-acid profile of its last ``months``
+    months (the whole season if none is dated that precisely); the candidate with the highest
+    local branching index on the UPGMA tree of the candidates' nucleotides.  Mutation scores, for
+    every amino-acid substitution away from the last season's consensus: its frequency in the last
+    season, and its rise over the season before.
     """
-    prot = proteins(data.seqs) if prot is None else prot
     years = data.years()
-    last, prev, target = (np.flatnonzero(years == y) for y in (season - 1, season - 2, season))
-    if len(last) == 0 or len(target) == 0:
-        raise GenolmError(f"season {season} needs sequences in {season - 1} and {season}",
-                          found=f"{len(last)} and {len(target)}")
-    cand, tgt = prot[last], prot[target]
+    cand_idx, prev_idx = np.flatnonzero(years == last), np.flatnonzero(years == last - 1)
+    if len(cand_idx) == 0:
+        raise GenolmError(f"no sequence is dated in the last observed season {last}",
+                          hint="choose a season with sequences, or check the dates")
+    cand = prot[cand_idx]
     cons = consensus(cand)
-    to_target = distances(cand, tgt).mean(1)
-    late = [i for i in last if data.dates[i].month is not None and data.dates[i].month > 12 - months]
-    profile_rows = prot[late] if late else cand
-    freq = frequencies(profile_rows)
+    late = [i for i in cand_idx if data.dates[i].month is not None and data.dates[i].month > 12 - months]
+    freq = frequencies(prot[late] if late else cand)
     closeness = np.array([sum(freq.get((j, a), 0.0) for j, a in enumerate(row)) for row in cand])
+    branching = lbi(nt_distances([data.seqs[i] for i in cand_idx]))
     picks = {"consensus": int(np.argmin(distances(cand, cons[None])[:, 0])),
-             f"last {months} months profile": int(np.argmax(closeness))}
-    strain = {name: strain_pick_score(to_target, i) for name, i in picks.items()}
-    # mutations away from the last season's consensus
+             f"last {months} months profile": int(np.argmax(closeness)),
+             "LBI": int(np.argmax(branching))}
     muts = [(j, a) for j in range(len(cons)) for a in AMINO if a != cons[j]]
-    truth = np.array([m in sweeps(cons, tgt) for m in muts])
     f_last = frequencies(cand)
-    f_prev = frequencies(prot[prev]) if len(prev) else {}
+    f_prev = frequencies(prot[prev_idx]) if len(prev_idx) else {}
     scores = {"last-season frequency": np.array([f_last.get(m, 0.0) for m in muts]),
               "rise": np.array([f_last.get(m, 0.0) - f_prev.get(m, 0.0) for m in muts])}
-    mutation = {name: {"auroc": auroc(s, truth), "precision@10": precision_at(s, truth, 10)}
-                for name, s in scores.items()}
-    unseen = truth & (scores["last-season frequency"] == 0)
-    return {"season": season, "candidates": len(last), "targets": len(target), "strain_pick": strain,
-            "mutation_pick": mutation, "sweeps": int(truth.sum()), "sweeps_unseen_last_season": int(unseen.sum()),
-            "precision@10_ceiling": min(int(truth.sum()), 10) / 10, "mutations": muts, "truth": truth,
-            "to_target": to_target, "candidate_ids": [data.ids[i] for i in last]}
+    return {"last": last, "candidates": cand_idx, "consensus": cons, "picks": picks, "mutations": muts,
+            "scores": scores, "lbi": branching, "profile_closeness": closeness}
+
+
+def evaluate(prot: np.ndarray, target_idx: np.ndarray, base: dict, picks: dict[str, int],
+             scores: dict[str, np.ndarray]) -> dict:
+    """Strain-pick scores of ``picks`` (candidate indices) and AUROC / precision@10 of the mutation
+    ``scores`` (aligned with ``base["mutations"]``) against the target season's sequences."""
+    if len(target_idx) == 0:
+        raise GenolmError("the target season has no sequences to evaluate against")
+    cand, tgt = prot[base["candidates"]], prot[target_idx]
+    to_target = distances(cand, tgt).mean(1)
+    truth = np.array([m in sweeps(base["consensus"], tgt) for m in base["mutations"]])
+    unseen = truth & (base["scores"]["last-season frequency"] == 0)
+    return {"targets": len(target_idx), "strain_pick": {name: strain_pick_score(to_target, i) for name, i in picks.items()},
+            "mutation_pick": {name: {"auroc": auroc(v, truth), "precision@10": precision_at(v, truth, 10)}
+                              for name, v in scores.items()},
+            "sweeps": int(truth.sum()), "sweeps_unseen_last_season": int(unseen.sum()),
+            "precision@10_ceiling": min(int(truth.sum()), 10) / 10, "truth": truth, "unseen": unseen,
+            "to_target": to_target}
+
+
+def candidate_scores(data: Dated, season: int, prot: np.ndarray | None = None, months: int = 3) -> dict:
+    """The baselines of ``season`` (candidates from ``season - 1``) and their scores on it."""
+    prot = proteins(data.seqs) if prot is None else prot
+    target = np.flatnonzero(data.years() == season)
+    if len(target) == 0 or not (data.years() == season - 1).any():
+        raise GenolmError(f"season {season} needs sequences in {season - 1} and {season}",
+                          found=f"{int((data.years() == season - 1).sum())} and {len(target)}")
+    base = baselines(data, prot, season - 1, months)
+    r = evaluate(prot, target, base, base["picks"], base["scores"])
+    return {"season": season, "candidates": len(base["candidates"]), **r, "mutations": base["mutations"],
+            "candidate_ids": [data.ids[i] for i in base["candidates"]]}

@@ -65,6 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--naive", action="store_true", help="one full forward pass per substitution (slow; a reference)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--fp32", action="store_true",
+                   help="on a GPU, compute in fp32 instead of bf16 (slower; bf16 scores drift by up to ~1 nat)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -91,7 +93,7 @@ class Scorer:
     """Scores of substitutions (start, alt string) of one sequence, by ``method``."""
 
     def __init__(self, model, tok, method: str, device: str, batch_size: int = 64, context: int | None = None,
-                 progress=None, suffix: int = 0) -> None:
+                 progress=None, suffix: int = 0, bf16: bool = True) -> None:
         from genolm.tokenize import SEP
 
         if getattr(tok, "kind", None) != "char" or tok.alphabet.name not in ("dna", "rna"):
@@ -114,7 +116,7 @@ class Scorer:
         self.progress = progress
         if suffix < 0:
             raise GenolmError("--suffix must be >= 0", found=str(suffix))
-        self.suffix = suffix
+        self.suffix, self.bf16 = suffix, bf16
 
     def _ids(self, seq: str) -> np.ndarray:
         return np.r_[self.sep, np.asarray(self.tok.encode(seq), np.int64)]  # <sep> first: a record starts
@@ -265,9 +267,11 @@ class Scorer:
             return self.llr(seq, subs) if self.method == "llr" else self.masked_marginal(seq, subs)
 
     def _autocast(self):
+        import contextlib
+
         from genolm.tasks.env_condition import bf16_on_cuda
 
-        return bf16_on_cuda(str(self.device))
+        return bf16_on_cuda(str(self.device)) if self.bf16 else contextlib.nullcontext()
 
 
 def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: bool = False) -> np.ndarray:
@@ -322,7 +326,7 @@ def run(args: argparse.Namespace) -> dict:
         bar = tqdm(total=sum(len(s) for _, s in jobs) * (2 if args.strand == "both" else 1), unit="sub",
                    desc="score", file=sys.stderr)
     scorer = Scorer(model, tok, method, device, args.batch_size, args.context,
-                    progress=bar.update if bar else None, suffix=args.suffix)
+                    progress=bar.update if bar else None, suffix=args.suffix, bf16=not args.fp32)
     columns: dict[str, list] = {}
     for rec, subs in jobs:
         if not subs:

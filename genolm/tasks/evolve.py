@@ -1,0 +1,541 @@
+"""Forecast next season's virus from the seasons before it, and measure the forecast.
+
+``genolm evolve`` reads dated, aligned, in-frame nucleotide sequences (the date from a header
+field, or from a ``--metadata`` table), trains a causal model (new, or fine-tuning ``--init``)
+only on the sequences dated up to ``--until`` (checked: the latest training date is recorded, and
+nothing from a later season is ever encoded), with recent sequences weighted up (their weight
+halves every ``--half-life`` years), and makes two forecasts for season ``--predict``:
+
+* **Strain pick**: among the sequences of season ``--until`` (the candidates), the one the model
+  finds most likely (bits per A/C/G/T base): the recency-weighted model's idea of the coming virus.
+* **Mutation pick**: every amino-acid substitution away from the last season's consensus, ranked by
+  its log-likelihood ratio on the last season's nucleotide consensus (the log-sum-exp over the
+  substitution's codons, as ``genolm score --level aa``, in fp32).  ``genolm + frequency`` ranks by
+  the mean of the percentile ranks of that score and of the last-season frequency.
+
+The baselines come in the same run: the candidate closest to the last season's consensus, the one
+closest to the amino-acid profile of the last ``--months`` months, the one with the highest local
+branching index (Neher et al. 2014) on the UPGMA tree of the candidates; for mutations, each amino
+acid's last-season frequency and its rise over the season before.  When the target season is in
+the data, every pick is scored: strain pick (0 = a random candidate, 1 = the best one, in amino
+acids to the target season's sequences), mutation AUROC and precision@10 against the
+substitutions that reach 50% in the target season, and the sweeps no frequency baseline can see
+(absent from the last season) with the rank genolm gives them.
+
+Writes to --out (atomically): ``forecast.json`` (picks, top mutations, evaluation),
+``mutations.parquet`` (every substitution with every score), ``candidates.tsv``,
+``landscape.png`` (score of every substitution along the protein, true sweeps marked) and
+``checkpoint/`` (the model; a genolm run).  ``--backtest 2001-2010`` forecasts every season of
+the range, each from the years before it only, into ``--out/season_YYYY/``, and writes
+``summary.json``, ``summary.tsv`` and ``seasons.png`` (score per season, genolm and baselines).
+
+Example:
+  genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --until 2004 --predict 2005 --out flu_2005
+  genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --backtest 2001-2010 --device cuda --out flu_backtest
+  genolm evolve --data sarscov2.fasta --metadata metadata.tsv --id-column strain --date-column date \\
+      --until 2021 --out sars_2022
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+HELP = "forecast next season's virus (strain and mutations) from earlier seasons, and score it"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="aligned, in-frame nucleotide FASTA of dated sequences")
+    p.add_argument("--metadata", help="TSV/CSV with the dates (default: a field of each header)")
+    p.add_argument("--id-column", default="id", help="--metadata column matching the record ids (default: id)")
+    p.add_argument("--date-column", default="date", help="--metadata column of the dates (default: date)")
+    p.add_argument("--date-field", type=int, default=2,
+                   help="0-based --sep-separated header field holding the date (default: 2, as strain|acc|date|…)")
+    p.add_argument("--sep", default="|", help="header field separator (default: |)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--until", type=int, help="last observed season (calendar year): train on it and the years before")
+    g.add_argument("--backtest", help="forecast every season FIRST-LAST (e.g. 2001-2010), each from the years before")
+    p.add_argument("--predict", type=int, help="season to forecast (default: --until + 1)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--init", help="a causal genolm run (one-letter DNA tokenizer) to fine-tune")
+    p.add_argument("--flavor", default="tiny", help="size of a new model (default: tiny)")
+    p.add_argument("--steps", type=int, default=1500, help="training steps per season (default: 1500)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 new, 2e-4 --init)")
+    p.add_argument("--half-life", type=float, default=1.0,
+                   help="years after which a sequence's training weight halves (0: all equal; default: 1)")
+    p.add_argument("--months", type=int, default=3, help="months of the profile baseline (default: 3)")
+    p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame (default: 0)")
+    p.add_argument("--table", type=int, default=1, help="NCBI genetic code (default: 1)")
+    p.add_argument("--top", type=int, default=20, help="mutations listed in forecast.json (default: 20)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def read_dated(args: argparse.Namespace):
+    """The records of --data with their dates (header field, or --metadata)."""
+    from genolm.tasks.evolve_eval import Dated, dated_records, parse_date
+
+    if not Path(args.data).is_file():
+        raise GenolmError("no such input file", file=args.data)
+    if not args.metadata:
+        data = dated_records(args.data, field=args.date_field, sep=args.sep)
+    else:
+        from genolm.io.seqio import read_records
+
+        dates = _metadata_dates(args.metadata, args.id_column, args.date_column)
+        ids, seqs, when = [], [], []
+        for r in read_records(args.data, case="upper"):
+            if r.id not in dates:
+                raise GenolmError("record has no row in the metadata", file=args.metadata, record=r.id,
+                                  hint=f"the --id-column {args.id_column!r} must hold the FASTA ids")
+            ids.append(r.id)
+            seqs.append(r.seq)
+            when.append(parse_date(dates[r.id], r.id))
+        data = Dated(ids, seqs, when)
+    if not data.ids:
+        raise GenolmError("no sequences in the input", file=args.data)
+    lengths = {len(s) for s in data.seqs}
+    if len(lengths) != 1:
+        raise GenolmError("sequences are not aligned", file=args.data, expected="one length",
+                          found=", ".join(map(str, sorted(lengths)[:5])), hint="align them first (e.g. with MAFFT)")
+    return data
+
+
+def _metadata_dates(path: str, id_column: str, date_column: str) -> dict[str, str]:
+    import csv
+
+    if not Path(path).is_file():
+        raise GenolmError("no such metadata file", file=path)
+    with open(path, newline="") as f:
+        reader = csv.reader(f, delimiter="," if path.endswith(".csv") else "\t")
+        header = next(reader, None) or []
+        for col in (id_column, date_column):
+            if col not in header:
+                raise GenolmError("metadata has no such column", file=path, found=", ".join(header[:8]),
+                                  expected=col, hint="choose with --id-column / --date-column")
+        i, j = header.index(id_column), header.index(date_column)
+        out = {}
+        for line, row in enumerate(reader, start=2):
+            if len(row) <= max(i, j):
+                raise GenolmError("metadata row is short", file=path, line=line,
+                                  expected=f"{len(header)} fields", found=f"{len(row)}")
+            out[row[i]] = row[j]
+    return out
+
+
+# ---- one season ----------------------------------------------------------------------------------
+
+def recency_weights(dates, horizon: float, half_life: float) -> np.ndarray:
+    """Training weight of each date: halves every ``half_life`` years before ``horizon`` (0: all 1)."""
+    if half_life <= 0:
+        return np.ones(len(dates))
+    age = np.array([horizon - d.decimal for d in dates])
+    return 0.5 ** (np.maximum(age, 0.0) / half_life)
+
+
+def _model(args, device: str, length: int):
+    from genolm.model import build_model, config_for
+    from genolm.tokenize import get_tokenizer
+    from genolm.train import checkpoint
+
+    if args.init:
+        model, tok, _ = checkpoint.load_model(args.init, device)
+        if not model.config.causal or getattr(tok, "kind", None) != "char":
+            raise GenolmError("--init must be a causal model with a one-letter tokenizer", file=args.init)
+        if length > model.config.max_len:
+            raise GenolmError("the sequences are longer than --init's window", found=str(length - 1),
+                              expected=f"at most {model.config.max_len - 1} nt")
+        return model, tok
+    tok = get_tokenizer("char", unknown="n")
+    cfg = config_for(args.flavor, vocab_size=tok.vocab_size, causal=True)
+    if length > cfg.max_len:
+        cfg = config_for(args.flavor, vocab_size=tok.vocab_size, causal=True, max_len=length)
+    return build_model(cfg).to(device), tok
+
+
+def sequence_bits(model, tok, rows: list[np.ndarray], device: str, batch_size: int = 64) -> np.ndarray:
+    """Bits per A/C/G/T base of each row (<sep> first), ambiguous bases not scored; fp32."""
+    import torch
+
+    from genolm.tasks.embedding import pad_rows
+    from genolm.tokenize import PAD
+    from genolm.train.losses import clm_targets, token_losses
+
+    acgt = torch.as_tensor([tok.token_to_id(c) for c in "ACGT"])
+    out = np.zeros(len(rows))
+    model.eval()
+    with torch.no_grad():
+        for lo in range(0, len(rows), batch_size):
+            ids, _ = pad_rows(rows[lo: lo + batch_size], PAD, "cpu")
+            targets = clm_targets(ids, tok.first_symbol_id)
+            keep = torch.isin(targets, acgt)
+            nats = token_losses(model(ids.to(device)), targets.to(device)).cpu() * keep
+            out[lo: lo + len(ids)] = (nats.sum(1) / keep.sum(1).clamp(min=1) / math.log(2)).numpy()
+    return out
+
+
+def nt_consensus(seqs: list[str]) -> str:
+    """Most frequent A/C/G/T per column (N where a column has none)."""
+    arr = np.array([list(s) for s in seqs])
+    out = []
+    for col in arr.T:
+        known = col[np.isin(col, list("ACGT"))]
+        if len(known) == 0:
+            out.append("N")
+            continue
+        values, counts = np.unique(known, return_counts=True)
+        out.append(str(values[np.argmax(counts)]))
+    return "".join(out)
+
+
+def percentile_rank(x: np.ndarray) -> np.ndarray:
+    """Rank of each value in [0, 1], ties sharing their mean rank."""
+    from scipy.stats import rankdata
+
+    return (rankdata(x) - 1) / max(len(x) - 1, 1)
+
+
+def forecast(data, until: int, predict: int, args: argparse.Namespace, device: str, prot=None) -> dict:
+    """Train on the seasons up to ``until``, forecast ``predict``; evaluate when it is in the data."""
+    import torch
+
+    from genolm.tasks.env_condition import train_conditioned
+    from genolm.tasks.evolve_eval import baselines, before, evaluate, proteins
+    from genolm.tasks.score import Scorer, _aa_rows, codon_substitutions
+    from genolm.bio.codon import translate
+    from genolm.io.seqio import SeqRecord
+    from genolm.tokenize import SEP
+
+    t0 = time.perf_counter()
+    if predict <= until:
+        raise GenolmError("--predict must come after --until", found=f"--until {until} --predict {predict}")
+    seqs = [s[args.frame:] for s in data.seqs]
+    seqs = [s[: len(s) - len(s) % 3] for s in seqs]
+    prot = proteins(seqs, args.table) if prot is None else prot
+    train, dropped = before(data, until + 1)
+    if not train.ids:
+        raise GenolmError(f"no sequence is dated in or before {until}", file=args.data)
+    latest = max(train.dates, key=lambda d: d.decimal)
+    if latest.year > until:  # checked, not assumed
+        raise GenolmError("a sequence after the last observed season reached training", found=str(latest))
+    base = baselines(data, prot, until, args.months)
+
+    torch.manual_seed(args.seed)
+    model, tok = _model(args, device, max(len(s) for s in train.seqs) + 1)
+    rows = []
+    for rid, s in zip(train.ids, train.seqs):
+        e = tok.encode(s)
+        if e is None or len(e) == 0:
+            raise GenolmError("sequence cannot be tokenized", file=args.data, record=rid)
+        rows.append(np.r_[SEP, np.asarray(e, np.int64)])
+    weights = recency_weights(train.dates, until + 1, args.half_life)
+    t_train = time.perf_counter()
+    losses = train_conditioned(model, tok, rows, np.zeros((len(rows), 0), np.int64), np.zeros(0, np.int64),
+                               steps=args.steps, batch_size=args.batch_size, window=max(len(r) for r in rows),
+                               lr=args.lr or (2e-4 if args.init else 1e-3), drop=0.0, table=None, device=device,
+                               seed=args.seed, progress=not args.no_progress, weights=weights)
+    t_train = time.perf_counter() - t_train
+
+    # strain pick: the most likely candidate
+    cand = base["candidates"]
+    bits = sequence_bits(model, tok, [np.r_[SEP, np.asarray(tok.encode(data.seqs[i]), np.int64)] for i in cand],
+                         device, 2 * args.batch_size)
+    picks = {"genolm": int(np.argmin(bits)), **base["picks"]}
+
+    # mutation pick: aa log-likelihood ratios on the last season's nucleotide consensus
+    ref = nt_consensus([seqs[i] for i in cand])
+    scorer = Scorer(model, tok, "llr", device, batch_size=4 * args.batch_size, bf16=False)
+    subs = codon_substitutions(ref, 0)
+    aa_rows = _aa_rows(SeqRecord("consensus", ref, None, ""), subs, scorer.score(ref, subs), args.table, 0, translate)
+    llr = {(c - 1, a): s for c, a, s in zip(aa_rows["codon"], aa_rows["alt_aa"], aa_rows["score"])}
+    muts = base["mutations"]
+    floor = min(llr.values()) if llr else 0.0
+    ref_aa = translate(ref, args.table)
+    genolm_scores = np.array([llr.get(m, 0.0 if ref_aa[m[0]] == m[1] else floor) for m in muts])
+    scores = {"genolm": genolm_scores,
+              "genolm + frequency": (percentile_rank(genolm_scores)
+                                     + percentile_rank(base["scores"]["last-season frequency"])) / 2,
+              **base["scores"]}
+    order = np.argsort(-genolm_scores, kind="stable")
+    cons = base["consensus"]
+    names = [f"{cons[j]}{j + 1}{a}" for j, a in muts]
+    result = {
+        "until": until, "predict": predict, "device": device,
+        "train": {"sequences": len(train.ids), "left_out_later": dropped, "latest_date": _date_text(latest),
+                  "steps": args.steps, "batch_size": args.batch_size, "half_life": args.half_life,
+                  "final_loss": float(np.mean(losses[-50:])), "seconds": round(t_train, 1),
+                  "params": sum(p.numel() for p in model.parameters())},
+        "candidates": len(cand),
+        "strain_pick": {k: data.ids[cand[i]] for k, i in picks.items()},
+        "top_mutations": [{"mutation": names[k], "genolm": round(float(genolm_scores[k]), 4),
+                           "last_frequency": round(float(base["scores"]["last-season frequency"][k]), 4)}
+                          for k in order[: args.top]],
+    }
+    target = np.flatnonzero(data.years() == predict)
+    ev = evaluate(prot, target, base, picks, scores) if len(target) else None
+    if ev is not None:
+        rank = np.empty(len(muts), int)
+        rank[order] = np.arange(1, len(muts) + 1)
+        result["evaluation"] = {
+            "targets": ev["targets"], "strain_pick": ev["strain_pick"], "mutation_pick": ev["mutation_pick"],
+            "sweeps": [{"mutation": names[k], "genolm_rank": int(rank[k]), "unseen_last_season": bool(ev["unseen"][k])}
+                       for k in np.flatnonzero(ev["truth"])],
+            "sweeps_unseen_last_season": ev["sweeps_unseen_last_season"],
+            "unseen_sweeps_in_genolm_top_50": int(sum(rank[k] <= 50 for k in np.flatnonzero(ev["unseen"]))),
+            "precision@10_ceiling": ev["precision@10_ceiling"], "mutations_ranked": len(muts)}
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    tables = {"muts": muts, "names": names, "scores": scores, "truth": ev["truth"] if ev else None,
+              "bits": bits, "base": base, "to_target": ev["to_target"] if ev else None, "cons": cons}
+    return result, model, tok, tables
+
+
+def _json(obj) -> str:
+    """Strict JSON: NaN (a metric with one class only, e.g. AUROC of a season without sweeps) -> null."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=1, allow_nan=False) + "\n"
+
+
+def _date_text(d) -> str:
+    return f"{d.year}" + (f"-{d.month:02d}" if d.month else "") + (f"-{d.day:02d}" if d.day else "")
+
+
+def write_season(out: Path, result: dict, model, tok, tables: dict, data, args) -> None:
+    """forecast.json, mutations.parquet, candidates.tsv, landscape.png and checkpoint/ into ``out``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genolm.train import checkpoint
+
+    (out / "forecast.json").write_text(_json(result))
+    muts, scores, truth = tables["muts"], tables["scores"], tables["truth"]
+    cols = {"codon": [j + 1 for j, _ in muts], "ref_aa": [str(tables["cons"][j]) for j, _ in muts],
+            "alt_aa": [a for _, a in muts], "mutation": tables["names"],
+            **{k.replace(" ", "_").replace("+", "plus").replace("-", "_"): v.astype(np.float32) for k, v in scores.items()}}
+    if truth is not None:
+        cols["swept"] = truth
+    pq.write_table(pa.table(cols), out / "mutations.parquet")
+    base = tables["base"]
+    with open(out / "candidates.tsv", "w") as f:
+        f.write("id\tdate\tgenolm_bits_per_base\tlbi\tprofile_closeness" +
+                ("\tmean_aa_distance_to_target" if tables["to_target"] is not None else "") + "\n")
+        for r, i in enumerate(base["candidates"]):
+            f.write(f"{data.ids[i]}\t{_date_text(data.dates[i])}\t{tables['bits'][r]:.6f}\t{base['lbi'][r]:.6f}\t"
+                    f"{base['profile_closeness'][r]:.4f}" +
+                    (f"\t{tables['to_target'][r]:.4f}" if tables["to_target"] is not None else "") + "\n")
+    plot_landscape(muts, scores["genolm"], truth, tables["cons"], result, out / "landscape.png")
+    config = {"model": model.config.to_dict(), "objective": "clm", "window": model.config.max_len,
+              "command": "evolve", "trained_until": result["until"],
+              "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and not callable(v)}}
+    tok.save(out / "tokenizer.json")
+    checkpoint.save_checkpoint(out, state_dict=model.state_dict(), config=config,
+                               tokenizer=out / "tokenizer.json", train_state={"step": args.steps},
+                               meta={"step": args.steps, "objective": "clm", "command": "evolve"})
+    (out / "tokenizer.json").unlink()
+
+
+def plot_landscape(muts, score: np.ndarray, truth, cons, result: dict, path: Path) -> None:
+    """Heatmap of the substitution scores (amino acid x protein position); true sweeps circled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genolm.tasks.evolve_eval import AMINO
+
+    n = len(cons)
+    grid = np.full((len(AMINO), n), np.nan)
+    for (j, a), s in zip(muts, score):
+        grid[AMINO.index(a), j] = s
+    fig, ax = plt.subplots(figsize=(min(40, 4 + n / 12), 5))
+    lo, hi = np.nanpercentile(grid, [2, 99.5]) if np.isfinite(grid).any() else (0, 1)
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest",
+                   extent=(0.5, n + 0.5, len(AMINO) - 0.5, -0.5))
+    ax.scatter(np.arange(1, n + 1), [AMINO.index(c) if c in AMINO else np.nan for c in cons],
+               s=4, c="white", marker="s", linewidths=0, label="last season's consensus")
+    if truth is not None and truth.any():
+        k = np.flatnonzero(truth)
+        ax.scatter([muts[i][0] + 1 for i in k], [AMINO.index(muts[i][1]) for i in k], s=60, facecolors="none",
+                   edgecolors="red", linewidths=1.5, label=f"swept in {result['predict']} (>= 50%)")
+    ax.set_yticks(range(len(AMINO)), list(AMINO))
+    ax.set_xlabel("codon (amino-acid position)")
+    ax.set_title(f"genolm mutation scores on the {result['until']} consensus (log-likelihood ratio, nats)")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- many seasons --------------------------------------------------------------------------------
+
+def parse_range(text: str) -> list[int]:
+    try:
+        first, last = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise GenolmError("--backtest takes a range of years", found=repr(text), expected="FIRST-LAST, e.g. 2001-2010")
+    if last < first:
+        raise GenolmError("--backtest range runs backwards", found=text)
+    return list(range(first, last + 1))
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per-season table and mean ± sd over the seasons of every strain and mutation pick."""
+    seasons = [r for r in results if "evaluation" in r]
+    strain = list(seasons[0]["evaluation"]["strain_pick"]) if seasons else []
+    mutation = list(seasons[0]["evaluation"]["mutation_pick"]) if seasons else []
+
+    def stat(values):
+        v = np.array([x for x in values if x is not None and not math.isnan(x)])
+        return {"mean": float(v.mean()) if len(v) else float("nan"), "sd": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
+                "n": int(len(v))}
+
+    return {
+        "seasons": [r["predict"] for r in seasons],
+        "strain_pick": {k: stat([r["evaluation"]["strain_pick"][k] for r in seasons]) for k in strain},
+        "auroc": {k: stat([r["evaluation"]["mutation_pick"][k]["auroc"] for r in seasons]) for k in mutation},
+        "precision@10": {k: stat([r["evaluation"]["mutation_pick"][k]["precision@10"] for r in seasons]) for k in mutation},
+        "precision@10_ceiling": stat([r["evaluation"]["precision@10_ceiling"] for r in seasons]),
+        "sweeps": sum(len(r["evaluation"]["sweeps"]) for r in seasons),
+        "sweeps_unseen_last_season": sum(r["evaluation"]["sweeps_unseen_last_season"] for r in seasons),
+        "unseen_sweeps_in_genolm_top_50": sum(r["evaluation"]["unseen_sweeps_in_genolm_top_50"] for r in seasons),
+        "unseen_sweeps": [{"season": r["predict"], **s} for r in seasons for s in r["evaluation"]["sweeps"]
+                          if s["unseen_last_season"]],
+    }
+
+
+def plot_seasons(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seasons = [r for r in results if "evaluation" in r]
+    x = [r["predict"] for r in seasons]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for k in seasons[0]["evaluation"]["strain_pick"]:
+        axes[0].plot(x, [r["evaluation"]["strain_pick"][k] for r in seasons], marker="o",
+                     lw=2.5 if k == "genolm" else 1.2, label=k)
+    axes[0].axhline(0, color="grey", lw=0.8)
+    axes[0].set_title("strain pick (1 = best candidate, 0 = random)")
+    for k in seasons[0]["evaluation"]["mutation_pick"]:
+        axes[1].plot(x, [r["evaluation"]["mutation_pick"][k]["precision@10"] for r in seasons], marker="o",
+                     lw=2.5 if k.startswith("genolm") else 1.2, label=k)
+    axes[1].plot(x, [r["evaluation"]["precision@10_ceiling"] for r in seasons], color="black", ls=":", label="ceiling")
+    axes[1].set_title("mutation pick: precision@10")
+    for ax in axes:
+        ax.set_xlabel("forecast season")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- the command ---------------------------------------------------------------------------------
+
+def run(args: argparse.Namespace) -> dict:
+    from genolm.io.atomic import atomic_dir
+    from genolm.tasks.embedding import resolve_device
+    from genolm.tasks.evolve_eval import proteins
+
+    if args.steps < 1 or args.batch_size < 1:
+        raise GenolmError("--steps and --batch-size must be at least 1", found=f"{args.steps}, {args.batch_size}")
+    if args.half_life < 0:
+        raise GenolmError("--half-life must be >= 0", found=str(args.half_life))
+    device = resolve_device(args.device)
+    data = read_dated(args)
+    seqs = [s[args.frame:] for s in data.seqs]
+    prot = proteins([s[: len(s) - len(s) % 3] for s in seqs], args.table)
+    seasons = [(args.until, args.predict or args.until + 1)] if args.backtest is None else \
+        [(y - 1, y) for y in parse_range(args.backtest)]
+    replaceable = lambda p: (p / "forecast.json").is_file() or (p / "summary.json").is_file()  # noqa: E731
+    results = []
+    with atomic_dir(args.out, replaceable=replaceable) as tmp:
+        for until, predict in seasons:
+            r, model, tok, tables = forecast(data, until, predict, args, device, prot)
+            folder = tmp if args.backtest is None else tmp / f"season_{predict}"
+            folder.mkdir(exist_ok=True)
+            write_season(folder, r, model, tok, tables, data, args)
+            results.append(r)
+            if args.backtest is not None:
+                print(_line(r), file=sys.stderr, flush=True)
+        if args.backtest is not None:
+            summary = summarize(results)
+            (tmp / "summary.json").write_text(_json({"summary": summary, "seasons": results}))
+            (tmp / "summary.tsv").write_text(_tsv(results))
+            if summary["seasons"]:
+                plot_seasons(results, tmp / "seasons.png")
+            return {"summary": summary, "seasons": results}
+    return results[0]
+
+
+def _line(r: dict) -> str:
+    if "evaluation" not in r:
+        return f"{r['predict']}: strain pick {r['strain_pick']['genolm']}"
+    e = r["evaluation"]
+    return (f"{r['predict']}: strain pick " + ", ".join(f"{k} {v:.2f}" for k, v in e["strain_pick"].items()) +
+            " | p@10 " + ", ".join(f"{k} {v['precision@10']:.1f}" for k, v in e["mutation_pick"].items()) +
+            f" | sweeps {len(e['sweeps'])} ({e['sweeps_unseen_last_season']} unseen)")
+
+
+def _tsv(results: list[dict]) -> str:
+    rows = [r for r in results if "evaluation" in r]
+    if not rows:
+        return "season\n" + "".join(f"{r['predict']}\n" for r in results)
+    strain = list(rows[0]["evaluation"]["strain_pick"])
+    mutation = list(rows[0]["evaluation"]["mutation_pick"])
+    head = (["season", "candidates", "sweeps", "unseen_sweeps"] + [f"strain:{k}" for k in strain] +
+            [f"auroc:{k}" for k in mutation] + [f"p@10:{k}" for k in mutation] + ["p@10:ceiling"])
+    lines = ["\t".join(head)]
+    for r in rows:
+        e = r["evaluation"]
+        vals = [r["predict"], r["candidates"], len(e["sweeps"]), e["sweeps_unseen_last_season"]] + \
+            [e["strain_pick"][k] for k in strain] + [e["mutation_pick"][k]["auroc"] for k in mutation] + \
+            [e["mutation_pick"][k]["precision@10"] for k in mutation] + [e["precision@10_ceiling"]]
+        lines.append("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in vals))
+    return "\n".join(lines) + "\n"
+
+
+def setup(args: argparse.Namespace) -> int:
+    r = run(args)
+    if "summary" in r:
+        s = r["summary"]
+        print(f"{args.out}: {len(r['seasons'])} seasons ({s['sweeps']} sweeps, {s['sweeps_unseen_last_season']} unseen "
+              f"the season before; genolm ranks {s['unseen_sweeps_in_genolm_top_50']} of those in its top 50)")
+        print(f"{'':28s} {'strain pick':>18s} {'AUROC':>14s} {'precision@10':>14s}")
+        for k in dict.fromkeys(list(s["strain_pick"]) + list(s["auroc"])):
+            sp = s["strain_pick"].get(k)
+            au, pk = s["auroc"].get(k), s["precision@10"].get(k)
+            cell = lambda v: f"{v['mean']:.3f} ± {v['sd']:.3f}" if v else "-"  # noqa: E731
+            print(f"{k:28s} {cell(sp):>18s} {cell(au):>14s} {cell(pk):>14s}")
+        print(f"{'ceiling':28s} {'':>18s} {'':>14s} {s['precision@10_ceiling']['mean']:>14.3f}")
+        return 0
+    print(f"{args.out}: trained on {r['train']['sequences']:,} sequences up to {r['train']['latest_date']} "
+          f"({r['train']['left_out_later']:,} later ones left out); {r['candidates']} candidates from {r['until']}")
+    print(f"strain pick for {r['predict']}: {r['strain_pick']['genolm']}")
+    print("top mutations: " + ", ".join(m["mutation"] for m in r["top_mutations"][:10]))
+    if "evaluation" in r:
+        e = r["evaluation"]
+        print("strain-pick score: " + ", ".join(f"{k} {v:.3f}" for k, v in e["strain_pick"].items()))
+        print("precision@10: " + ", ".join(f"{k} {v['precision@10']:.2f}" for k, v in e["mutation_pick"].items()) +
+              f" (ceiling {e['precision@10_ceiling']:.1f})")
+    return 0
