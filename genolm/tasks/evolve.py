@@ -515,19 +515,25 @@ def _tsv(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def print_summary(s: dict, where: str) -> None:
+    """The backtest's table: mean ± sd over the seasons of every pick."""
+    print(f"{where}: {len(s['seasons'])} seasons ({s['sweeps']} sweeps, {s['sweeps_unseen_last_season']} unseen "
+          f"the season before; genolm ranks {s['unseen_sweeps_in_genolm_top_50']} of those in its top 50)")
+    print(f"{'':28s} {'strain pick':>18s} {'AUROC':>14s} {'precision@10':>14s}")
+
+    def cell(v):
+        return f"{v['mean']:.3f} ± {v['sd']:.3f}" if v else "-"
+
+    for k in dict.fromkeys(list(s["strain_pick"]) + list(s["auroc"])):
+        print(f"{k:28s} {cell(s['strain_pick'].get(k)):>18s} {cell(s['auroc'].get(k)):>14s} "
+              f"{cell(s['precision@10'].get(k)):>14s}")
+    print(f"{'ceiling':28s} {'':>18s} {'':>14s} {s['precision@10_ceiling']['mean']:>14.3f}")
+
+
 def setup(args: argparse.Namespace) -> int:
     r = run(args)
     if "summary" in r:
-        s = r["summary"]
-        print(f"{args.out}: {len(r['seasons'])} seasons ({s['sweeps']} sweeps, {s['sweeps_unseen_last_season']} unseen "
-              f"the season before; genolm ranks {s['unseen_sweeps_in_genolm_top_50']} of those in its top 50)")
-        print(f"{'':28s} {'strain pick':>18s} {'AUROC':>14s} {'precision@10':>14s}")
-        for k in dict.fromkeys(list(s["strain_pick"]) + list(s["auroc"])):
-            sp = s["strain_pick"].get(k)
-            au, pk = s["auroc"].get(k), s["precision@10"].get(k)
-            cell = lambda v: f"{v['mean']:.3f} ± {v['sd']:.3f}" if v else "-"  # noqa: E731
-            print(f"{k:28s} {cell(sp):>18s} {cell(au):>14s} {cell(pk):>14s}")
-        print(f"{'ceiling':28s} {'':>18s} {'':>14s} {s['precision@10_ceiling']['mean']:>14.3f}")
+        print_summary(r["summary"], args.out)
         return 0
     print(f"{args.out}: trained on {r['train']['sequences']:,} sequences up to {r['train']['latest_date']} "
           f"({r['train']['left_out_later']:,} later ones left out); {r['candidates']} candidates from {r['until']}")
