@@ -33,7 +33,7 @@ def main() -> None:
     rows = []
     for season in range(lo, hi + 1):
         r = candidate_scores(data, season, prot)
-        rows.append({k: v for k, v in r.items() if k not in ("mutations", "truth", "to_target", "candidate_ids")})
+        rows.append({k: v for k, v in r.items() if k not in ("mutations", "truth", "unseen", "to_target", "candidate_ids")})
     strain_names = list(rows[0]["strain_pick"])
     mut_names = list(rows[0]["mutation_pick"])
     head = ["season", "cands", "sweeps", "unseen"] + strain_names + [f"{m} AUROC" for m in mut_names] + \
@@ -47,7 +47,7 @@ def main() -> None:
         table.append(vals)
         print("\t".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in vals))
     arr = np.array([[float(v) for v in row[4:]] for row in table])
-    mean, sd = np.nanmean(arr, 0), np.nanstd(arr, 0)
+    mean, sd = np.nanmean(arr, 0), np.nanstd(arr, 0, ddof=1)  # sample sd, as genolm evolve
     print("mean\t\t\t\t" + "\t".join(f"{m:.3f}" for m in mean))
     print("sd\t\t\t\t" + "\t".join(f"{s:.3f}" for s in sd))
     out = Path(args.out)
