@@ -11,6 +11,7 @@
 # OUTDIR gets summary.json + summary.tsv (half-life 1), summary_uniform.json (half-life 0),
 # seasons.png, landscape_2003.png (the Fujian-like season), bench_score_cuda_fp32.json, log.txt.
 # SMOKE=1: the same plan on a CPU, 150-nt sequences, 3 steps, two seasons.
+# SEASONS="2008 2009 2010" HALF_LIVES=0: a part of the plan (e.g. what a first call left out).
 # On the device: carry .whl, then
 #   python3 -m pip install -q --no-index --no-deps .whl/*.whl; export PYTHONPATH=$PWD
 #   bash benchmarks/run_gpu_issue7.sh $OUT
@@ -36,7 +37,7 @@ else
   JOBS=${JOBS:-5}; LIMIT=${LIMIT:-470}
 fi
 stamp "evolve: seasons $SEASONS, $JOBS at a time, $LIMIT s at most"
-plan() { for hl in 1 0; do for y in $SEASONS; do echo "$hl $y"; done; done; }
+plan() { for hl in ${HALF_LIVES:-1 0}; do for y in $SEASONS; do echo "$hl $y"; done; done; }
 # JOBS processes share the cores: more threads than cores makes torch's OpenMP threads spin
 # against each other (a tenfold slowdown on 2 cores)
 THREADS=$(( $(nproc) / JOBS )); export OMP_NUM_THREADS=$(( THREADS > 0 ? THREADS : 1 ))
