@@ -212,8 +212,9 @@ def percentile_rank(x: np.ndarray) -> np.ndarray:
     return (rankdata(x) - 1) / max(len(x) - 1, 1)
 
 
-def forecast(data, until: int, predict: int, args: argparse.Namespace, device: str, prot=None) -> dict:
-    """Train on the seasons up to ``until``, forecast ``predict``; evaluate when it is in the data."""
+def forecast(data, until: int, predict: int, args: argparse.Namespace, device: str, prot=None) -> tuple:
+    """Train on the seasons up to ``until``, forecast ``predict``; evaluate when it is in the data.
+    Returns (result for forecast.json, model, tokenizer, the tables behind the output files)."""
     import torch
 
     from genolm.tasks.env_condition import train_conditioned
