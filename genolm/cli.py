@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "env": "genolm.tasks.env",
     "score": "genolm.tasks.score",
     "evolve": "genolm.tasks.evolve",
+    "generate": "genolm.tasks.generate",
 }
 
 

@@ -151,6 +151,25 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, torch.cat([past_k, k], 2), torch.cat([past_v, v], 2), attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(B, S, d))
 
+    def forward_static(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache_k: torch.Tensor,
+                       cache_v: torch.Tensor, start: int) -> torch.Tensor:
+        """New tokens ``x`` (B, S, d) at positions start .. start+S-1 of every row: their keys and
+        values go into the preallocated cache (B, nh, max_len, hs), and each attends to everything
+        before it and to itself."""
+        B, S, d = x.shape
+        q, k, v = self.project(x, cos, sin)
+        cache_k[:, :, start: start + S] = k
+        cache_v[:, :, start: start + S] = v
+        keys, values = cache_k[:, :, : start + S], cache_v[:, :, : start + S]
+        if S == 1:  # one new token: it sees the whole cache
+            y = F.scaled_dot_product_attention(q, keys, values)
+        elif start == 0:
+            y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
+        else:
+            mask = torch.ones(S, start + S, dtype=torch.bool, device=x.device).tril(diagonal=start)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(B, S, d))
+
 
 def document_mask(doc_ids: torch.Tensor, causal: bool) -> torch.Tensor:
     """(B, 1, T, T) boolean mask: query ``i`` may attend key ``j`` only within its own document
@@ -248,6 +267,10 @@ class Block(nn.Module):
         x = x + self.attn.forward_cached(self.attn_norm(x), cos, sin, past_k, past_v, mask)
         return x + self.mlp(self.mlp_norm(x))
 
+    def forward_static(self, x, cos, sin, cache_k, cache_v, start: int):
+        x = x + self.attn.forward_static(self.attn_norm(x), cos, sin, cache_k, cache_v, start)
+        return x + self.mlp(self.mlp_norm(x))
+
 
 # ---- model -----------------------------------------------------------------------------------------
 
@@ -340,4 +363,28 @@ class Transformer(nn.Module):
         x = self.embed(input_ids)
         for block, (k, v) in zip(self.layers, past):
             x = block.forward_cached(x, cos, sin, k, v, mask)
+        return self.norm(x)
+
+    def new_cache(self, batch: int, dtype: torch.dtype, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Empty per-layer key/value buffers (B, nh, max_len, hs) for :meth:`forward_static`."""
+        shape = (batch, self.cfg.n_heads, self.cfg.max_len, self.cfg.d_model // self.cfg.n_heads)
+        return [(torch.empty(shape, dtype=dtype, device=device), torch.empty(shape, dtype=dtype, device=device))
+                for _ in self.layers]
+
+    @torch.no_grad()
+    def forward_static(self, input_ids: torch.Tensor, start: int,
+                       cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Hidden states (B, S, d) of tokens (B, S) at positions start .. start+S-1 of every row,
+        after the tokens already in ``cache`` (from :meth:`new_cache`), which they join.  Decoding:
+        one call with the prompt at start 0, then one per new token."""
+        if not self.cfg.causal:
+            raise GenolmError("a key/value cache needs a causal model")
+        S = input_ids.shape[1]
+        if start + S > self.cfg.max_len:
+            raise GenolmError("position beyond the model's max_len", expected=f"<= {self.cfg.max_len}",
+                              found=str(start + S))
+        cos, sin = self.rope_cos[start: start + S], self.rope_sin[start: start + S]
+        x = self.embed(input_ids)
+        for block, (k, v) in zip(self.layers, cache):
+            x = block.forward_static(x, cos, sin, k, v, start)
         return self.norm(x)

@@ -1,0 +1,120 @@
+"""genolm generate: the static cache gives exactly the full-pass states, seeded sampling repeats,
+the prompt is honoured, long sequences continue past the window, bad input is one line."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from genolm.model import build_model, config_for
+from genolm.tasks.generate import filter_logits, sample_batch
+from genolm.tokenize import SEP, get_tokenizer
+
+TOK = get_tokenizer("char")
+LETTERS = np.array([TOK.token_to_id(c) for c in "ACGT"])
+
+
+def model(seed=0, causal=True, **kw):
+    torch.manual_seed(seed)
+    return build_model(config_for("debug", vocab_size=TOK.vocab_size, causal=causal, **kw)).eval()
+
+
+def save_run(path, m):
+    from genolm.train.checkpoint import save_checkpoint
+
+    TOK.save(path.parent / "tok.json")
+    save_checkpoint(path, state_dict=m.state_dict(), config={"model": m.config.to_dict()},
+                    tokenizer=path.parent / "tok.json", train_state={}, meta={})
+    return path
+
+
+def read_fasta(path):
+    out, name = {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            out[name] = ""
+        else:
+            out[name] += line
+    return out
+
+
+def test_static_cache_states_equal_a_full_pass():
+    b = model().backbone
+    ids = torch.randint(LETTERS.min(), LETTERS.max() + 1, (3, 40))
+    full = b(ids)
+    cache = b.new_cache(3, torch.float32, "cpu")
+    steps = [b.forward_static(ids[:, :25], 0, cache)] + [b.forward_static(ids[:, t: t + 1], t, cache) for t in range(25, 40)]
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+    cache = b.new_cache(3, torch.float32, "cpu")
+    b.forward_static(ids[:, :10], 0, cache)
+    assert torch.allclose(b.forward_static(ids[:, 10:], 10, cache), full[:, 10:], atol=1e-5)  # a block after a prefix
+
+
+def test_greedy_decoding_equals_argmax_of_full_passes():
+    m = model()
+    prefix = np.r_[SEP, TOK.encode("ACGTTGCA")].astype(np.int64)
+    got = sample_batch(m, prefix, LETTERS, 2, 20, temperature=0, top_k=0, top_p=1, generator=None, device="cpu")
+    ids = torch.as_tensor(prefix)[None]
+    for _ in range(20):  # the naive way: a full forward pass per new base
+        logits = m(ids)[0, -1, torch.as_tensor(LETTERS)]
+        ids = torch.cat([ids, torch.as_tensor([[LETTERS[int(logits.argmax())]]])], 1)
+    assert (got[0] == ids[0, len(prefix):].numpy()).all() and (got[1] == got[0]).all()
+
+
+def test_past_the_window_it_continues_from_the_last_half():
+    m = model(max_len=32)
+    calls = []
+    real = m.backbone.forward_static
+    m.backbone.forward_static = lambda ids, start, cache: calls.append((ids[0].tolist(), start)) or real(ids, start, cache)
+    prefix = np.array([SEP])
+    got = sample_batch(m, prefix, LETTERS, 1, 70, temperature=0, top_k=0, top_p=1, generator=None, device="cpu")
+    seq = [SEP] + got[0].tolist()
+    # from token 32 on (the window is full), each token is predicted from the last 16 tokens
+    # re-read from position 0 and what followed them, until the window fills again
+    for j in range(16):
+        logits = m(torch.as_tensor([seq[16: 32 + j]]))[0, -1, torch.as_tensor(LETTERS)]
+        assert seq[32 + j] == LETTERS[int(logits.argmax())]
+    assert set(got[0]) <= set(LETTERS)
+    refills = [(ids, start) for ids, start in calls if len(ids) > 1]
+    assert refills[0] == (seq[16:32], 0) and refills[1] == (seq[32:48], 0)
+    assert [start for ids, start in calls if len(ids) == 1][:4] == [0, 1, 2, 3]  # the <sep> prompt, then one by one
+
+
+def test_top_k_and_top_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    assert torch.isinf(filter_logits(logits, 1.0, 2, 1.0)).tolist() == [[False, False, True, True]]
+    assert torch.isinf(filter_logits(logits, 1.0, 0, 0.7)).tolist() == [[False, False, True, True]]
+    assert torch.isinf(filter_logits(logits, 1.0, 0, 0.5)).tolist() == [[False, True, True, True]]
+    assert not torch.isinf(filter_logits(logits, 2.0, 0, 1.0)).any()
+
+
+def test_generate_command_seeded_prompted_and_streamed(tmp_path, capsys):
+    run = save_run(tmp_path / "run", model())
+    base = ["generate", "--model", run, "--num", "5", "--length", "50", "--batch-size", "2", "--device", "cpu"]
+    assert run_cli(base + ["--out", tmp_path / "a.fa", "--seed", "7"], capsys)[0] == 0
+    assert run_cli(base + ["--out", tmp_path / "b.fa", "--seed", "7"], capsys)[0] == 0
+    assert run_cli(base + ["--out", tmp_path / "c.fa", "--seed", "8"], capsys)[0] == 0
+    a, b, c = (read_fasta(tmp_path / f"{x}.fa") for x in "abc")
+    assert a == b and a != c and list(a) == [f"gen_{i}" for i in range(1, 6)]
+    assert all(len(s) == 50 and set(s) <= set("ACGT") for s in a.values())
+    assert len(set(a.values())) == 5  # sampled, not one sequence five times
+    (tmp_path / "p.fa").write_text(">p\nATGAAACGC\n")
+    code, out, _ = run_cli(base + ["--out", tmp_path / "p_out.fa", "--prompt", tmp_path / "p.fa"], capsys)
+    assert code == 0 and "bases/s" in out
+    assert all(s.startswith("ATGAAACGC") and len(s) == 59 for s in read_fasta(tmp_path / "p_out.fa").values())
+    code, _, _ = run_cli(base + ["--out", tmp_path / "k.fa", "--prompt", "acgt", "--top-k", "1"], capsys)
+    k = read_fasta(tmp_path / "k.fa")  # top-k 1 is greedy: every row the same
+    assert code == 0 and len(set(k.values())) == 1 and next(iter(k.values())).startswith("ACGT")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--prompt", "ACGXT"], "the prompt has a letter"), (["--length", "0"], "at least 1"),
+    (["--top-p", "0"], "sampling options out of range"), (["masked"], "needs a causal transformer"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, capsys, extra, message):
+    run = save_run(tmp_path / "run", model(causal=extra != ["masked"]))
+    argv = ["generate", "--model", run, "--length", "10", "--out", tmp_path / "g.fa", "--device", "cpu"]
+    code, _, err = run_cli(argv + ([] if extra == ["masked"] else extra), capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.fa").exists()
