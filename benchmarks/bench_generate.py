@@ -1,0 +1,126 @@
+"""Generation speed: genolm generate's static-cache sampler vs Hugging Face ``generate`` on the same
+model exported as LlamaForCausalLM, in the same run: new tokens per second at batch 1 and 64.
+
+  python benchmarks/bench_generate.py --flavor base --device cuda --new 512 --out o
+  python benchmarks/bench_generate.py --flavor debug --device cpu --new 64 --batches 1 4 --out o
+
+An untrained model of --flavor (speed does not depend on the weights), sampling at temperature 1
+among A/C/G/T after a 16-base prompt.  HF rows: its default ``generate`` (dynamic cache), and with
+--hf-compile its best form too (static cache, ``torch.compile`` of the forward).  genolm runs as
+the command does: fp32 weights under bf16 autocast on a GPU; "genolm bf16" also casts the weights.
+Each timing follows a warm-up of the same shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from genolm.model import build_model, config_for, export_llama  # noqa: E402
+from genolm.tasks.generate import sample_batch  # noqa: E402
+from genolm.tokenize import SEP, get_tokenizer  # noqa: E402
+
+
+def sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(fn, device):
+    fn()  # warm-up
+    sync(device)
+    t = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--flavor", default="base")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--new", type=int, default=512, help="new tokens per sequence")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--hf-compile", action="store_true", help="also HF's static cache + torch.compile")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    dev = args.device
+    tok = get_tokenizer("char")
+    torch.manual_seed(0)
+    cfg = config_for(args.flavor, vocab_size=tok.vocab_size, causal=True)
+    model = build_model(cfg).to(dev).eval()
+    letters = np.array([tok.token_to_id(c) for c in "ACGT"])
+    prompt = np.r_[SEP, np.random.default_rng(0).choice(letters, 16)].astype(np.int64)
+    rows = []
+
+    def add(engine, batch, seconds, note=""):
+        rows.append({"engine": engine, "batch": batch, "new_tokens": args.new, "seconds": round(seconds, 3),
+                     "tokens_per_s": round(batch * args.new / seconds, 1), "params": model.num_params(),
+                     "flavor": args.flavor, "device": dev, "note": note})
+        print(f"{engine:28s} batch {batch:3d}: {batch * args.new / seconds:10,.0f} new tokens/s ({seconds:.2f} s)", flush=True)
+
+    gen = torch.Generator(device=dev).manual_seed(0)
+    for b in args.batches:
+        add("genolm", b, timed(lambda: sample_batch(model, prompt, letters, b, args.new, temperature=1.0, top_k=0,
+                                                     top_p=1.0, generator=gen, device=dev), dev))
+    if dev.startswith("cuda"):
+        half = build_model(cfg).to(dev).eval()
+        half.load_state_dict(model.state_dict())
+        rope = (half.backbone.rope_cos, half.backbone.rope_sin)
+        half.to(torch.bfloat16)
+        half.backbone.rope_cos, half.backbone.rope_sin = rope  # positions stay fp32
+        for b in args.batches:
+            add("genolm bf16", b, timed(lambda: sample_batch(half, prompt, letters, b, args.new, temperature=1.0,
+                                                             top_k=0, top_p=1.0, generator=gen, device=dev), dev))
+        del half
+    try:
+        from transformers import LlamaForCausalLM
+    except ImportError:
+        print("transformers is not installed: no HF rows")
+        LlamaForCausalLM = None
+    if LlamaForCausalLM is not None:
+        with tempfile.TemporaryDirectory() as d:
+            export_llama(model, None, Path(d) / "hf")
+            dtype = torch.bfloat16 if dev.startswith("cuda") else torch.float32
+            hf = LlamaForCausalLM.from_pretrained(Path(d) / "hf", torch_dtype=dtype).to(dev).eval()
+        ids = torch.as_tensor(prompt, device=dev)[None]
+
+        def hf_run(b, **kw):
+            return lambda: hf.generate(ids.expand(b, -1), max_new_tokens=args.new, min_new_tokens=args.new,
+                                       do_sample=True, top_k=0, pad_token_id=0, **kw)
+
+        for b in args.batches:
+            add("HF generate (default)", b, timed(hf_run(b), dev))
+        if args.hf_compile:
+            hf.generation_config.cache_implementation = "static"
+            hf.forward = torch.compile(hf.forward, mode="reduce-overhead", fullgraph=True)
+            for b in args.batches:
+                try:
+                    add("HF static cache + compile", b, timed(hf_run(b), dev))
+                except Exception as e:  # a compile failure is a result too
+                    print(f"HF static cache + compile, batch {b}: failed: {type(e).__name__}: {str(e)[:200]}")
+                    rows.append({"engine": "HF static cache + compile", "batch": b, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+    best_hf: dict[int, float] = {}
+    for r in rows:
+        if r["engine"].startswith("HF") and "tokens_per_s" in r:
+            best_hf[r["batch"]] = max(best_hf.get(r["batch"], 0.0), r["tokens_per_s"])
+    print("\nratio genolm / best HF form measured:")
+    for r in rows:
+        if r["engine"].startswith("genolm") and r["batch"] in best_hf:
+            print(f"  {r['engine']:14s} batch {r['batch']:3d}: {r['tokens_per_s'] / best_hf[r['batch']]:.2f}x")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"bench_generate_{dev.split(':')[0]}.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
