@@ -142,6 +142,11 @@ def _metadata_dates(path: str, id_column: str, date_column: str) -> dict[str, st
 
 # ---- one season ----------------------------------------------------------------------------------
 
+def in_frame(seqs: list[str], frame: int) -> list[str]:
+    """The whole codons of each sequence from ``frame`` on."""
+    return [s[frame: frame + (len(s) - frame) // 3 * 3] for s in seqs]
+
+
 def recency_weights(dates, horizon: float, half_life: float) -> np.ndarray:
     """Training weight of each date: halves every ``half_life`` years before ``horizon`` (0: all 1)."""
     if half_life <= 0:
@@ -227,8 +232,7 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
     t0 = time.perf_counter()
     if predict <= until:
         raise GenolmError("--predict must come after --until", found=f"--until {until} --predict {predict}")
-    seqs = [s[args.frame:] for s in data.seqs]
-    seqs = [s[: len(s) - len(s) % 3] for s in seqs]
+    seqs = in_frame(data.seqs, args.frame)
     prot = proteins(seqs, args.table) if prot is None else prot
     train, dropped = before(data, until + 1)
     if not train.ids:
@@ -469,8 +473,7 @@ def run(args: argparse.Namespace) -> dict:
         raise GenolmError("--half-life must be >= 0", found=str(args.half_life))
     device = resolve_device(args.device)
     data = read_dated(args)
-    seqs = [s[args.frame:] for s in data.seqs]
-    prot = proteins([s[: len(s) - len(s) % 3] for s in seqs], args.table)
+    prot = proteins(in_frame(data.seqs, args.frame), args.table)
     seasons = [(args.until, args.predict or args.until + 1)] if args.backtest is None else \
         [(y - 1, y) for y in parse_range(args.backtest)]
     replaceable = lambda p: (p / "forecast.json").is_file() or (p / "summary.json").is_file()  # noqa: E731
