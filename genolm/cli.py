@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "score": "genolm.tasks.score",
     "evolve": "genolm.tasks.evolve",
     "generate": "genolm.tasks.generate",
+    "viability": "genolm.tasks.viability",
 }
 
 

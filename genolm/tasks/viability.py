@@ -1,0 +1,586 @@
+"""Judge generated sequences against real genomes: would a biologist mistake them for DNA?
+
+For each SEQS file (generated sequences, or samples of a baseline model: one set per file) and for
+windows of the ``--reference`` genomes cut to the same length, every sequence gets:
+
+* ``gc``, ``gc_skew`` ((G-C)/(G+C)), ``homopolymer`` (longest run of one base);
+* ``js3`` ... ``js8``: Jensen-Shannon divergence (bits) of its canonical k-mer spectrum to the
+  reference's pooled spectrum;
+* genes called by pyrodigal in metagenomic mode (``prodigal -p meta``): ``genes``,
+  ``coding_density`` (fraction of bases in a gene), ``gene_aa`` (mean protein length), and the
+  protein sanity check ``aa_js`` (JS divergence of the proteins' amino-acid composition to the
+  reference proteins');
+* ``stop_rate``: stop codons per codon over the six frames (random DNA at 50% GC: 0.047);
+* ``markov_bpb``: bits per base under an order-``--markov-order`` Markov model of the reference
+  (``genolm_bpb`` too, under ``--model``, any causal genolm run);
+* with ``--train`` (the training corpus): ``longest_match``, the longest exact match on either
+  strand (k-mer index, matches of 31 bases or more), and ``shared_31mers``.
+
+Reference windows are split in two random halves A and B; a window of A is compared with B (its
+Markov model, its pooled spectra and proteins) and one of B with A, while the judged sets are
+compared with both and averaged, so nothing is judged against data that contains it.
+
+Verdict: ``pass_<stat>`` per criterion against the reference windows' own spread (the central
+``--coverage`` of their values, two-sided for gc, gc_skew, gene_aa, stop_rate and markov_bpb;
+one-sided for homopolymer, js6 and aa_js (at most the upper bound) and coding_density (at least
+the lower bound)) and ``viable`` when all pass; separately, ``pass_novel`` (longest_match below
+``--max-match``, with ``--train``): a copy of training DNA can be viable, but it is not new.  The reference's own pass rate shows what the thresholds cost real DNA.
+
+Per set: means, pooled k-mer JS to reference half A of as many of its sequences as half B has
+(``js6_pooled``; the reference row is B against A, the floor), and a discriminator: logistic
+regression on canonical k-mer frequencies (``--disc-k``) telling the set from the reference,
+cross-validated AUROC (0.5: indistinguishable on those features; the reference row: A vs B).
+
+Writes ``sequences.parquet`` (a row per sequence), ``genes.parquet``, ``summary.tsv``,
+``summary.json`` (with the thresholds), ``kmer_spectra.png``, ``gene_maps.png`` and
+``distributions.png``.
+
+Example:
+  genolm viability gen.fasta markov.fasta --reference heldout.fasta --train train.fasta --out viab
+  genolm viability gen.fasta --reference genomes/*.fasta.gz --window 5000 --model run --out viab
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+HELP = "judge generated sequences against real genomes (composition, genes, novelty, discriminator)"
+
+KS = (3, 4, 5, 6, 7, 8)
+# statistic -> which side of the reference's spread passes
+CRITERIA = {"gc": "both", "gc_skew": "both", "homopolymer": "upper", "js6": "upper",
+            "coding_density": "lower", "gene_aa": "both", "stop_rate": "both", "aa_js": "upper",
+            "markov_bpb": "both"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("seqs", nargs="+", metavar="SEQS", help="FASTA files to judge, one set each")
+    p.add_argument("--reference", nargs="+", required=True, metavar="REAL",
+                   help="real genomes or windows (FASTA), cut to --window bases")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--train", nargs="*", default=[], metavar="FASTA",
+                   help="the training corpus, for the memorisation test (longest exact match)")
+    p.add_argument("--window", type=int, default=0,
+                   help="reference window length (0: the median length of the first set)")
+    p.add_argument("--max-reference", type=int, default=1000, help="reference windows drawn at most")
+    p.add_argument("--markov-order", type=int, default=6)
+    p.add_argument("--model", help="also score bits per base under this causal genolm run")
+    p.add_argument("--coverage", type=float, default=0.95,
+                   help="central share of the reference's values that passes each criterion")
+    p.add_argument("--max-match", type=int, default=200,
+                   help="an exact match to --train this long or longer fails the novelty test")
+    p.add_argument("--disc-k", type=int, default=4, help="k-mer length of the discriminator's features")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the discriminator")
+    p.add_argument("--gene-maps", type=int, default=3, help="sequences per set drawn in gene_maps.png")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="for --model: auto | cpu | cuda")
+    p.add_argument("--batch-size", type=int, default=32, help="for --model")
+    p.add_argument("--no-progress", action="store_true")
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def set_name(path: str) -> str:
+    name = Path(path).name
+    for ext in (".gz", ".bz2", ".xz", ".zst", ".fasta", ".fa", ".fna", ".fas", ".fastq", ".fq"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+    return name or "set"
+
+
+def read_set(path: str) -> tuple[list[str], list[str]]:
+    from genolm.io.seqio import read_records
+
+    if not Path(path).is_file():
+        raise GenolmError("no such sequence file", file=path)
+    ids, seqs = [], []
+    for r in read_records(path, case="upper"):
+        ids.append(r.id)
+        seqs.append(r.seq)
+    if not seqs:
+        raise GenolmError("no sequences in the file", file=path)
+    return ids, seqs
+
+
+def reference_windows(paths: list[str], window: int, limit: int, rng: np.random.Generator
+                      ) -> tuple[list[str], list[str]]:
+    """Consecutive windows of ``window`` bases of every reference record (a record shorter than
+    that is one window when at least half as long; windows over 10% N are left out), at most
+    ``limit`` of them, drawn at random."""
+    ids, seqs = [], []
+    for path in paths:
+        rid, rseq = read_set(path)
+        for name, s in zip(rid, rseq):
+            if len(s) < window:
+                cuts = [(0, len(s))] if len(s) >= window // 2 else []
+            else:
+                cuts = [(lo, lo + window) for lo in range(0, len(s) - window + 1, window)]
+            for lo, hi in cuts:
+                w = s[lo:hi]
+                if w.count("N") <= 0.1 * len(w):
+                    ids.append(f"{name}:{lo}-{hi}")
+                    seqs.append(w)
+    if len(seqs) < 4:
+        raise GenolmError("too few reference windows to set thresholds", found=str(len(seqs)),
+                          expected="at least 4", hint="give more reference sequence or a shorter --window")
+    if len(seqs) > limit:
+        keep = np.sort(rng.choice(len(seqs), limit, replace=False))
+        ids, seqs = [ids[i] for i in keep], [seqs[i] for i in keep]
+    return ids, seqs
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def call_all_genes(seqs: list[str], progress: bool) -> list[list]:
+    """pyrodigal genes (metagenomic mode) of every sequence, on all cores."""
+    import os
+
+    from genolm.bio.orfs import call_genes, gene_finder
+
+    finder = gene_finder([], meta=True)
+    bar = _bar(len(seqs), "genes", "seq", progress)
+    with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+        out = []
+        for genes in pool.map(lambda s: call_genes(s, finder=finder, unknown="n"), seqs):
+            out.append(genes)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _bar(total: int, desc: str, unit: str, progress: bool):
+    if not (progress and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
+
+
+def basic_stats(seqs: list[str], genes: list[list]) -> dict[str, np.ndarray]:
+    """The statistics of each sequence that need no reference."""
+    from genolm.bio.genome_stats import coding_density, gc_skew, longest_homopolymer, stop_rate
+    from genolm.bio.seq import gc_content
+
+    cols = {"length": [], "gc": [], "gc_skew": [], "homopolymer": [], "stop_rate": [], "genes": [],
+            "coding_density": [], "gene_aa": []}
+    for s, gs in zip(seqs, genes):
+        cols["length"].append(len(s))
+        cols["gc"].append(gc_content(s, unknown="n"))
+        cols["gc_skew"].append(gc_skew(s))
+        cols["homopolymer"].append(longest_homopolymer(s))
+        cols["stop_rate"].append(stop_rate(s))
+        cols["genes"].append(len(gs))
+        cols["coding_density"].append(coding_density(len(s), [(g.start, g.end) for g in gs]))
+        cols["gene_aa"].append(float(np.mean([g.length_aa for g in gs])) if gs else float("nan"))
+    return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def spectra(seqs: list[str]) -> dict[int, np.ndarray]:
+    from genolm.bio.genome_stats import kmer_spectra
+
+    return {k: kmer_spectra(seqs, k) for k in KS}
+
+
+def compare_to_pool(spec: dict[int, np.ndarray], aa: np.ndarray, pools: list[tuple[dict, np.ndarray]]
+                    ) -> dict[str, np.ndarray]:
+    """Per row: JS divergence of its k-mer spectra and protein composition to each pool
+    ((k-mer spectra, amino-acid counts) of reference sequence), averaged over the pools."""
+    from genolm.bio.genome_stats import js_divergence
+
+    n = len(aa)
+    out = {f"js{k}": np.zeros(n) for k in KS} | {"aa_js": np.zeros(n)}
+    for pool_spec, pool_aa in pools:
+        for k in KS:
+            out[f"js{k}"] += [js_divergence(row, pool_spec[k]) for row in spec[k]]
+        out["aa_js"] += [js_divergence(row, pool_aa) if row.sum() else np.nan for row in aa]
+    return {key: v / len(pools) for key, v in out.items()}
+
+
+def markov_bits(model, seqs: list[str]) -> np.ndarray:
+    return np.array([model.evaluate([s], unknown="n").bits_per_base for s in seqs])
+
+
+def genolm_bits(run: str, seqs: list[str], device: str, batch_size: int, progress: bool) -> np.ndarray:
+    """Bits per base of each sequence under a causal genolm run (windows of its max_len)."""
+    from genolm.tasks.embedding import resolve_device
+    from genolm.tasks.env_condition import sequence_nats
+    from genolm.tokenize import SEP
+    from genolm.train.checkpoint import load_model
+
+    device = resolve_device(device)
+    model, tok, _ = load_model(run, device)
+    if not model.config.causal:
+        raise GenolmError("--model must be a causal run (next-base bits per base)", file=run)
+    rows = [np.asarray(tok.encode(s), np.int64) for s in seqs]
+    nats = sequence_nats(model, tok, rows, [(i, (SEP,)) for i in range(len(rows))],
+                         window=model.config.max_len, batch_size=batch_size, table=None, device=device,
+                         progress=progress)
+    return nats / np.maximum([len(r) for r in rows], 1) / math.log(2)
+
+
+def thresholds(ref: dict[str, np.ndarray], coverage: float) -> dict[str, dict]:
+    """The passing range of each criterion, from the reference windows' own values."""
+    tail = (1 - coverage) / 2
+    out = {}
+    for stat, side in CRITERIA.items():
+        v = ref[stat][np.isfinite(ref[stat])]
+        if not len(v):
+            continue
+        lo = float(np.quantile(v, tail)) if side in ("both", "lower") else None
+        hi = float(np.quantile(v, 1 - tail)) if side in ("both", "upper") else None
+        out[stat] = {"side": side, "low": lo, "high": hi}
+    return out
+
+
+def verdicts(table: dict[str, np.ndarray], limits: dict[str, dict], max_match: int | None) -> dict[str, np.ndarray]:
+    out = {}
+    for stat, t in limits.items():
+        v = table[stat]
+        ok = np.isfinite(v)
+        if t["low"] is not None:
+            ok &= v >= t["low"]
+        if t["high"] is not None:
+            ok &= v <= t["high"]
+        out[f"pass_{stat}"] = ok
+    out["viable"] = np.logical_and.reduce(list(out.values()))
+    if max_match is not None and "longest_match" in table:
+        out["pass_novel"] = table["longest_match"] < max_match
+    return out
+
+
+def discriminator_auroc(real: list[str], other: list[str], k: int, folds: int, seed: int) -> tuple[float, float]:
+    """Cross-validated AUROC (mean, sd over folds) of a logistic regression on canonical k-mer
+    frequencies telling ``other`` from ``real``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genolm.bio.kmers import kmer_profiles
+
+    x = kmer_profiles(list(real) + list(other), k, canonical=True, unknown="n")
+    y = np.r_[np.zeros(len(real)), np.ones(len(other))]
+    n_folds = min(folds, len(real), len(other))
+    if n_folds < 2:
+        return float("nan"), float("nan")
+    scores = []
+    for train, test in StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(x, y):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        clf.fit(x[train], y[train])
+        scores.append(roc_auc_score(y[test], clf.predict_proba(x[test])[:, 1]))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run(args: argparse.Namespace) -> dict:
+    from genolm.bio.genome_stats import aa_counts, js_divergence
+    from genolm.model.markov import MarkovModel
+
+    if not 0 < args.coverage < 1:
+        raise GenolmError("--coverage must be between 0 and 1", found=str(args.coverage))
+    if args.window < 0 or args.max_reference < 4 or args.folds < 2 or args.max_match < 1:
+        raise GenolmError("option out of range", expected="--window >= 0, --max-reference >= 4, --folds >= 2, "
+                          "--max-match >= 1", found=f"{args.window}, {args.max_reference}, {args.folds}, "
+                          f"{args.max_match}")
+    progress = not args.no_progress
+    rng = np.random.default_rng(args.seed)
+    sets = []
+    for path in args.seqs:
+        ids, seqs = read_set(path)
+        name = set_name(path)
+        while name in {s[0] for s in sets} or name == "reference":
+            name += "_"
+        sets.append((name, ids, seqs))
+    window = args.window or int(np.median([len(s) for s in sets[0][2]]))
+    ref_ids, ref_seqs = reference_windows(args.reference, window, args.max_reference, rng)
+    half = np.zeros(len(ref_seqs), bool)  # True: half B
+    half[rng.permutation(len(ref_seqs))[: len(ref_seqs) // 2]] = True
+
+    names = ["reference"] * len(ref_seqs) + [n for n, ids, _ in sets for _ in ids]
+    ids = list(ref_ids) + [i for _, ids_, _ in sets for i in ids_]
+    seqs = list(ref_seqs) + [s for _, _, seqs_ in sets for s in seqs_]
+    is_ref = np.r_[np.ones(len(ref_seqs), bool), np.zeros(len(seqs) - len(ref_seqs), bool)]
+    in_b = np.r_[half, np.zeros(len(seqs) - len(ref_seqs), bool)]
+    in_a = is_ref & ~in_b
+
+    print(f"viability: {len(ref_seqs)} reference windows of {window:,} bases; "
+          + ", ".join(f"{n}: {len(s)}" for n, _, s in sets), file=sys.stderr)
+    genes = call_all_genes(seqs, progress)
+    table = basic_stats(seqs, genes)
+    aa = np.stack([aa_counts(g.protein for g in gs) for gs in genes])
+    spec = spectra(seqs)
+
+    def pool(mask):
+        return {k: spec[k][mask].sum(0) for k in KS}, aa[mask].sum(0)
+
+    pool_a, pool_b = pool(in_a), pool(in_b)
+    markov = []
+    for mask in (in_a, in_b):
+        markov.append(MarkovModel(args.markov_order).fit([seqs[i] for i in np.flatnonzero(mask)], unknown="n"))
+    js = {key: np.zeros(len(seqs)) for key in [f"js{k}" for k in KS] + ["aa_js"]}
+    bits = np.zeros(len(seqs))
+    for rows, pools, models in ((in_a, [pool_b], [markov[1]]), (in_b, [pool_a], [markov[0]]),
+                                (~is_ref, [pool_a, pool_b], markov)):
+        idx = np.flatnonzero(rows)
+        part = compare_to_pool({k: spec[k][idx] for k in KS}, aa[idx], pools)
+        for key, v in part.items():
+            js[key][idx] = v
+        bits[idx] = np.mean([markov_bits(m, [seqs[i] for i in idx]) for m in models], axis=0)
+    table |= js
+    table["markov_bpb"] = bits
+    if args.model:
+        table["genolm_bpb"] = genolm_bits(args.model, seqs, args.device, args.batch_size, progress)
+    if args.train:
+        table |= memorisation(args.train, seqs, progress)
+    limits = thresholds({k: v[is_ref] for k, v in table.items()}, args.coverage)
+    table |= verdicts(table, limits, args.max_match if args.train else None)
+
+    summary = []
+    n_b = int(in_b.sum())
+    for name in ["reference"] + [s[0] for s in sets]:
+        mask = np.array([n == name for n in names])
+        row = {"set": name, "n": int(mask.sum())}
+        for key in ("gc", "gc_skew", "homopolymer", "stop_rate", "genes", "coding_density", "gene_aa", "aa_js",
+                    "js6", "markov_bpb", "genolm_bpb", "shared_31mers"):
+            if key in table:
+                row[key] = float(np.nanmean(table[key][mask]))
+        if "longest_match" in table:
+            row["longest_match_max"] = int(table["longest_match"][mask].max())
+        if name == "reference":
+            members = np.flatnonzero(in_b)
+        else:
+            members = rng.permutation(np.flatnonzero(mask))[:n_b]
+        # the floor: as many sequences of reference half B, against half A
+        floor = rng.permutation(np.flatnonzero(in_b))[: len(members)]
+        for k in KS:
+            row[f"js{k}_pooled"] = js_divergence(spec[k][members].sum(0), pool_a[0][k])
+        row["js6_floor"] = js_divergence(spec[6][floor].sum(0), pool_a[0][6])
+        row["js6_ratio"] = row["js6_pooled"] / row["js6_floor"] if row["js6_floor"] > 0 else float("nan")
+        other = [seqs[i] for i in np.flatnonzero(in_a)] if name == "reference" else ref_seqs
+        auc, sd = discriminator_auroc(other, [seqs[i] for i in (np.flatnonzero(in_b) if name == "reference"
+                                                                else np.flatnonzero(mask))],
+                                      args.disc_k, args.folds, args.seed)
+        row["discriminator_auroc"], row["discriminator_sd"] = auc, sd
+        for key in [k for k in table if k.startswith("pass_")] + ["viable"]:
+            row[key] = float(table[key][mask].mean())
+        summary.append(row)
+
+    out = Path(args.out)
+    write_outputs(out, names, ids, table, genes, summary, limits, args, window)
+    plot_spectra(spec[6], names, in_a, in_b, summary, out / "kmer_spectra.png")
+    plot_gene_maps(names, ids, seqs, genes, args.gene_maps, out / "gene_maps.png")
+    plot_distributions(table, names, limits, out / "distributions.png")
+    return {"summary": summary, "thresholds": limits, "window": window}
+
+
+def memorisation(train: list[str], seqs: list[str], progress: bool) -> dict[str, np.ndarray]:
+    from genolm.bio.match_index import MatchIndex
+    from genolm.io.seqio import read_records
+
+    corpus = []
+    for path in train:
+        if not Path(path).is_file():
+            raise GenolmError("no such training file", file=path)
+        corpus.extend(r.seq for r in read_records(path, case="upper"))
+    index = MatchIndex.build(corpus, k=31)
+    del corpus
+    bar = _bar(len(seqs), "matches", "seq", progress)
+    longest, shared = [], []
+    for s in seqs:
+        longest.append(index.longest_match(s).length)
+        shared.append(index.shared_fraction(s))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {"longest_match": np.asarray(longest), "shared_31mers": np.asarray(shared)}
+
+
+def write_outputs(out: Path, names, ids, table, genes, summary, limits, args, window: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genolm.io.atomic import atomic_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    cols = {"set": names, "id": ids} | {k: v for k, v in table.items()}
+    with atomic_file(out / "sequences.parquet") as tmp:
+        pq.write_table(pa.table(cols), tmp)
+    g = {"set": [], "id": [], "start": [], "end": [], "strand": [], "length_aa": [], "partial": [], "score": []}
+    for name, rid, gs in zip(names, ids, genes):
+        for x in gs:
+            for key, v in (("set", name), ("id", rid), ("start", x.start), ("end", x.end), ("strand", x.strand),
+                           ("length_aa", x.length_aa), ("partial", x.partial), ("score", x.score)):
+                g[key].append(v)
+    with atomic_file(out / "genes.parquet") as tmp:
+        pq.write_table(pa.table(g), tmp)
+    keys = list(dict.fromkeys(k for row in summary for k in row))
+    with atomic_file(out / "summary.tsv") as tmp, open(tmp, "w") as f:
+        f.write("\t".join(keys) + "\n")
+        for row in summary:
+            f.write("\t".join(_cell(row.get(k)) for k in keys) + "\n")
+    meta = {"window": window, "coverage": args.coverage, "max_match": args.max_match if args.train else None,
+            "markov_order": args.markov_order, "disc_k": args.disc_k, "folds": args.folds, "seed": args.seed,
+            "reference": list(args.reference), "train": list(args.train), "sets": list(args.seqs),
+            "thresholds": limits, "summary": summary}
+    with atomic_file(out / "summary.json") as tmp, open(tmp, "w") as f:
+        json.dump(_clean(meta), f, indent=1, allow_nan=False)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "nan" if not math.isfinite(v) else f"{v:.4g}"
+    return str(v)
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _colors(names: list[str]) -> dict[str, str]:
+    order = list(dict.fromkeys(names))
+    palette = ["#4d4d4d", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+    return {n: palette[i % len(palette)] for i, n in enumerate(order)}
+
+
+def plot_spectra(spec6: np.ndarray, names: list[str], in_a, in_b, summary: list[dict], path: Path) -> None:
+    """6-mer frequency of each set (and reference half B) against reference half A, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genolm.io.atomic import atomic_file
+
+    labels = [row["set"] for row in summary]
+    base = spec6[in_a].sum(0) / max(spec6[in_a].sum(), 1)
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.6), squeeze=False)
+    colors = _colors(labels)
+    names = np.asarray(names)
+    for ax, row in zip(axes[0], summary):
+        mask = in_b if row["set"] == "reference" else names == row["set"]
+        y = spec6[mask].sum(0) / max(spec6[mask].sum(), 1)
+        floor = 0.5 / max(spec6[in_a].sum(), 1)
+        ax.loglog(np.maximum(base, floor), np.maximum(y, floor), ".", ms=2, alpha=0.4, color=colors[row["set"]])
+        lim = [floor, max(base.max(), y.max()) * 1.2]
+        ax.plot(lim, lim, "k-", lw=0.6)
+        title = "reference B" if row["set"] == "reference" else row["set"]
+        ax.set_title(f"{title}\nJS6 {row['js6_pooled']:.4f} ({row['js6_ratio']:.2f}x)", fontsize=9)
+        ax.set_xlabel("6-mer frequency, reference A", fontsize=8)
+    axes[0][0].set_ylabel("6-mer frequency", fontsize=8)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def plot_gene_maps(names, ids, seqs, genes, per_set: int, path: Path) -> None:
+    """Genes (arrows by strand) along the first ``per_set`` sequences of every set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genolm.io.atomic import atomic_file
+
+    picks = []
+    for name in dict.fromkeys(names):
+        picks += [i for i, n in enumerate(names) if n == name][:per_set]
+    colors = _colors(list(names))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(picks) + 0.8))
+    for row, i in enumerate(picks):
+        y = len(picks) - row
+        ax.plot([0, len(seqs[i])], [y, y], color="0.7", lw=1)
+        for g in genes[i]:
+            lo, hi = (g.start, g.end) if g.strand == 1 else (g.end, g.start)
+            ax.annotate("", xy=(hi, y), xytext=(lo, y), arrowprops=dict(arrowstyle="-|>", lw=4,
+                        color=colors[names[i]], alpha=0.8, shrinkA=0, shrinkB=0, mutation_scale=8))
+    ax.set_yticks(range(len(picks), 0, -1), [f"{names[i]} {ids[i][-30:]}" for i in picks], fontsize=7)
+    ax.set_xlabel("position (bases); arrows: genes called by pyrodigal (meta mode), by strand")
+    ax.set_xlim(0, max(len(seqs[i]) for i in picks))
+    ax.set_ylim(0.3, len(picks) + 0.7)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def plot_distributions(table: dict, names: list[str], limits: dict, path: Path) -> None:
+    """Histogram of each statistic per set, with the passing range dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from genolm.io.atomic import atomic_file
+
+    stats = [s for s in list(CRITERIA) + ["genolm_bpb", "longest_match"] if s in table]
+    cols = 4
+    rows = math.ceil(len(stats) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False)
+    names = np.asarray(names)
+    colors = _colors(list(names))
+    for ax, stat in zip(axes.flat, stats):
+        v = np.asarray(table[stat], float)
+        fin = v[np.isfinite(v)]
+        edges = np.histogram_bin_edges(fin, 30) if len(fin) and np.ptp(fin) > 0 else 10
+        for name in dict.fromkeys(names):
+            x = v[(names == name) & np.isfinite(v)]
+            if len(x):
+                ax.hist(x, bins=edges, density=True, histtype="step", lw=1.4, color=colors[name], label=name)
+        for key in ("low", "high"):
+            if stat in limits and limits[stat][key] is not None:
+                ax.axvline(limits[stat][key], color="k", ls="--", lw=0.8)
+        ax.set_title(stat, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(stats):]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def setup(args: argparse.Namespace) -> int:
+    r = run(args)
+    rows = r["summary"]
+    cols = [("set", "{}"), ("n", "{}"), ("gc", "{:.3f}"), ("coding_density", "{:.3f}"), ("gene_aa", "{:.0f}"),
+            ("stop_rate", "{:.4f}"), ("markov_bpb", "{:.3f}"), ("js6_ratio", "{:.2f}"),
+            ("discriminator_auroc", "{:.3f}"), ("viable", "{:.2f}"), ("longest_match_max", "{}"),
+            ("pass_novel", "{:.2f}")]
+    cols = [c for c in cols if c[0] in rows[0]]
+    print("\t".join(c for c, _ in cols))
+    for row in rows:
+        print("\t".join(f.format(row[c]) if not isinstance(row[c], float) or math.isfinite(row[c]) else "nan"
+                        for c, f in cols))
+    print(f"thresholds from {rows[0]['n']} reference windows of {r['window']:,} bases; "
+          f"tables and plots in {args.out}/")
+    return 0
