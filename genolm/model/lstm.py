@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
+from genolm.errors import GenolmError
 from genolm.model.config import ModelConfig
 from genolm.model.transformer import RMSNorm, check_inputs, segment_ids
 
@@ -86,6 +87,22 @@ class LSTMBackbone(nn.Module):
         for block in self.layers[:n_blocks]:
             packed = block(packed)
         return norm(unpack_documents(packed, seg, pos))  # (B, T, d)
+
+
+    @torch.no_grad()
+    def forward_step(self, input_ids: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
+        """Hidden states (B, S, d) of tokens (B, S) that follow what ``state`` has read (per layer
+        the LSTM's (h, c); None: nothing yet), and the state after them: a causal model decodes
+        one token per call, with the work of one step and no window."""
+        if not self.cfg.causal:
+            raise GenolmError("step-by-step decoding needs a causal (one-direction) LSTM")
+        x = self.embed(input_ids)
+        new = []
+        for i, block in enumerate(self.layers):
+            h, st = block.lstm(block.norm(x), None if state is None else state[i])
+            x = x + block.out(h)
+            new.append(st)
+        return self.norm(x), new
 
 
 def pack_documents(x: torch.Tensor, doc_ids: torch.Tensor):

@@ -170,6 +170,18 @@ class Attention(nn.Module):
             y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(B, S, d))
 
+    def decode_step(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache_k: torch.Tensor,
+                    cache_v: torch.Tensor, pos: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """One new token per row (B, 1, d) at position ``pos`` ((1,) long tensor): its key and value
+        go into the cache, and it attends over the whole cache with ``visible`` (1, max_len) as the
+        mask.  Static shapes, no host sync: capturable in a CUDA graph."""
+        B, S, d = x.shape
+        q, k, v = self.project(x, cos, sin)
+        cache_k.index_copy_(2, pos, k)
+        cache_v.index_copy_(2, pos, v)
+        y = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=visible)
+        return self.out(y.transpose(1, 2).reshape(B, S, d))
+
 
 def document_mask(doc_ids: torch.Tensor, causal: bool) -> torch.Tensor:
     """(B, 1, T, T) boolean mask: query ``i`` may attend key ``j`` only within its own document
@@ -271,6 +283,10 @@ class Block(nn.Module):
         x = x + self.attn.forward_static(self.attn_norm(x), cos, sin, cache_k, cache_v, start)
         return x + self.mlp(self.mlp_norm(x))
 
+    def decode_step(self, x, cos, sin, cache_k, cache_v, pos, visible):
+        x = x + self.attn.decode_step(self.attn_norm(x), cos, sin, cache_k, cache_v, pos, visible)
+        return x + self.mlp(self.mlp_norm(x))
+
 
 # ---- model -----------------------------------------------------------------------------------------
 
@@ -366,9 +382,10 @@ class Transformer(nn.Module):
         return self.norm(x)
 
     def new_cache(self, batch: int, dtype: torch.dtype, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Empty per-layer key/value buffers (B, nh, max_len, hs) for :meth:`forward_static`."""
+        """Per-layer key/value buffers (B, nh, max_len, hs) for :meth:`forward_static` and
+        :meth:`decode_step`, zeroed (decode_step's masked keys must be finite)."""
         shape = (batch, self.cfg.n_heads, self.cfg.max_len, self.cfg.d_model // self.cfg.n_heads)
-        return [(torch.empty(shape, dtype=dtype, device=device), torch.empty(shape, dtype=dtype, device=device))
+        return [(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
                 for _ in self.layers]
 
     @torch.no_grad()
@@ -388,3 +405,17 @@ class Transformer(nn.Module):
         for block, (k, v) in zip(self.layers, cache):
             x = block.forward_static(x, cos, sin, k, v, start)
         return self.norm(x)
+
+    @torch.no_grad()
+    def decode_step(self, input_ids: torch.Tensor, pos: torch.Tensor,
+                    cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Hidden state (B, d) of one token per row (B, 1) at position ``pos`` (a (1,) long tensor on
+        the model's device, < max_len), after the cached tokens before it: what :meth:`forward_static`
+        gives, with static shapes and no host sync (the whole cache is read, masked past ``pos``),
+        so the step can be captured in a CUDA graph and replayed as ``pos`` advances."""
+        cos, sin = self.rope_cos.index_select(0, pos), self.rope_sin.index_select(0, pos)  # (1, hs)
+        visible = (torch.arange(self.cfg.max_len, device=pos.device) <= pos)[None]  # (1, max_len)
+        x = self.embed(input_ids)
+        for block, (k, v) in zip(self.layers, cache):
+            x = block.decode_step(x, cos, sin, k, v, pos, visible)
+        return self.norm(x)[:, -1]

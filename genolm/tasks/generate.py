@@ -41,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--prefix", default="gen", help="record id prefix (default: gen)")
+    p.add_argument("--condition", nargs="+", metavar="KEY=VALUE",
+                   help="sample conditions of a model from 'genolm env condition' (others: unknown)")
+    p.add_argument("--engine", default="auto", choices=ENGINES,
+                   help="auto: a CUDA graph per step on a GPU, eager on the CPU; compile: torch.compile too")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--no-progress", action="store_true")
 
@@ -56,6 +60,26 @@ def _prompt(text: str | None) -> str:
             raise GenolmError("no sequence in the prompt file", file=text)
         return first.seq
     return text.strip().upper()
+
+
+def condition_prefix(config: dict, tok, condition: list[str] | None, run: str) -> tuple[np.ndarray, int | None]:
+    """The ids every sequence starts after, and the training window: ``<sep>`` for a plain model;
+    for a model from ``genolm env condition``, one condition token per variable (``--condition``
+    values; unknown where not given), as its training windows began."""
+    from genolm.tokenize import SEP
+    from genolm.tokenize.conditions import ConditionCodec
+
+    if "conditions" not in config:
+        if condition:
+            raise GenolmError("--condition needs a conditioned model (from genolm env condition)", file=run,
+                              found="no condition layout in its config.json")
+        return np.array([SEP], np.int64), None
+    codec = ConditionCodec.from_dict(config["conditions"])
+    values = codec.parse(",".join(condition or []))
+    if not condition:
+        print(f"generate: no --condition given; sampling with every condition unknown "
+              f"(the model knows {', '.join(codec.names)})", file=sys.stderr)
+    return np.asarray(codec.ids(values, tok), np.int64), config.get("window")
 
 
 def filter_logits(logits, temperature: float, top_k: int, top_p: float):
@@ -74,44 +98,134 @@ def filter_logits(logits, temperature: float, top_k: int, top_p: float):
     return logits
 
 
+ENGINES = ("auto", "eager", "static", "graph", "compile")
+
+
+def choose(logits, noise, temperature: float, top_k: int, top_p: float):
+    """(B,) index of the next base: argmax at temperature 0, else a draw from the filtered
+    softmax by the Gumbel-max trick with ``noise`` (B, V) uniform in [0, 1) (so the draw is a pure
+    function of the noise, and sampling can live inside a CUDA graph)."""
+    import torch
+
+    if temperature == 0:
+        return logits.argmax(-1)
+    z = filter_logits(logits, temperature, top_k, top_p)
+    return (z - torch.log(-torch.log(noise.clamp_min(1e-30)))).argmax(-1)
+
+
 def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, length: int, *, temperature: float,
-                 top_k: int, top_p: float, generator, device: str, keep: int | None = None, step=None) -> np.ndarray:
-    """(rows, length) sampled token ids after ``prefix`` (ids, <sep> first), drawn among ``allowed``."""
+                 top_k: int, top_p: float, generator, device: str, keep: int | None = None, step=None,
+                 engine: str = "auto", fixed: int = 0, window: int | None = None) -> np.ndarray:
+    """(rows, length) sampled token ids after ``prefix`` (ids, <sep> first), drawn among ``allowed``.
+
+    Past the ``window`` (default: the model's max_len), generation continues from the last
+    ``keep`` tokens (default: half the window) re-read from position 0, after the first ``fixed``
+    tokens of ``prefix`` (condition tokens, which every training window started with).
+
+    Engines (transformers): ``eager`` runs each step from Python on a cache sliced to the tokens so
+    far; ``static`` runs a fixed-shape step (the whole cache, masked) that ``graph`` captures in a
+    CUDA graph and ``compile`` first compiles with torch.compile; ``auto``: graph on a GPU, eager
+    otherwise.  All draw from the same noise, so for the same seed they give the same bases up to
+    the rounding of the logits.  LSTMs run step by step on their state (no window)."""
     import torch
 
     from genolm.tasks.env_condition import bf16_on_cuda
 
-    backbone, head = model.backbone, model.lm_head
-    W = model.config.max_len
-    keep = keep or W // 2
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    cache = backbone.new_cache(rows, dtype, device)
+    if engine not in ENGINES:
+        raise GenolmError("unknown generation engine", expected=" | ".join(ENGINES), found=repr(engine))
+    if engine == "auto":
+        engine = "graph" if device.startswith("cuda") else "eager"
+    if engine in ("graph", "compile") and not device.startswith("cuda"):
+        raise GenolmError(f"the {engine} engine needs a CUDA device", found=device, hint="use --engine eager")
     allowed_t = torch.as_tensor(np.asarray(allowed, np.int64), device=device)
-    ctx = torch.as_tensor(np.asarray(prefix, np.int64), device=device)[None].expand(rows, -1)[:, -W:]
+    # every draw's noise up front, from the seeded generator: (length, rows, n_allowed)
+    noise = torch.rand((length, rows, len(allowed)), generator=generator, device=device)
+    ctx = torch.as_tensor(np.asarray(prefix, np.int64), device=device)[None].expand(rows, -1)
     out = torch.empty(rows, length, dtype=torch.long, device=device)
+    backbone, head = model.backbone, model.lm_head
+
+    def pick(h, t: int):
+        tok = allowed_t[choose(head(h).float()[:, allowed_t], noise[t], temperature, top_k, top_p)]
+        out[:, t] = tok
+        if step is not None:
+            step(rows)
+        return tok
+
     with torch.no_grad(), bf16_on_cuda(device):
-        h = backbone.forward_static(ctx, 0, cache)[:, -1]
-        pos = ctx.shape[1]
-        for t in range(length):
-            logits = head(h).float()[:, allowed_t]
-            if temperature == 0:
-                pick = logits.argmax(-1)
-            else:
-                probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)
-                pick = torch.multinomial(probs, 1, generator=generator)[:, 0]
-            tok = allowed_t[pick]
-            out[:, t] = tok
+        if model.config.family == "lstm":
+            h, state = backbone.forward_step(ctx)
+            for t in range(length):
+                tok = pick(h[:, -1], t)
+                if t + 1 < length:
+                    h, state = backbone.forward_step(tok[:, None], state)
+            return out.cpu().numpy()
+        W = min(window or model.config.max_len, model.config.max_len)
+        keep = keep or W // 2
+        if fixed >= keep:
+            raise GenolmError("the condition prefix fills the window", found=f"{fixed} tokens, window {W}")
+        head_ids = ctx[:, :fixed]
+        ctx = torch.cat([head_ids, ctx[:, fixed:][:, -(W - fixed):]], 1)
+        cache = backbone.new_cache(rows, torch.bfloat16 if device.startswith("cuda") else torch.float32, device)
+        tok = pick(backbone.forward_static(ctx, 0, cache)[:, -1], 0)
+        pos, t = ctx.shape[1], 1
+        if engine == "eager":
+            while t < length:
+                if pos == W:  # the window is full: continue from its last `keep` tokens, from position 0
+                    recent = torch.cat([head_ids, torch.cat([ctx[:, fixed:], out[:, :t]], 1)[:, fixed - keep:]], 1)
+                    h = backbone.forward_static(recent, 0, cache)[:, -1]
+                    pos = recent.shape[1]
+                else:
+                    h = backbone.forward_static(tok[:, None], pos, cache)[:, -1]
+                    pos += 1
+                tok = pick(h, t)
+                t += 1
+            return out.cpu().numpy()
+        # static shapes: the step reads its token, position and draw index from device buffers
+        tok_buf = tok[:, None].clone()
+        pos_buf = torch.tensor([pos], device=device)
+        t_buf = torch.tensor([t], device=device)
+
+        def static_step():
+            h = backbone.decode_step(tok_buf, pos_buf, cache)
+            z = noise.index_select(0, t_buf)[0]
+            new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p)]
+            out.index_copy_(1, t_buf, new[:, None])
+            tok_buf.copy_(new[:, None])
+            pos_buf.add_(1)
+            t_buf.add_(1)
+
+        run_step = static_step
+        if engine in ("graph", "compile") and t < length:
+            fn = torch.compile(static_step, dynamic=False) if engine == "compile" else static_step
+            tok0 = tok_buf.clone()
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):  # warm up (and compile) outside the graph, writing only the cache
+                    pos_buf.fill_(min(pos, W - 1))  # slot and the draw the next real step overwrites
+                    t_buf.fill_(t)
+                    fn()
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                fn()
+            tok_buf.copy_(tok0)
+            pos_buf.fill_(pos)
+            t_buf.fill_(t)
+            run_step = graph.replay
+        while t < length:
+            if pos == W:  # as in eager: refill from the last `keep` tokens, from position 0
+                recent = torch.cat([head_ids, torch.cat([ctx[:, fixed:], out[:, :t]], 1)[:, fixed - keep:]], 1)
+                tok = pick(backbone.forward_static(recent, 0, cache)[:, -1], t)
+                pos, t = recent.shape[1], t + 1
+                tok_buf.copy_(tok[:, None])
+                pos_buf.fill_(pos)
+                t_buf.fill_(t)
+                continue
+            run_step()
             if step is not None:
                 step(rows)
-            if t + 1 == length:
-                break
-            if pos == W:  # the window is full: continue from its last `keep` tokens, from position 0
-                recent = torch.cat([ctx, out[:, : t + 1]], 1)[:, -keep:]
-                h = backbone.forward_static(recent, 0, cache)[:, -1]
-                pos = recent.shape[1]
-            else:
-                h = backbone.forward_static(tok[:, None], pos, cache)[:, -1]
-                pos += 1
+            pos, t = pos + 1, t + 1
     return out.cpu().numpy()
 
 
@@ -120,7 +234,6 @@ def run(args: argparse.Namespace) -> dict:
 
     from genolm.io.atomic import atomic_file
     from genolm.tasks.embedding import resolve_device
-    from genolm.tokenize import SEP
     from genolm.train.checkpoint import load_model
 
     if args.num < 1 or args.length < 1 or args.batch_size < 1:
@@ -130,9 +243,9 @@ def run(args: argparse.Namespace) -> dict:
         raise GenolmError("sampling options out of range", expected="--temperature >= 0, 0 < --top-p <= 1, --top-k >= 0",
                           found=f"{args.temperature}, {args.top_p}, {args.top_k}")
     device = resolve_device(args.device)
-    model, tok, _ = load_model(args.model, device)
-    if not model.config.causal or model.config.family != "transformer":
-        raise GenolmError("genolm generate needs a causal transformer", file=args.model,
+    model, tok, config = load_model(args.model, device)
+    if not model.config.causal or model.config.family not in ("transformer", "lstm"):
+        raise GenolmError("genolm generate needs a causal transformer or LSTM", file=args.model,
                           found=f"{'causal' if model.config.causal else 'masked'} {model.config.family}")
     if getattr(tok, "kind", None) != "char" or tok.alphabet.name not in ("dna", "rna"):
         raise GenolmError("genolm generate needs a one-letter DNA/RNA tokenizer", found=tok.spec)
@@ -142,7 +255,8 @@ def run(args: argparse.Namespace) -> dict:
     bad = next((c for c in prompt if c not in letters + "N"), None)
     if bad is not None:
         raise GenolmError("the prompt has a letter the model cannot read", found=repr(bad), expected=letters)
-    prefix = np.r_[SEP, np.asarray(tok.encode(prompt), np.int64)] if prompt else np.array([SEP])
+    head, window = condition_prefix(config, tok, args.condition, args.model)
+    prefix = np.r_[head, np.asarray(tok.encode(prompt), np.int64)] if prompt else head
     model.eval()
     gen = torch.Generator(device=device).manual_seed(args.seed)
     bar = None
@@ -158,7 +272,9 @@ def run(args: argparse.Namespace) -> dict:
             rows = min(args.batch_size, args.num - done)
             ids = sample_batch(model, prefix, allowed, rows, args.length, temperature=args.temperature,
                                top_k=args.top_k, top_p=args.top_p, generator=gen, device=device,
-                               step=bar.update if bar else None)
+                               step=bar.update if bar else None, engine=args.engine,
+                               fixed=len(head) if args.condition or "conditions" in config else 0,
+                               window=window)
             for r in range(rows):
                 seq = prompt + "".join(symbol[int(i)] for i in ids[r])
                 f.write(f">{args.prefix}_{done + r + 1} seed={args.seed} temperature={args.temperature} "
