@@ -1,8 +1,13 @@
 """Generation speed: genolm generate's static-cache sampler vs Hugging Face ``generate`` on the same
 model exported as LlamaForCausalLM, in the same run: new tokens per second at batch 1 and 64.
 
-  python benchmarks/bench_generate.py --flavor base --device cuda --new 512 --out o
-  python benchmarks/bench_generate.py --flavor debug --device cpu --new 64 --batches 1 4 --out o
+  python benchmarks/bench_generate.py --flavor base --device cuda --new 512 --hf-compile --out o
+  python benchmarks/bench_generate.py --flavor debug --device cpu --new 64 --batches 1 4 --engines eager static --out o
+
+genolm rows, one per ``--engines`` entry (see genolm.tasks.generate.sample_batch): eager (a Python
+step on a sliced cache), graph (a fixed-shape step captured in a CUDA graph), compile (that step
+compiled by torch.compile, then captured); on a GPU with bf16 weights as ``genolm generate`` runs,
+plus "eager, autocast" (fp32 weights under bf16 autocast, the first version's form).
 
 An untrained model of --flavor (speed does not depend on the weights), sampling at temperature 1
 among A/C/G/T after a 16-base prompt.  HF rows: its default ``generate`` (dynamic cache), and with
@@ -26,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genolm.model import build_model, config_for, export_llama  # noqa: E402
-from genolm.tasks.generate import sample_batch  # noqa: E402
+from genolm.tasks.generate import bf16_weights, sample_batch  # noqa: E402
 from genolm.tokenize import SEP, get_tokenizer  # noqa: E402
 
 
@@ -50,9 +55,14 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--new", type=int, default=512, help="new tokens per sequence")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--engines", nargs="+", default=["eager", "graph", "compile"])
     ap.add_argument("--hf-compile", action="store_true", help="also HF's static cache (compiled by transformers)")
+    ap.add_argument("--check", action="store_true",
+                    help="also: how many rows each engine draws exactly as eager does (same seed)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     dev = args.device
     tok = get_tokenizer("char")
     torch.manual_seed(0)
@@ -67,21 +77,45 @@ def main() -> None:
                      "tokens_per_s": round(batch * args.new / seconds, 1), "params": model.num_params(),
                      "flavor": args.flavor, "device": dev, "note": note})
         print(f"{engine:28s} batch {batch:3d}: {batch * args.new / seconds:10,.0f} new tokens/s ({seconds:.2f} s)", flush=True)
+        save()
+
+    def save():  # after every row: a run cut off by its time limit keeps what it measured
+        (out / f"bench_generate_{dev.split(':')[0]}.json").write_text(json.dumps(rows, indent=1) + "\n")
 
     gen = torch.Generator(device=dev).manual_seed(0)
-    for b in args.batches:
-        add("genolm", b, timed(lambda: sample_batch(model, prompt, letters, b, args.new, temperature=1.0, top_k=0,
-                                                     top_p=1.0, generator=gen, device=dev), dev))
+
+    def ours(m, b, engine):
+        return lambda: sample_batch(m, prompt, letters, b, args.new, temperature=1.0, top_k=0, top_p=1.0,
+                                    generator=gen, device=dev, engine=engine)
+
     if dev.startswith("cuda"):
+        for b in args.batches:
+            add("genolm eager, autocast", b, timed(ours(model, b, "eager"), dev))
         half = build_model(cfg).to(dev).eval()
         half.load_state_dict(model.state_dict())
-        rope = (half.backbone.rope_cos, half.backbone.rope_sin)
-        half.to(torch.bfloat16)
-        half.backbone.rope_cos, half.backbone.rope_sin = rope  # positions stay fp32
+        bf16_weights(half)
+    else:
+        half = model
+    for engine in args.engines:
         for b in args.batches:
-            add("genolm bf16", b, timed(lambda: sample_batch(half, prompt, letters, b, args.new, temperature=1.0,
-                                                             top_k=0, top_p=1.0, generator=gen, device=dev), dev))
-        del half
+            try:
+                add(f"genolm {engine}", b, timed(ours(half, b, engine), dev))
+            except Exception as e:  # a failed engine is a result too
+                print(f"genolm {engine}, batch {b}: failed: {type(e).__name__}: {str(e)[:300]}")
+                rows.append({"engine": f"genolm {engine}", "batch": b, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+    if args.check:
+        ref = sample_batch(half, prompt, letters, 8, args.new, temperature=1.0, top_k=0, top_p=1.0,
+                           generator=torch.Generator(device=dev).manual_seed(5), device=dev, engine="eager")
+        for engine in args.engines:
+            got = sample_batch(half, prompt, letters, 8, args.new, temperature=1.0, top_k=0, top_p=1.0,
+                               generator=torch.Generator(device=dev).manual_seed(5), device=dev, engine=engine)
+            same = (got == ref).all(1)
+            first = [int(np.argmax(g != r)) if (g != r).any() else args.new for g, r in zip(got, ref)]
+            print(f"check {engine:8s}: {int(same.sum())}/8 rows as eager draws them; first difference at "
+                  f"token {first}", flush=True)
+            rows.append({"check": engine, "identical_rows": int(same.sum()), "rows": 8, "first_difference": first})
+        save()
+    del half
     try:
         from transformers import LlamaForCausalLM
     except ImportError:
@@ -114,15 +148,13 @@ def main() -> None:
                                  "error": f"{type(e).__name__}: {str(e)[:300]}"})
     best_hf: dict[int, float] = {}
     for r in rows:
-        if r["engine"].startswith("HF") and "tokens_per_s" in r:
+        if r.get("engine", "").startswith("HF") and "tokens_per_s" in r:
             best_hf[r["batch"]] = max(best_hf.get(r["batch"], 0.0), r["tokens_per_s"])
     print("\nratio genolm / best HF form measured:")
     for r in rows:
-        if r["engine"].startswith("genolm") and r["batch"] in best_hf:
-            print(f"  {r['engine']:14s} batch {r['batch']:3d}: {r['tokens_per_s'] / best_hf[r['batch']]:.2f}x")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"bench_generate_{dev.split(':')[0]}.json").write_text(json.dumps(rows, indent=1) + "\n")
+        if r.get("engine", "").startswith("genolm") and r["batch"] in best_hf and "tokens_per_s" in r:
+            print(f"  {r['engine']:24s} batch {r['batch']:3d}: {r['tokens_per_s'] / best_hf[r['batch']]:.2f}x")
+    save()
 
 
 if __name__ == "__main__":

@@ -217,3 +217,14 @@ def test_condition_or_graph_engine_refused_where_they_cannot_work(tmp_path, caps
     assert code == 2 and "needs a conditioned model" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(argv + ["--engine", "graph"], capsys)
     assert code == 2 and "needs a CUDA device" in err and not (tmp_path / "g.fa").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.parametrize("engine", ["graph", "compile"])
+def test_cuda_graph_engines_follow_eager_on_a_gpu(engine):
+    m = model(max_len=32).cuda()
+    prefix = np.r_[SEP, TOK.encode("ACGTAC")].astype(np.int64)
+    kw = dict(temperature=1.0, top_k=0, top_p=1.0, device="cuda")
+    eager = sample_batch(m, prefix, LETTERS, 8, 80, generator=torch.Generator("cuda").manual_seed(3), engine="eager", **kw)
+    got = sample_batch(m, prefix, LETTERS, 8, 80, generator=torch.Generator("cuda").manual_seed(3), engine=engine, **kw)
+    assert (got[:, :10] == eager[:, :10]).mean() > 0.9 and set(np.unique(got)) <= set(LETTERS)

@@ -184,19 +184,14 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         tok_buf = tok[:, None].clone()
         pos_buf = torch.tensor([pos], device=device)
         t_buf = torch.tensor([t], device=device)
+        bufs = (backbone, head, tok_buf, pos_buf, t_buf, cache, noise, out, allowed_t, temperature, top_k, top_p)
 
         def static_step():
-            h = backbone.decode_step(tok_buf, pos_buf, cache)
-            z = noise.index_select(0, t_buf)[0]
-            new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p)]
-            out.index_copy_(1, t_buf, new[:, None])
-            tok_buf.copy_(new[:, None])
-            pos_buf.add_(1)
-            t_buf.add_(1)
+            (_compiled_step() if engine == "compile" else _static_step)(*bufs)
 
         run_step = static_step
         if engine in ("graph", "compile") and t < length:
-            fn = torch.compile(static_step, dynamic=False) if engine == "compile" else static_step
+            fn = static_step
             tok0 = tok_buf.clone()
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
@@ -229,6 +224,43 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
     return out.cpu().numpy()
 
 
+def _static_step(backbone, head, tok_buf, pos_buf, t_buf, cache, noise, out, allowed_t, temperature: float,
+                 top_k: int, top_p: float) -> None:
+    """One decoding step on device buffers only: the token in ``tok_buf`` at ``pos_buf`` goes
+    through the model, the next one is drawn with ``noise[t_buf]`` into ``out[:, t_buf]`` and
+    ``tok_buf``, and both counters advance."""
+    h = backbone.decode_step(tok_buf, pos_buf, cache)
+    z = noise.index_select(0, t_buf)[0]
+    new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p)]
+    out.index_copy_(1, t_buf, new[:, None])
+    tok_buf.copy_(new[:, None])
+    pos_buf.add_(1)
+    t_buf.add_(1)
+
+
+_COMPILED: list = []
+
+
+def _compiled_step():
+    """:func:`_static_step` through torch.compile, made once (recompiled per shape, not per call)."""
+    import torch
+
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(_static_step, dynamic=False))
+    return _COMPILED[0]
+
+
+def bf16_weights(model):
+    """The model with bf16 weights for decoding on a GPU (rotary tables stay fp32), in place."""
+    import torch
+
+    rope = getattr(model.backbone, "rope_cos", None), getattr(model.backbone, "rope_sin", None)
+    model.to(torch.bfloat16)
+    if rope[0] is not None:
+        model.backbone.rope_cos, model.backbone.rope_sin = rope
+    return model
+
+
 def run(args: argparse.Namespace) -> dict:
     import torch
 
@@ -258,6 +290,8 @@ def run(args: argparse.Namespace) -> dict:
     head, window = condition_prefix(config, tok, args.condition, args.model)
     prefix = np.r_[head, np.asarray(tok.encode(prompt), np.int64)] if prompt else head
     model.eval()
+    if device.startswith("cuda") and model.config.family == "transformer":
+        bf16_weights(model)  # as autocast would cast them, once, and no casts inside a compiled step
     gen = torch.Generator(device=device).manual_seed(args.seed)
     bar = None
     if not args.no_progress and sys.stderr.isatty():
