@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU runs behind BENCHMARKS.md's issue-8 rows (genolm generate + genolm viability), one GPU,
-# three calls on one warm machine (WORK keeps the runs between them):
+# PART names one or more of the steps below, run in that order in one call (WORK keeps the runs
+# between steps; a machine released between calls loses it, so train and judge go in one call):
 #   PART=train bash benchmarks/run_gpu_issue8.sh OUTDIR
 #       the bacteria split (first 90% of every record trains, last 10% is held out), genolm prepare
 #       (char, windows of 2048), then at once on the one GPU: a causal `small` transformer and a
@@ -24,7 +25,8 @@ WORK=${WORK:-.gpu-work/issue8}; GENOMES=${GENOMES:-.gpu-data/bacteria}; MINUTES=
 export PYTHONUNBUFFERED=1
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/log.txt"; }
-case ${PART:?PART=train, judge or speed} in
+for part in ${PART:?PART=train, judge and/or speed}; do
+case $part in
 train)
   rm -rf "$WORK"; mkdir -p "$WORK"
   stamp "split"
@@ -63,3 +65,4 @@ speed)
   stamp "done"
   ;;
 esac
+done
