@@ -36,12 +36,12 @@ train)
       --val-fraction 0.02 --out "$WORK/corpus" --no-progress 2>&1 | tail -3 | tee -a "$OUT/log.txt"
   stamp "pretrain transformer and LSTM ($MINUTES min each, together), Markov on the CPU"
   P="python3 -m genolm pretrain --data $WORK/corpus --model ${FLAVOR:-small} --objective clm --minutes $MINUTES --steps 100000 --batch-size ${BATCH:-64} --lr 2e-3"
-  (OMP_NUM_THREADS=2 $P --out "$WORK/tf" --family transformer ${COMPILE---compile} > "$OUT/pretrain_tf.log" 2>&1) &
-  (OMP_NUM_THREADS=2 $P --out "$WORK/lstm" --family lstm > "$OUT/pretrain_lstm.log" 2>&1) &
+  (OMP_NUM_THREADS=2 $P --out "$WORK/tf" --family transformer ${COMPILE---compile} > "$WORK/pretrain_tf.log" 2>&1) &
+  (OMP_NUM_THREADS=2 $P --out "$WORK/lstm" --family lstm > "$WORK/pretrain_lstm.log" 2>&1) &
   (OMP_NUM_THREADS=8 python3 benchmarks/bench_generate_quality.py markov --work "$WORK" --orders 6 8 10 12 --num ${NUM:-200} \
-      > "$OUT/markov.log" 2>&1; cp "$WORK/markov.json" "$OUT/") &
+      > "$WORK/markov.log" 2>&1; cp "$WORK/markov.json" "$OUT/") &
   wait
-  tail -n 3 "$OUT/pretrain_tf.log" "$OUT/pretrain_lstm.log" "$OUT/markov.log"
+  for f in pretrain_tf pretrain_lstm markov; do echo "== $f" >> "$OUT/log.txt"; grep -v "it/s\]" "$WORK/$f.log" >> "$OUT/log.txt"; done
   stamp "done"
   ;;
 judge)
