@@ -9,6 +9,11 @@
       counts take them in and WORK/markov.fasta gets --num samples of --length bases.
       WORK/markov.json: validation bits per base per order.
 
+  python benchmarks/bench_generate_quality.py selfcheck --model RUN --sets a.fasta b.fasta --reference heldout.fasta
+      Bits per base of the first 2,000 bases of each sequence under RUN (one full pass each, as
+      training scores), per set next to held-out windows: samples drawn correctly from a model
+      score about as its real data does; far worse means the sampler does not follow the model.
+
 Nothing here reads the held-out bases to choose anything.
 """
 
@@ -82,6 +87,24 @@ def markov(args) -> None:
     print(f"best order {best['order']}; {args.num} samples of {args.length} bases in {work / 'markov.fasta'}")
 
 
+def selfcheck(args) -> None:
+    from genolm.tasks.embedding import resolve_device
+    from genolm.tasks.evolve import sequence_bits
+    from genolm.tokenize import SEP
+    from genolm.train.checkpoint import load_model
+
+    device = resolve_device(args.device)
+    model, tok, _ = load_model(args.model, device)
+    n = min(args.length, model.config.max_len - 1)
+    ref = "".join(r.seq for r in read_records(args.reference, case="upper"))
+    real = [ref[i * n: (i + 1) * n] for i in range(min(args.num, len(ref) // n))]
+    for name, seqs in [("held-out windows", real)] + [(f, [r.seq[:n] for r in read_records(f)][: args.num])
+                                                       for f in args.sets]:
+        rows = [np.r_[SEP, np.asarray(tok.encode(s), np.int64)] for s in seqs]
+        bits = sequence_bits(model, tok, rows, device)
+        print(f"selfcheck {args.model}: {name}: {np.mean(bits):.4f} bits per base ({len(seqs)} x {n})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="stage", required=True)
@@ -96,8 +119,15 @@ def main() -> None:
     p.add_argument("--length", type=int, default=5000)
     p.add_argument("--val-bases", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("selfcheck")
+    p.add_argument("--model", required=True)
+    p.add_argument("--sets", nargs="+", required=True)
+    p.add_argument("--reference", required=True)
+    p.add_argument("--num", type=int, default=50)
+    p.add_argument("--length", type=int, default=2000)
+    p.add_argument("--device", default="auto")
     args = ap.parse_args()
-    split(args) if args.stage == "split" else markov(args)
+    {"split": split, "markov": markov, "selfcheck": selfcheck}[args.stage](args)
 
 
 if __name__ == "__main__":

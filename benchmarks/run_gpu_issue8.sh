@@ -50,7 +50,15 @@ judge)
     python3 -m genolm generate --model "$WORK/$m" --num ${NUM:-200} --length 5000 --batch-size 200 --seed 1 --device ${DEVICE:-cuda} \
         --temperature 1 --prefix "$m" --out "$WORK/$m.fasta" --no-progress 2>&1 | tee -a "$OUT/log.txt"
   done
-  cp "$WORK/tf.fasta" "$WORK/genolm_transformer.fasta"; cp "$WORK/lstm.fasta" "$WORK/genolm_lstm.fasta"
+  stamp "generate from lstm on the CPU"  # the LSTM's GPU samples did not follow the model in a first run
+  OMP_NUM_THREADS=16 python3 -m genolm generate --model "$WORK/lstm" --num ${NUM:-200} --length 5000 --batch-size 200 \
+      --seed 1 --device cpu --temperature 1 --prefix lstm_cpu --out "$WORK/lstm_cpu.fasta" --no-progress 2>&1 | tee -a "$OUT/log.txt"
+  for m in tf lstm; do
+    sets="$WORK/$m.fasta"; [ $m = lstm ] && sets="$sets $WORK/lstm_cpu.fasta"
+    python3 benchmarks/bench_generate_quality.py selfcheck --model "$WORK/$m" --sets $sets --reference "$WORK/heldout.fasta" \
+        --device ${DEVICE:-cuda} 2>&1 | tee -a "$OUT/log.txt"
+  done
+  cp "$WORK/tf.fasta" "$WORK/genolm_transformer.fasta"; cp "$WORK/lstm_cpu.fasta" "$WORK/genolm_lstm.fasta"
   stamp "viability"
   python3 -m genolm viability "$WORK/genolm_transformer.fasta" "$WORK/genolm_lstm.fasta" "$WORK/markov.fasta" \
       --reference "$WORK/heldout.fasta" --train "$WORK/train.fasta" --window 5000 --max-reference 1000 \
