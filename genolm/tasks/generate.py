@@ -1,18 +1,28 @@
-"""Sample new sequences from a causal genolm model.
+"""Sample new sequences from a causal genolm model (a transformer or an LSTM).
 
-Batched sampling with a preallocated key/value cache: the prompt (``<sep>`` and ``--prompt``) is
-run once, then one token per step for every row of the batch, bf16 on a GPU.  Only A/C/G/T (U for
-RNA models) are sampled.  Sequences longer than the model's window continue from the last half
-window: the cache is refilled with those tokens at positions from 0, as the model saw windows in
-training.  The same ``--seed``, batch size and device give the same sequences.  Records are
+Batched sampling: the prompt (``<sep>``, or a conditioned model's condition tokens, then
+``--prompt``) is run once, then one token per step for every row of the batch.  Transformers keep
+a preallocated key/value cache; on a GPU the weights are cast to bf16 and each step is a CUDA
+graph replay (``--engine graph``), or a torch.compile'd step captured the same way (``--engine
+compile``: faster once compiled, a minute of compiling first); ``--engine eager`` runs the step
+from Python.  LSTMs carry their state from step to step.  Only A/C/G/T (U for RNA models) are
+sampled.  Past a transformer's window, generation continues from the last half window: the cache
+is refilled with those tokens at positions from 0 (after the condition tokens), as the model saw
+windows in training.
+
+Each draw is the Gumbel-max of the filtered logits plus noise drawn up front from ``--seed``, so
+the same seed, batch size and device give the same sequences on the CPU; on a GPU, kernels that
+round differently from run to run can change a rare draw, and the sequence after it.  Records are
 written as each batch finishes, to a temporary file renamed onto ``--out`` at the end.
 
 ``--temperature 0`` is greedy decoding (the most likely base every time); ``--top-k`` and
-``--top-p`` cut the distribution before sampling.
+``--top-p`` cut the distribution before sampling.  ``--condition KEY=VALUE ...`` samples a model
+from ``genolm env condition`` under those conditions (the others unknown).
 
 Example:
   genolm generate --model run --num 200 --length 5000 --out gen.fasta --temperature 0.9 --seed 1
   genolm generate --model run --num 10 --length 1000 --prompt ATGAAACGC --out primed.fasta
+  genolm generate --model ocean --num 50 --length 2000 --condition temperature_c=25 layer=SUR --out warm.fasta
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import numpy as np
 
 from genolm.errors import GenolmError
 
-HELP = "sample new sequences from a causal model (batched, KV cache, seeded)"
+HELP = "sample new sequences from a causal model (batched, KV cache, CUDA graphs, seeded)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -298,6 +298,9 @@ def run(args: argparse.Namespace) -> dict:
         raise GenolmError("option out of range", expected="--window >= 0, --max-reference >= 4, --folds >= 2, "
                           "--max-match >= 1", found=f"{args.window}, {args.max_reference}, {args.folds}, "
                           f"{args.max_match}")
+    for path in list(args.train) + list(args.reference):  # before any long work
+        if not Path(path).is_file():
+            raise GenolmError("no such training file" if path in args.train else "no such reference file", file=path)
     progress = not args.no_progress
     rng = np.random.default_rng(args.seed)
     sets = []
@@ -395,8 +398,6 @@ def memorisation(train: list[str], seqs: list[str], progress: bool) -> dict[str,
 
     corpus = []
     for path in train:
-        if not Path(path).is_file():
-            raise GenolmError("no such training file", file=path)
         corpus.extend(r.seq for r in read_records(path, case="upper"))
     index = MatchIndex.build(corpus, k=31)
     del corpus
