@@ -92,6 +92,10 @@ def test_match_index_finds_the_longest_exact_match_like_a_scan():
             assert strand_seq[m.query_start: m.query_start + m.length] == \
                 corpus[m.record][m.record_start: m.record_start + m.length]
     assert index.longest_match("ACGT" * 3).length == 0  # shorter than any k-mer hit
+    # one substitution splits a copy into two matches on the same diagonal: the longer one counts
+    copy = list(corpus[0][50:150])
+    copy[40] = {"A": "C", "C": "G", "G": "T", "T": "A"}[copy[40]]
+    assert index.longest_match("".join(copy)).length == brute_longest("".join(copy), corpus, 8) == 59
     # joined, the records would hold AAAACCCC whole: a match never spans two records
     assert MatchIndex.build(["A" * 5, "C" * 5], k=4).longest_match("AAAACCCC").length == 4
 
