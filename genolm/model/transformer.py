@@ -173,7 +173,7 @@ class Attention(nn.Module):
     def decode_step(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache_k: torch.Tensor,
                     cache_v: torch.Tensor, pos: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """One new token per row (B, 1, d) at position ``pos`` ((1,) long tensor): its key and value
-        go into the cache, and it attends over the whole cache with ``visible`` (1, max_len) as the
+        go into the cache, and it attends over the whole cache with ``visible`` (1, cache length) as the
         mask.  Static shapes, no host sync: capturable in a CUDA graph."""
         B, S, d = x.shape
         q, k, v = self.project(x, cos, sin)
@@ -381,10 +381,13 @@ class Transformer(nn.Module):
             x = block.forward_cached(x, cos, sin, k, v, mask)
         return self.norm(x)
 
-    def new_cache(self, batch: int, dtype: torch.dtype, device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per-layer key/value buffers (B, nh, max_len, hs) for :meth:`forward_static` and
-        :meth:`decode_step`, zeroed (decode_step's masked keys must be finite)."""
-        shape = (batch, self.cfg.n_heads, self.cfg.max_len, self.cfg.d_model // self.cfg.n_heads)
+    def new_cache(self, batch: int, dtype: torch.dtype, device, length: int | None = None
+                  ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per-layer key/value buffers (B, nh, length, hs) for :meth:`forward_static` and
+        :meth:`decode_step` (``length``: the positions decoding will reach, at most and by default
+        max_len; decode_step reads all of them every step), zeroed (its masked keys must be finite)."""
+        length = min(length or self.cfg.max_len, self.cfg.max_len)
+        shape = (batch, self.cfg.n_heads, length, self.cfg.d_model // self.cfg.n_heads)
         return [(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
                 for _ in self.layers]
 
@@ -397,9 +400,9 @@ class Transformer(nn.Module):
         if not self.cfg.causal:
             raise GenolmError("a key/value cache needs a causal model")
         S = input_ids.shape[1]
-        if start + S > self.cfg.max_len:
-            raise GenolmError("position beyond the model's max_len", expected=f"<= {self.cfg.max_len}",
-                              found=str(start + S))
+        if start + S > cache[0][0].shape[2]:
+            raise GenolmError("position beyond the cache (the model's max_len at most)",
+                              expected=f"<= {cache[0][0].shape[2]}", found=str(start + S))
         cos, sin = self.rope_cos[start: start + S], self.rope_sin[start: start + S]
         x = self.embed(input_ids)
         for block, (k, v) in zip(self.layers, cache):
@@ -410,11 +413,11 @@ class Transformer(nn.Module):
     def decode_step(self, input_ids: torch.Tensor, pos: torch.Tensor,
                     cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Hidden state (B, d) of one token per row (B, 1) at position ``pos`` (a (1,) long tensor on
-        the model's device, < max_len), after the cached tokens before it: what :meth:`forward_static`
+        the model's device, inside the cache), after the cached tokens before it: what :meth:`forward_static`
         gives, with static shapes and no host sync (the whole cache is read, masked past ``pos``),
         so the step can be captured in a CUDA graph and replayed as ``pos`` advances."""
         cos, sin = self.rope_cos.index_select(0, pos), self.rope_sin.index_select(0, pos)  # (1, hs)
-        visible = (torch.arange(self.cfg.max_len, device=pos.device) <= pos)[None]  # (1, max_len)
+        visible = (torch.arange(cache[0][0].shape[2], device=pos.device) <= pos)[None]  # (1, cache length)
         x = self.embed(input_ids)
         for block, (k, v) in zip(self.layers, cache):
             x = block.decode_step(x, cos, sin, k, v, pos, visible)

@@ -175,7 +175,9 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
             raise GenolmError("the condition prefix fills the window", found=f"{fixed} tokens, window {W}")
         head_ids = ctx[:, :fixed]
         ctx = torch.cat([head_ids, ctx[:, fixed:][:, -(W - fixed):]], 1)
-        cache = backbone.new_cache(rows, torch.bfloat16 if device.startswith("cuda") else torch.float32, device)
+        # the positions decoding reaches: a static step reads the whole cache, so no more than that
+        reach = min(W, ctx.shape[1] + length - 1)
+        cache = backbone.new_cache(rows, torch.bfloat16 if device.startswith("cuda") else torch.float32, device, reach)
         tok = pick(backbone.forward_static(ctx, 0, cache)[:, -1], 0)
         pos, t = ctx.shape[1], 1
         if engine == "eager":
@@ -207,7 +209,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(3):  # warm up (and compile) outside the graph, writing only the cache
-                    pos_buf.fill_(min(pos, W - 1))  # slot and the draw the next real step overwrites
+                    pos_buf.fill_(min(pos, reach - 1))  # slot and the draw the next real step overwrites
                     t_buf.fill_(t)
                     fn()
             torch.cuda.current_stream().wait_stream(side)
