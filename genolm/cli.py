@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "evolve": "genolm.tasks.evolve",
     "generate": "genolm.tasks.generate",
     "viability": "genolm.tasks.viability",
+    "report": "genolm.tasks.report",
 }
 
 

@@ -167,7 +167,8 @@ def test_parser_builds_every_command():
                "score": ["x.fa", "--model", "run", "--out", "o.parquet"],
                "evolve": ["--data", "x.fa", "--until", "2004", "--out", "o"],
                "generate": ["--model", "run", "--length", "100", "--out", "g.fa"],
-               "viability": ["g.fa", "--reference", "r.fa", "--out", "o"]}
+               "viability": ["g.fa", "--reference", "r.fa", "--out", "o"],
+               "report": ["run", "--out", "r.html"]}
     for name in COMMANDS:
         args = parser.parse_args([name] + minimal.get(name, ["x.fa"]))
         assert args.command == name and callable(args._setup)

@@ -15,7 +15,7 @@ nearest sampled neighbours in PCA space (majority of ``--neighbours``; noise vot
 and time grow linearly with the input.
 
 Writes to --out (atomically): ``bins.tsv`` (id, file, length, bin; ``unbinned`` for none),
-``bins/BIN.fasta`` (one per bin, and ``unbinned.fasta``), ``map.png`` (the UMAP of the clustered
+``bins/BIN.fasta`` (one per bin, and ``unbinned.fasta``), ``map.tsv`` and ``map.png`` (the UMAP of the clustered
 sample, coloured by bin and, with ``--truth``, by genome) and ``summary.json`` (bins, sizes,
 options, sequences/s).  With ``--truth`` (TSV with a read and a genome column: ``genolm simulate``'s
 truth.tsv, or CAMISIM's reads_mapping.tsv; a read's /1 or /2 suffix is ignored) it also scores the bins —
@@ -337,5 +337,10 @@ def run(args: argparse.Namespace) -> dict:
         if layout:
             truth_of = None if truth is None else [truth.get(_strip_mate(ids[k]), "?") for k in layout["rows"]]
             plot_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", label)
+            with open(tmp / "map.tsv", "w") as f:  # the map's points, for genolm report
+                f.write("id\tx\ty\tbin" + ("\tgenome" if truth_of else "") + "\n")
+                for j, k in enumerate(layout["rows"]):
+                    x, y = layout["xy"][j][:2]
+                    f.write(f"{ids[k]}\t{x:.4f}\t{y:.4f}\t{names[k]}" + (f"\t{truth_of[j]}" if truth_of else "") + "\n")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary

@@ -1,0 +1,520 @@
+"""One self-contained HTML page from what genolm commands leave behind: a section per output,
+each with a plain-language summary sentence, its plots and its key tables.
+
+The commands write data (JSON, JSONL, TSV, Parquet); this module reads it and draws.  Interactive
+plots (zoom, hover) are Plotly figures, whose JavaScript bundle is inlined once, so the page needs
+no network; pictures a command already drew are inlined as PNG.  :func:`discover` tells what each
+path is (a pretrain run, a fine-tuning, a bin, viability or evolve folder, ...); :func:`render`
+writes the page.
+
+>>> kind_of(Path("no/such/place")) is None
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f"]
+
+
+@dataclass
+class Section:
+    """One output's part of the page."""
+
+    title: str
+    kind: str
+    path: str
+    summary: str
+    figures: list = field(default_factory=list)  # ("plotly", figure dict) | ("png", path) | ("note", text)
+    tables: list = field(default_factory=list)  # (caption, header list, rows list)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise GenolmError(f"cannot read this JSON ({err})", file=str(path)) from None
+
+
+def _jsonl(path: Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise GenolmError("bad JSON line", file=str(path), line=n) from None
+    return rows
+
+
+def _tsv(path: Path) -> tuple[list[str], list[list[str]]]:
+    lines = path.read_text().splitlines()
+    if not lines:
+        return [], []
+    return lines[0].split("\t"), [ln.split("\t") for ln in lines[1:] if ln]
+
+
+def kind_of(path: Path) -> str | None:
+    """What genolm output ``path`` is (see the module docstring), or None."""
+    p = Path(path)
+    if p.is_dir():
+        if (p / "finetune.json").is_file():
+            return "finetune"
+        if (p / "results.tsv").is_file() and (p / "run.json").is_file():
+            return "bench"
+        if (p / "forecast.json").is_file():
+            return "evolve"
+        if (p / "summary.json").is_file():
+            s = _json(p / "summary.json")
+            if isinstance(s, dict) and s.get("command") == "bin":
+                return "bin"
+            if isinstance(s, dict) and "thresholds" in s:
+                return "viability"
+            if isinstance(s, dict) and isinstance(s.get("seasons"), list):
+                return "backtest"
+        if (p / "fit.json").is_file():
+            return "env fit"
+        if (p / "held_out.npz").is_file():
+            return "env condition"
+        if (p / "metrics.jsonl").is_file() and (p / "checkpoint" / "config.json").is_file():
+            return "pretrain"
+        return None
+    if p.is_file() and p.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(p).metadata or {}
+        if b"genolm_embed" in meta:
+            return "embed"
+        if b"genolm" in meta:
+            return "score"
+    return None
+
+
+def discover(paths: list[str]) -> list[tuple[str, Path]]:
+    """(kind, path) of every genolm output in ``paths`` (a folder holding several outputs, such
+    as a bench folder's fine-tunings, counts as itself; an unknown folder is searched one level
+    down)."""
+    found = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise GenolmError("no such file or folder", file=str(p))
+        kind = kind_of(p)
+        if kind:
+            found.append((kind, p))
+            continue
+        inner = [(kind_of(q), q) for q in sorted(p.iterdir()) if not q.name.startswith(".")] if p.is_dir() else []
+        inner = [(k, q) for k, q in inner if k]
+        if not inner:
+            raise GenolmError("not a genolm output", file=str(p),
+                              expected="a folder or file written by a genolm command (pretrain, finetune, bench, bin, "
+                                       "env, evolve, viability, embed, score)")
+        found.extend(inner)
+    return found
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _line(xs, ys, name, color, dash=None, axis="y"):
+    trace = {"type": "scatter", "mode": "lines+markers" if len(xs) < 40 else "lines", "x": list(xs),
+             "y": [None if (y is None or (isinstance(y, float) and not math.isfinite(y))) else y for y in ys],
+             "name": name, "line": {"color": color}, "yaxis": axis}
+    if dash:
+        trace["line"]["dash"] = dash
+    return trace
+
+
+def _layout(title, xlabel, ylabel, **kw):
+    out = {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": xlabel}},
+           "yaxis": {"title": {"text": ylabel}}, "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+           "height": 360, "legend": {"orientation": "h", "y": -0.25}, "template": None}
+    out.update(kw)
+    return out
+
+
+def _fmt(v, digits=3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return "–"
+        return f"{v:,.{digits}f}" if abs(v) < 1e5 else f"{v:,.0f}"
+    return str(v)
+
+
+def _params(n) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def pretrain_section(path: Path) -> Section:
+    rows = _jsonl(path / "metrics.jsonl")
+    config = _json(path / "checkpoint" / "config.json")
+    meta = _json(path / "checkpoint" / "meta.json") if (path / "checkpoint" / "meta.json").is_file() else {}
+    train = {r["step"]: r for r in rows if "loss" in r}  # the last line of a step wins (after --resume)
+    val = {r["step"]: r for r in rows if "val_bpb" in r}
+    model = config.get("model", {})
+    family = model.get("family", "transformer")
+    objective = config.get("objective", "clm")
+    what = f"{'causal' if objective == 'clm' else 'masked'} {family}"
+    size = f"{model.get('n_layers', '?')} × {model.get('d_model', '?')}"
+    if val:
+        last = val[max(val)]
+        best = min(v["val_bpb"] for v in val.values())
+        summary = (f"genolm trained a {what} ({size}) for {max(train or val):,} steps"
+                   f"{' on ' + format(meta['tokens_seen'], ',') + ' tokens' if meta.get('tokens_seen') else ''}; "
+                   f"it predicts held-out{' masked' if objective == 'mlm' else ''} bases at {last['val_bpb']:.3f} "
+                   f"bits each (best {best:.3f}; "
+                   f"2.000 is a blind guess among A, C, G and T).")
+    else:
+        summary = f"genolm trained a {what} ({size}) for {max(train):,} steps; no validation was logged."
+    figs = []
+    if train:
+        steps = sorted(train)
+        traces = [_line(steps, [train[s]["loss"] for s in steps], "training loss (nats/token)", PALETTE[0])]
+        lay = _layout("Training curve", "step", "training loss (nats per token)")
+        if val:
+            vs = sorted(val)
+            traces.append(_line(vs, [val[s]["val_bpb"] for s in vs], "validation bits per base", PALETTE[1],
+                                axis="y2"))
+            lay["yaxis2"] = {"title": {"text": "validation bits per base"}, "overlaying": "y", "side": "right"}
+            lay["margin"]["r"] = 70
+        figs.append(("plotly", {"data": traces, "layout": lay}))
+    table_rows = [["model", what], ["layers × width", size], ["window", _fmt(config.get("window"))],
+                  ["steps", _fmt(max(train or val))], ["tokens seen", _fmt(meta.get("tokens_seen"))]]
+    if val:
+        table_rows.append(["validation bits per base (last)", _fmt(val[max(val)]["val_bpb"], 4)])
+    speeds = [r.get("tokens_per_s") for r in train.values() if r.get("tokens_per_s")]
+    if speeds:
+        table_rows.append(["training speed (tokens/s, median)", _fmt(float(np.median(speeds)), 0)])
+    return Section(f"Pretraining: {path.name}", "pretrain", str(path), summary, figs,
+                   [("The run", ["", ""], table_rows)])
+
+
+def finetune_section(path: Path) -> Section:
+    m = _json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+    spec = _json(path / "finetune.json")
+    task = spec.get("task", m.get("task", "classify"))
+    mode = spec.get("mode", m.get("mode", "?"))
+    if task == "classify":
+        key, label = "mcc", "MCC"
+    else:
+        key, label = "r2", "R²"
+    test = m.get(f"test_{key}")
+    base = Path(str(spec.get("model", "?"))).name
+    summary = (f"genolm fine-tuned {base} ({mode}) to {'classify' if task == 'classify' else 'predict'} "
+               f"{m.get('n_train', '?'):,} training sequences" if isinstance(m.get("n_train"), int) else
+               f"genolm fine-tuned {base} ({mode})")
+    if test is not None:
+        summary += f"; on {m.get('n_test', '?')} held-out test sequences it reaches {label} {test:.3f}"
+        if task == "classify" and m.get("test_accuracy") is not None:
+            summary += f" (accuracy {m['test_accuracy']:.3f})"
+    summary += "."
+    figs = []
+    if (path / "history.jsonl").is_file():
+        hist = _jsonl(path / "history.jsonl")
+        ep = [h["epoch"] for h in hist]
+        traces = [_line(ep, [h.get("train_loss") for h in hist], "training loss", PALETTE[0])]
+        if any(f"val_{key}" in h for h in hist):
+            traces.append(_line(ep, [h.get(f"val_{key}") for h in hist], f"validation {label}", PALETTE[1], axis="y2"))
+        lay = _layout("Fine-tuning, epoch by epoch", "epoch", "training loss")
+        lay["yaxis2"] = {"title": {"text": f"validation {label}"}, "overlaying": "y", "side": "right"}
+        lay["margin"]["r"] = 70
+        figs.append(("plotly", {"data": traces, "layout": lay}))
+    if task == "classify" and (path / "predictions.tsv").is_file():
+        head, rows = _tsv(path / "predictions.tsv")
+        if {"split", "label", "prediction"} <= set(head):
+            s, lab, pred = head.index("split"), head.index("label"), head.index("prediction")
+            test_rows = [r for r in rows if r[s] == "test"] or rows
+            classes = sorted({r[lab] for r in test_rows} | {r[pred] for r in test_rows})
+            at = {c: i for i, c in enumerate(classes)}
+            cm = np.zeros((len(classes), len(classes)), int)
+            for r in test_rows:
+                cm[at[r[lab]], at[r[pred]]] += 1
+            figs.append(("plotly", {"data": [{"type": "heatmap", "z": cm.tolist(), "x": classes, "y": classes,
+                                              "colorscale": "Blues", "reversescale": True, "text": cm.tolist(),
+                                              "texttemplate": "%{text}",
+                                              "hovertemplate": "true %{y}, predicted %{x}: %{z}<extra></extra>"}],
+                                    "layout": _layout("Confusion matrix (test)", "predicted", "true",
+                                                      xaxis={"title": {"text": "predicted"}, "type": "category"},
+                                                      yaxis={"title": {"text": "true"}, "autorange": "reversed",
+                                                             "type": "category"}, height=340)}))
+    metric_names = sorted({k[4:] for k in m if k.startswith("val_")} | {k[5:] for k in m if k.startswith("test_")})
+    table = [[name, _fmt(m.get(f"val_{name}")), _fmt(m.get(f"test_{name}"))] for name in metric_names]
+    return Section(f"Fine-tuning: {path.name}", "finetune", str(path), summary, figs,
+                   [("Scores", ["metric", "validation", "test"], table)])
+
+
+def bench_section(path: Path) -> Section:
+    head, rows = _tsv(path / "results.tsv")
+    avg = next((r for r in rows if r[0].startswith("average")), None)
+    col = {h: i for i, h in enumerate(head)}
+    if avg and "genolm" in col:
+        summary = f"Across the benchmark's tasks genolm averages {avg[col['genolm']]} (test MCC × 100)"
+        if "dnabert2" in col and avg[col["dnabert2"]] not in ("", "-"):
+            summary += f"; DNABERT-2's published average on the same tasks is {avg[col['dnabert2']]}"
+        summary += "."
+    else:
+        summary = f"{len(rows)} benchmark tasks."
+    tasks = [r for r in rows if not r[0].startswith("average")]
+    figs = []
+    if tasks and "genolm" in col:
+        def num(v):
+            try:
+                return float(v)
+            except ValueError:
+                return None
+
+        traces = [{"type": "bar", "name": name, "x": [r[0] for r in tasks], "y": [num(r[col[c]]) for r in tasks],
+                   "marker": {"color": PALETTE[i]}}
+                  for i, (c, name) in enumerate([("genolm", "genolm"), ("dnabert2", "DNABERT-2"),
+                                                 ("nt_2500m_multi", "NT 2.5B multi")]) if c in col]
+        figs.append(("plotly", {"data": traces, "layout": _layout("Test MCC × 100 per task", "", "MCC × 100",
+                                                                  barmode="group", height=400)}))
+    return Section(f"Benchmark: {path.name}", "bench", str(path), summary, figs, [("Results", head, rows)])
+
+
+def bin_section(path: Path) -> Section:
+    s = _json(path / "summary.json")
+    metrics = _json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+    main = next((k for k in metrics if k != "tnf"), None) or next(iter(metrics), None)
+    n_bins = s.get("bins")
+    if main and metrics[main].get("ari") is not None:
+        m = metrics[main]
+        summary = (f"genolm sorted {s.get('sequences', 0):,} sequences into {n_bins} bins; against the truth "
+                   f"({m.get('n_genomes', '?')} genomes) the adjusted Rand index is {m['ari']:.2f}")
+        if main != "tnf" and "tnf" in metrics and metrics["tnf"].get("ari") is not None:
+            summary += f", where the tetranucleotide baseline reaches {metrics['tnf']['ari']:.2f}"
+        summary += "."
+    else:
+        summary = (f"genolm sorted {s.get('sequences', 0):,} sequences into {n_bins} bins "
+                   f"({s.get('binned', 0):,} binned); no truth table was given, so there is no score.")
+    figs = []
+    if (path / "map.tsv").is_file():
+        head, rows = _tsv(path / "map.tsv")
+        col = {h: i for i, h in enumerate(head)}
+        by = "genome" if "genome" in col else "bin"
+        groups: dict[str, list] = {}
+        for r in rows:
+            groups.setdefault(r[col[by]], []).append(r)
+        traces = [{"type": "scatter", "mode": "markers", "name": g, "x": [float(r[col["x"]]) for r in rs],
+                   "y": [float(r[col["y"]]) for r in rs], "text": [f"{r[col['id']]} → {r[col['bin']]}" for r in rs],
+                   "hovertemplate": "%{text}<extra>" + html.escape(g) + "</extra>",
+                   "marker": {"size": 4, "color": PALETTE[i % len(PALETTE)], "opacity": 0.7}}
+                  for i, (g, rs) in enumerate(sorted(groups.items()))]
+        figs.append(("plotly", {"data": traces, "layout": _layout(f"Sequence map, coloured by {by}", "UMAP 1", "UMAP 2",
+                                                                   height=460)}))
+    elif (path / "map.png").is_file():
+        figs.append(("png", path / "map.png"))
+    tables = []
+    if metrics:
+        keys = ["ari", "ami", "precision", "recall", "f1", "n_bins", "n_genomes"]
+        tables.append(("Binning scores (rows: features)", ["features"] + keys,
+                       [[k] + [_fmt(v.get(x)) for x in keys] for k, v in metrics.items()]))
+        genomes = metrics[main].get("genomes") or {}
+        if genomes:
+            gk = ["bin", "completeness", "contamination", "f1"]
+            tables.append((f"Genomes ({main})", ["genome"] + gk,
+                           [[g] + [_fmt(v.get(x)) for x in gk] for g, v in genomes.items()]))
+    sizes = s.get("bin_sizes") or {}
+    if sizes:
+        tables.append(("Bin sizes", ["bin", "sequences"], [[b, _fmt(n)] for b, n in sizes.items()]))
+    return Section(f"Binning: {path.name}", "bin", str(path), summary, figs, tables)
+
+
+def viability_section(path: Path) -> Section:
+    s = _json(path / "summary.json")
+    rows = s.get("summary", [])
+    ref = next((r for r in rows if r["set"] == "reference"), {})
+    parts = []
+    for r in rows:
+        if r["set"] == "reference":
+            continue
+        parts.append(f"{r['viable']:.0%} of '{r['set']}' pass every criterion (real windows: {ref.get('viable', 0):.0%}), "
+                     f"and a k-mer classifier tells them from real DNA with AUROC {r['discriminator_auroc']:.2f} "
+                     f"(0.5: indistinguishable)")
+    summary = "; ".join(parts) + "." if parts else "No generated set."
+    figs = []
+    if (path / "sequences.parquet").is_file():
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(path / "sequences.parquet", columns=["set", "gc", "coding_density"]).to_pydict()
+        sets = list(dict.fromkeys(t["set"]))
+        traces = []
+        for i, name in enumerate(sets):
+            idx = [k for k, v in enumerate(t["set"]) if v == name]
+            traces.append({"type": "scatter", "mode": "markers", "name": name,
+                           "x": [t["gc"][k] for k in idx], "y": [t["coding_density"][k] for k in idx],
+                           "marker": {"size": 5, "opacity": 0.6, "color": PALETTE[i % len(PALETTE)]}})
+        figs.append(("plotly", {"data": traces, "layout": _layout("Every sequence: GC and coding density", "GC content",
+                                                                   "coding density (pyrodigal genes)", height=420)}))
+    for png in ("kmer_spectra.png", "distributions.png", "gene_maps.png"):
+        if (path / png).is_file():
+            figs.append(("png", path / png))
+    keys = ["n", "gc", "coding_density", "gene_aa", "stop_rate", "markov_bpb", "js6_ratio", "discriminator_auroc",
+            "viable", "longest_match_max", "pass_novel"]
+    keys = [k for k in keys if any(k in r for r in rows)]
+    table = [[r["set"]] + [_fmt(r.get(k)) for k in keys] for r in rows]
+    th = s.get("thresholds", {})
+    th_rows = [[k, v["side"], _fmt(v.get("low"), 4), _fmt(v.get("high"), 4)] for k, v in th.items()]
+    return Section(f"Viability: {path.name}", "viability", str(path), summary, figs,
+                   [("Per set", ["set"] + keys, table), ("Passing ranges (from the real windows)",
+                                                         ["criterion", "side", "low", "high"], th_rows)])
+
+
+def evolve_section(path: Path) -> Section:
+    f = _json(path / "forecast.json")
+    ev = f.get("evaluation") or {}
+    pick = f.get("strain_pick", {}).get("genolm")
+    summary = f"Trained on the seasons up to {f.get('until')}, genolm picks {pick} as the strain for {f.get('predict')}"
+    if ev:
+        sp = ev.get("strain_pick", {})
+        mp = ev.get("mutation_pick", {})
+        summary += (f"; its pick scores {_fmt(sp.get('genolm'), 2)} (0 = a random candidate, 1 = the best), "
+                    f"against {_fmt(sp.get('last 3 months profile'), 2)} for the last-3-months profile. "
+                    f"Its top 10 mutations hold {_fmt(mp.get('genolm', {}).get('precision@10'), 2)} of the sweeps' "
+                    f"share (last-season frequency: {_fmt(mp.get('last-season frequency', {}).get('precision@10'), 2)})")
+    summary += "."
+    figs = [("png", path / "landscape.png")] if (path / "landscape.png").is_file() else []
+    tables = []
+    if ev.get("strain_pick"):
+        tables.append(("Strain pick score", ["method", "score"], [[k, _fmt(v)] for k, v in ev["strain_pick"].items()]))
+    if ev.get("mutation_pick"):
+        tables.append(("Mutation ranking", ["method", "AUROC", "precision@10"],
+                       [[k, _fmt(v.get("auroc")), _fmt(v.get("precision@10"))] for k, v in ev["mutation_pick"].items()]))
+    if f.get("top_mutations"):
+        tables.append(("genolm's top mutations", ["mutation", "genolm score", "last-season frequency"],
+                       [[m["mutation"], _fmt(m.get("genolm")), _fmt(m.get("last_frequency"))]
+                        for m in f["top_mutations"][:10]]))
+    return Section(f"Forecast: {path.name}", "evolve", str(path), summary, figs, tables)
+
+
+def generic_section(kind: str, path: Path) -> Section:
+    pngs = sorted(path.glob("*.png")) if path.is_dir() else []
+    return Section(f"{kind}: {path.name}", kind, str(path), f"A genolm {kind} output.", [("png", p) for p in pngs])
+
+
+SECTIONS = {"pretrain": pretrain_section, "finetune": finetune_section, "bench": bench_section, "bin": bin_section,
+            "viability": viability_section, "evolve": evolve_section}
+
+
+def sections(found: list[tuple[str, Path]]) -> list[Section]:
+    return [SECTIONS[k](p) if k in SECTIONS else generic_section(k, p) for k, p in found]
+
+
+# ----------------------------------------------------------------------------- HTML
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header{background:#12355b;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;font-size:13px;opacity:.85}
+nav{padding:10px 32px;background:#eef2f7;font-size:13px}nav a{margin-right:14px;color:#12355b}
+main{padding:8px 32px 40px;max-width:1200px}
+section.artifact{background:#fff;border:1px solid #e3e6ea;border-radius:8px;padding:14px 20px;margin:18px 0}
+section.artifact h2{font-size:18px;margin:4px 0 6px}.path{font:12px monospace;color:#6b7280}
+p.summary{font-size:15px;line-height:1.5;background:#f4f8fc;border-left:4px solid #12355b;padding:8px 12px}
+.plot{width:100%;min-height:340px}figure{margin:10px 0}figure img{max-width:100%;border:1px solid #eee}
+table{border-collapse:collapse;font-size:13px;margin:8px 0 14px}caption{text-align:left;font-weight:600;padding:4px 0}
+td,th{border-bottom:1px solid #e5e7eb;padding:3px 10px;text-align:right}td:first-child,th:first-child{text-align:left}
+th{background:#f3f4f6}
+"""
+
+
+def _table_html(caption, header, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header) if any(header) else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return (f"<table><caption>{html.escape(caption)}</caption>" + (f"<thead><tr>{head}</tr></thead>" if head else "")
+            + f"<tbody>{body}</tbody></table>")
+
+
+def _plotly_js(mode: str) -> str:
+    if mode == "inline":
+        from plotly.offline import get_plotlyjs
+
+        return f"<script>{get_plotlyjs()}</script>"
+    return f'<script src="{html.escape(mode)}"></script>'
+
+
+def render(secs: list[Section], title: str = "genolm report", plotly_js: str = "inline") -> str:
+    """The page: one <section class="artifact"> per output, Plotly figures as <div class="plot">."""
+    from genolm import __version__
+
+    parts, n_plot = [], 0
+    nav = "".join(f'<a href="#s{i}">{html.escape(s.title)}</a>' for i, s in enumerate(secs, 1))
+    for i, s in enumerate(secs, 1):
+        body = [f'<section class="artifact" id="s{i}" data-kind="{html.escape(s.kind)}">',
+                f"<h2>{html.escape(s.title)}</h2>", f'<div class="path">{html.escape(s.path)}</div>',
+                f'<p class="summary">{html.escape(s.summary)}</p>']
+        for what, fig in s.figures:
+            if what == "plotly":
+                n_plot += 1
+                spec = json.dumps(_finite(fig), allow_nan=False, default=_json_default).replace("</", "<\\/")
+                body.append(f'<div class="plot" id="plot{n_plot}"></div><script>(function(){{var f = {spec}; '
+                            f'Plotly.newPlot("plot{n_plot}", f.data, f.layout, '
+                            f'{{"responsive": true, "displaylogo": false}});}})();</script>')
+            elif what == "png":
+                data = base64.b64encode(Path(fig).read_bytes()).decode()
+                body.append(f'<figure><img alt="{html.escape(Path(fig).name)}" src="data:image/png;base64,{data}">'
+                            f"<figcaption class=\"path\">{html.escape(Path(fig).name)}</figcaption></figure>")
+        body += [_table_html(*t) for t in s.tables] + ["</section>"]
+        parts.append("\n".join(body))
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style>"
+            + (_plotly_js(plotly_js) if n_plot else "") + "</head><body>"
+            f"<header><h1>{html.escape(title)}</h1><p>{len(secs)} outputs · genolm {__version__} · {stamp}</p></header>"
+            f"<nav>{nav}</nav><main>" + "\n".join(parts) + "</main></body></html>\n")
+
+
+def _finite(x):
+    """NaN and infinity become null (JSON has neither)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, (float, np.floating)) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _json_default(x):
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(type(x).__name__)
+
+
+def write_report(paths: list[str], out: str | Path, title: str = "genolm report", plotly_js: str = "inline") -> list[Section]:
+    """Discover, draw and write the page atomically; returns the sections."""
+    from genolm.io.atomic import atomic_file
+
+    secs = sections(discover(paths))
+    text = render(secs, title, plotly_js)
+    with atomic_file(Path(out)) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    return secs

@@ -1,0 +1,35 @@
+"""One HTML page from what genolm commands wrote: a section per output, with a plain-language
+summary sentence, its plots (interactive where zooming or hovering helps) and its key tables.
+
+PATH is an output folder or file of ``genolm pretrain``, ``finetune``, ``bench``, ``bin``,
+``evolve``, ``viability`` (and ``env``, ``embed``, ``score``, shown with their pictures), or a
+folder holding several of them.  The page is one self-contained file: Plotly's JavaScript and the
+pictures are inlined, so it opens anywhere without a network.  ``--plotly-js FILE`` links a local
+copy of plotly.min.js instead (for a folder of many small pages).
+
+Example:
+  genolm report run finetuned bins --out report.html
+  genolm report viability/ --out viability.html --title "Generated genomes, 2026-12-01"
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "one self-contained HTML page (plots, tables, a summary sentence) from genolm outputs"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="genolm output folders or files")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--title", default="genolm report")
+    p.add_argument("--plotly-js", default="inline", metavar="inline|FILE",
+                   help="inline Plotly's JavaScript (default), or link this local file")
+
+
+def setup(args: argparse.Namespace) -> int:
+    from genolm.report import write_report
+
+    secs = write_report(args.paths, args.out, args.title, args.plotly_js)
+    print(f"{args.out}: {len(secs)} sections (" + ", ".join(s.kind for s in secs) + ")")
+    return 0

@@ -1,0 +1,131 @@
+"""genolm report: a tiny pretrain + finetune + bin run rendered into one page, opened in headless
+Chromium (every section and plot drawn, no console errors, a screenshot); what each output is
+recognised as; the summary sentences quote the outputs' own numbers; bad paths are one line.
+
+The browser test needs Debian's chromium and chromium-driver (``make test`` installs them where it
+can); it is skipped without them, except where GENOLM_REQUIRE_BROWSER=1 (CI) makes that a failure.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import DATA, run_cli
+from genolm.report import discover, kind_of, sections
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A debug transformer pretrained on lambda, fine-tuned on a planted motif, and a bin run."""
+    from genolm.cli import main
+    from test_finetune import motif_split, write_csv
+
+    d = tmp_path_factory.mktemp("report")
+    assert main(["prepare", str(DATA / "lambda.fasta.gz"), "--out", str(d / "corpus"), "--tokenizer", "char",
+                 "--window", "128", "--val-fraction", "0.1", "--split", "region", "--no-progress"]) == 0
+    assert main(["pretrain", "--data", str(d / "corpus"), "--out", str(d / "run"), "--model", "debug",
+                 "--objective", "mlm", "--steps", "30", "--eval-every", "10", "--batch-size", "8",
+                 "--device", "cpu"]) == 0
+    data = {k: write_csv(d / f"{k}.csv", motif_split(n, seed)) for k, n, seed in
+            (("train", 120, 0), ("val", 40, 1), ("test", 40, 2))}
+    assert main(["finetune", "--model", str(d / "run"), "--train", str(data["train"]), "--val", str(data["val"]),
+                 "--test", str(data["test"]), "--epochs", "2", "--out", str(d / "tuned"), "--device", "cpu"]) == 0
+    rng = np.random.default_rng(1)
+    import gzip
+
+    with gzip.open(d / "atrich.fasta.gz", "wt") as f:
+        f.write(">chrom\n" + "".join(rng.choice(list("ACGT"), 40000, p=[0.42, 0.08, 0.08, 0.42])) + "\n")
+    assert main(["simulate", str(DATA / "lambda.fasta.gz"), str(d / "atrich.fasta.gz"), "--reads", "600",
+                 "--single", "--model", "perfect", "--abundance", "uniform", "--out", str(d / "sim")]) == 0
+    assert main(["bin", str(d / "sim" / "reads.fastq.gz"), "--truth", str(d / "sim" / "truth.tsv"), "--model",
+                 str(d / "run"), "--features", "both", "--device", "cpu", "--out", str(d / "bins")]) == 0
+    return d
+
+
+def test_outputs_are_recognised(runs):
+    assert kind_of(runs / "run") == "pretrain" and kind_of(runs / "tuned") == "finetune"
+    assert kind_of(runs / "bins") == "bin" and kind_of(runs / "corpus") is None
+    assert [k for k, _ in discover([str(runs)])] == ["bin", "pretrain", "finetune"]  # a folder of outputs
+
+
+def test_summaries_quote_the_outputs_numbers(runs):
+    secs = {s.kind: s for s in sections(discover([str(runs / "run"), str(runs / "tuned"), str(runs / "bins")]))}
+    val = [json.loads(x) for x in (runs / "run" / "metrics.jsonl").read_text().splitlines() if "val_bpb" in x]
+    assert f"{val[-1]['val_bpb']:.3f} bits" in secs["pretrain"].summary and "30 steps" in secs["pretrain"].summary
+    m = json.loads((runs / "tuned" / "metrics.json").read_text())
+    assert f"MCC {m['test_mcc']:.3f}" in secs["finetune"].summary
+    b = json.loads((runs / "bins" / "metrics.json").read_text())
+    main = next(k for k in b if k != "tnf")
+    assert f"adjusted Rand index is {b[main]['ari']:.2f}" in secs["bin"].summary
+    assert f"tetranucleotide baseline reaches {b['tnf']['ari']:.2f}" in secs["bin"].summary
+    assert [what for what, _ in secs["bin"].figures] == ["plotly"]  # the map, drawn from map.tsv
+    trace_ids = {t for tr in secs["bin"].figures[0][1]["data"] for t in tr["text"]}
+    assert len(trace_ids) == len((runs / "bins" / "map.tsv").read_text().splitlines()) - 1
+    cm = next(f for what, f in secs["finetune"].figures if what == "plotly" and f["data"][0]["type"] == "heatmap")
+    assert sum(map(sum, cm["data"][0]["z"])) == m["n_test"]  # the confusion matrix counts every test sequence
+
+
+def browser():
+    chrome, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chrome and driver):
+        if os.environ.get("GENOLM_REQUIRE_BROWSER") == "1":
+            pytest.fail("GENOLM_REQUIRE_BROWSER=1 but chromium / chromedriver are not installed")
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        if os.environ.get("GENOLM_REQUIRE_BROWSER") == "1":
+            pytest.fail("GENOLM_REQUIRE_BROWSER=1 but selenium is not installed")
+        pytest.skip("needs selenium (pip install -e '.[test]')")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chrome
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+              "--window-size=1280,2400"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def test_the_page_renders_in_headless_chromium(runs, tmp_path, capsys):
+    page = tmp_path / "report.html"
+    code, out, err = run_cli(["report", runs / "run", runs / "tuned", runs / "bins", "--out", page], capsys)
+    assert code == 0, err
+    assert "3 sections" in out and "cdn" not in page.read_text().lower()[:2000]  # nothing fetched
+    d = browser()
+    try:
+        d.get(page.as_uri())
+        d.implicitly_wait(5)
+        kinds = d.execute_script("return Array.from(document.querySelectorAll('section.artifact')).map(s => s.dataset.kind)")
+        assert kinds == ["pretrain", "finetune", "bin"]
+        plots = d.execute_script("""return Array.from(document.querySelectorAll('div.plot')).map(p => [
+            p.querySelectorAll('.main-svg').length, p.querySelectorAll('.scatterlayer .trace, .heatmaplayer image, .hm').length,
+            p.getBoundingClientRect().height])""")
+        assert len(plots) == 4  # training curve, fine-tuning curve, confusion matrix, bin map
+        assert all(svg > 0 and traces > 0 and height > 100 for svg, traces, height in plots), plots
+        points = d.execute_script("return document.querySelectorAll('#s3 .scatterlayer .point').length")
+        assert points == len((runs / "bins" / "map.tsv").read_text().splitlines()) - 1
+        assert all(s for s in d.execute_script(
+            "return Array.from(document.querySelectorAll('p.summary')).map(p => p.textContent.length)"))
+        errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        shot = tmp_path / "report.png"
+        d.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
+    finally:
+        d.quit()
+
+
+def test_bad_paths_are_one_line(tmp_path, capsys):
+    code, _, err = run_cli(["report", tmp_path / "nope", "--out", tmp_path / "r.html"], capsys)
+    assert code == 2 and "no such file or folder" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["report", tmp_path / "empty", "--out", tmp_path / "r.html"], capsys)
+    assert code == 2 and "not a genolm output" in err and not (tmp_path / "r.html").exists()
