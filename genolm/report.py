@@ -411,13 +411,178 @@ def evolve_section(path: Path) -> Section:
     return Section(f"Forecast: {path.name}", "evolve", str(path), summary, figs, tables)
 
 
+def env_fit_section(path: Path) -> Section:
+    metrics = _json(path / "metrics.json")
+    parts, tables, figs = [], [], []
+    for target, sets in metrics.items():
+        main = next((k for k in sets if k not in ("mean", "latlon") and not k.startswith("latlon+")), None)
+        if main is None:
+            continue
+        m = sets[main]
+        text = f"from sequence alone ({main}), {target} is predicted at {m['metric']} {m['score']:.2f} on held-out samples"
+        if "mean" in sets:
+            text += f" (predicting the training mean: {sets['mean']['score']:.2f})"
+        if m.get("p_value") is not None:
+            text += f", p = {m['p_value']:.3g} by shuffling"
+        parts.append(text)
+        tables.append((f"{target}: held-out score per feature set", ["features", "metric", "score", "sd"],
+                       [[k, v.get("metric"), _fmt(v.get("score")), _fmt(v.get("sd"))] for k, v in sets.items()]))
+    summary = ("genolm env fit: " + "; ".join(parts) + ".") if parts else "genolm env fit."
+    if (path / "samples.tsv").is_file():
+        head, rows = _tsv(path / "samples.tsv")
+        col = {h: i for i, h in enumerate(head)}
+
+        def num(v):
+            try:
+                return float(v)
+            except ValueError:
+                return None
+
+        for i, target in enumerate(dict.fromkeys(r[col["target"]] for r in rows)):
+            rs = [r for r in rows if r[col["target"]] == target and num(r[col["measured"]]) is not None
+                  and num(r[col["predicted"]]) is not None]
+            if not rs:
+                continue
+            x, y = [num(r[col["measured"]]) for r in rs], [num(r[col["predicted"]]) for r in rs]
+            lo, hi = min(x + y), max(x + y)
+            figs.append(("plotly", {"data": [
+                {"type": "scatter", "mode": "markers", "x": x, "y": y, "name": "samples",
+                 "text": [r[col["sample_id"]] for r in rs], "hovertemplate": "%{text}: measured %{x}, predicted %{y}<extra></extra>",
+                 "marker": {"color": PALETTE[i % len(PALETTE)], "size": 7}},
+                {"type": "scatter", "mode": "lines", "x": [lo, hi], "y": [lo, hi], "name": "perfect",
+                 "line": {"color": "#999", "dash": "dot"}}],
+                "layout": _layout(f"{target}: predicted (held out) vs measured, per sample", f"measured {target}",
+                                  f"predicted {target}", height=420)}))
+            if "latitude" in col and any(r[col["latitude"]] for r in rs):
+                placed = [r for r in rs if r[col["latitude"]] and r[col["longitude"]]]
+                figs.append(("plotly", {"data": [
+                    {"type": "scatter", "mode": "markers", "x": [num(r[col["longitude"]]) for r in placed],
+                     "y": [num(r[col["latitude"]]) for r in placed], "name": what,
+                     "text": [f"{r[col['sample_id']]}: {r[col[key]]}" for r in placed],
+                     "hovertemplate": "%{text}<extra>" + what + "</extra>", "visible": True if key == "predicted" else "legendonly",
+                     "marker": {"color": [num(r[col[key]]) for r in placed], "colorscale": "RdBu",
+                                "cmin": lo, "cmax": hi, "size": 9, "showscale": key == "predicted",
+                                "colorbar": {"title": {"text": target}}}}
+                    for key, what in (("predicted", "predicted (held out)"), ("measured", "measured"))],
+                    "layout": _layout(f"{target} by place (longitude, latitude)", "longitude", "latitude", height=430,
+                                      xaxis={"title": {"text": "longitude"}, "range": [-180, 180]},
+                                      yaxis={"title": {"text": "latitude"}, "range": [-90, 90],
+                                             "scaleanchor": "x"})}))
+    return Section(f"Environment from sequence: {path.name}", "env fit", str(path), summary, figs, tables)
+
+
+def env_condition_section(path: Path) -> Section:
+    m = _json(path / "metrics.json")
+    summary = (f"Sequences are {m.get('gain_bits_per_kb', float('nan')):.2f} bits per kb more likely under their own "
+               f"sample's conditions ({', '.join(m.get('conditions', []))}) than under shuffled ones "
+               f"(p = {m.get('p_value', float('nan')):.3g}, {m.get('permutations', 0):,} shufflings; "
+               f"{m.get('true_bpb', float('nan')):.4f} vs {m.get('shuffled_bpb', float('nan')):.4f} bits per base).")
+    per = m.get("per_condition") or {}
+    rows = [[c, _fmt(v.get("gain_bits_per_kb")), _fmt(v.get("p_value")), _fmt(v.get("own_condition_beats"))]
+            for c, v in per.items()]
+    figs = [("png", path / "permutation.png")] if (path / "permutation.png").is_file() else []
+    if (path / "metrics.jsonl").is_file():
+        hist = _jsonl(path / "metrics.jsonl")
+        figs.insert(0, ("plotly", {"data": [_line([h["step"] for h in hist], [h["loss"] for h in hist], "training loss",
+                                                   PALETTE[0])],
+                                   "layout": _layout("Conditioned training", "step", "loss (nats per token)")}))
+    return Section(f"Environment → sequence: {path.name}", "env condition", str(path), summary, figs,
+                   [("Per condition", ["condition", "gain (bits/kb)", "p-value", "own condition beats"], rows)])
+
+
+def backtest_section(path: Path) -> Section:
+    d = _json(path / "summary.json")
+    s, seasons = d.get("summary", {}), d.get("seasons", [])
+    sp = s.get("strain_pick", {})
+    p10 = s.get("precision@10", {})
+    summary = (f"Over {len(seasons)} seasons, genolm's strain pick scores {_fmt(sp.get('genolm', {}).get('mean'), 2)} "
+               f"on average (0 = a random candidate, 1 = the best) and the last-3-months profile "
+               f"{_fmt(sp.get('last 3 months profile', {}).get('mean'), 2)}; its top-10 mutations hold "
+               f"{_fmt(p10.get('genolm', {}).get('mean'), 2)} of the sweeps, last-season frequency "
+               f"{_fmt(p10.get('last-season frequency', {}).get('mean'), 2)}.")
+    years = [x.get("predict") for x in seasons]
+    traces = []
+    for i, k in enumerate(sp):
+        ys = [((x.get("evaluation") or {}).get("strain_pick") or {}).get(k) for x in seasons]
+        traces.append(_line(years, ys, k, PALETTE[i % len(PALETTE)]))
+    figs = [("plotly", {"data": traces, "layout": _layout("Strain pick score per season", "season", "score (1 = best)")})]
+    table = [[k, _fmt(v.get("mean")), _fmt(v.get("sd")), _fmt(v.get("n"))] for k, v in sp.items()]
+    return Section(f"Forecast backtest: {path.name}", "backtest", str(path), summary, figs,
+                   [("Strain pick over the seasons", ["method", "mean", "sd", "seasons"], table)])
+
+
+def embed_section(path: Path) -> Section:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path)
+    meta = json.loads(t.schema.metadata[b"genolm_embed"])
+    x = np.asarray(t.column("embedding").to_pylist(), np.float32)
+    group_col = next((c for c in ("sample_id", "file") if c in t.column_names), None)
+    groups = t.column(group_col).to_pylist() if group_col else ["all"] * len(x)
+    summary = (f"{len(x):,} sequences embedded into {meta.get('dim', x.shape[1] if x.ndim == 2 else '?')} dimensions "
+               f"by {Path(str(meta.get('model', '?'))).name} ({meta.get('model_kind', '?')}, {meta.get('pool', '?')} "
+               f"pooling); the map shows the first two principal components, coloured by {group_col or 'nothing'}.")
+    figs = []
+    if len(x) >= 3:
+        keep = np.random.default_rng(0).permutation(len(x))[:5000]
+        centred = x - x.mean(0)
+        _, sv, vt = np.linalg.svd(centred[keep], full_matrices=False)
+        xy = centred[keep] @ vt[:2].T
+        var = sv[:2] ** 2 / max((sv ** 2).sum(), 1e-12)
+        ids = t.column("id").to_pylist()
+        traces = []
+        for i, g in enumerate(dict.fromkeys(groups[k] for k in keep)):
+            sel = [j for j, k in enumerate(keep) if groups[k] == g]
+            traces.append({"type": "scatter", "mode": "markers", "name": str(g), "x": xy[sel, 0].tolist(),
+                           "y": xy[sel, 1].tolist(), "text": [ids[keep[j]] for j in sel],
+                           "marker": {"size": 5, "opacity": 0.7, "color": PALETTE[i % len(PALETTE)]}})
+        figs.append(("plotly", {"data": traces, "layout": _layout(
+            "Embedding map", f"PC 1 ({var[0]:.0%} of variance)", f"PC 2 ({var[1]:.0%})", height=460)}))
+    return Section(f"Embeddings: {path.name}", "embed", str(path), summary, figs,
+                   [("Embedding", ["", ""], [[k, str(v)] for k, v in meta.items()])])
+
+
+def score_section(path: Path) -> Section:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path).to_pydict()
+    meta = json.loads(pq.read_schema(path).metadata[b"genolm"])
+    aa = "alt_aa" in t
+    seq_id = t["seq_id"][0] if t["seq_id"] else "?"
+    rows = [i for i, s_ in enumerate(t["seq_id"]) if s_ == seq_id]
+    pos = [t["position"][i] for i in rows]
+    alt = [t["alt_aa" if aa else "alt"][i] for i in rows]
+    score = [t["score"][i] for i in rows]
+    worst = int(np.argmin(score)) if score else None
+    ref = [t["ref_aa" if aa else "ref"][i] for i in rows]
+    summary = (f"{len(t['score']):,} {'amino-acid' if aa else 'single-base'} substitutions scored by "
+               f"{Path(str(meta.get('model', '?'))).name} ({meta.get('method', '?')}); along {seq_id}, the most "
+               f"damaging is {ref[worst]}{pos[worst]}{alt[worst]} (log-likelihood ratio {score[worst]:.2f})."
+               if worst is not None else "No substitutions.")
+    letters = sorted(set(alt))
+    at = {a: i for i, a in enumerate(letters)}
+    xs = sorted(set(pos))
+    col = {p: i for i, p in enumerate(xs)}
+    z = [[None] * len(xs) for _ in letters]
+    for p, a, v in zip(pos, alt, score):
+        z[at[a]][col[p]] = v
+    figs = [("plotly", {"data": [{"type": "heatmap", "z": z, "x": xs, "y": letters, "colorscale": "RdBu",
+                                  "reversescale": True, "zmid": 0, "colorbar": {"title": {"text": "LLR"}},
+                                  "hovertemplate": "position %{x} → %{y}: %{z:.2f}<extra></extra>"}],
+                        "layout": _layout(f"Mutation landscape of {seq_id} (blue: tolerated, red: damaging)",
+                                          "codon" if aa else "position", "substitution", height=420)})]
+    return Section(f"Substitution scores: {path.name}", "score", str(path), summary, figs)
+
+
 def generic_section(kind: str, path: Path) -> Section:
     pngs = sorted(path.glob("*.png")) if path.is_dir() else []
     return Section(f"{kind}: {path.name}", kind, str(path), f"A genolm {kind} output.", [("png", p) for p in pngs])
 
 
 SECTIONS = {"pretrain": pretrain_section, "finetune": finetune_section, "bench": bench_section, "bin": bin_section,
-            "viability": viability_section, "evolve": evolve_section}
+            "viability": viability_section, "evolve": evolve_section, "env fit": env_fit_section,
+            "env condition": env_condition_section, "backtest": backtest_section, "embed": embed_section,
+            "score": score_section}
 
 
 def sections(found: list[tuple[str, Path]]) -> list[Section]:

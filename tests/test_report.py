@@ -129,3 +129,33 @@ def test_bad_paths_are_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(["report", tmp_path / "empty", "--out", tmp_path / "r.html"], capsys)
     assert code == 2 and "not a genolm output" in err and not (tmp_path / "r.html").exists()
+
+
+def test_embed_score_and_env_sections(runs, tmp_path, capsys):
+    from genolm.report import render
+
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">g1\nATGAAACGCATTAGCACCACCATTACCACCACCATCACCATTACCACAGGTAACGGTGCGGGCTGA\n")
+    assert run_cli(["embed", DATA / "lambda.fasta.gz", DATA / "H.Pylori__G27.fasta.gz", DATA / "H.Pylori__SJM180.fasta.gz",
+                    "--model", runs / "run", "--out", tmp_path / "e.parquet", "--device", "cpu"], capsys)[0] == 0
+    assert run_cli(["score", fasta, "--model", runs / "run", "--out", tmp_path / "s.parquet", "--device", "cpu"],
+                   capsys)[0] == 0
+    assert run_cli(["env", "fit", "--samples", DATA / "tara" / "samples.tsv", "--target", "temperature_c",
+                    "--out", tmp_path / "env"], capsys)[0] == 0
+    found = discover([str(tmp_path / "e.parquet"), str(tmp_path / "s.parquet"), str(tmp_path / "env")])
+    assert [k for k, _ in found] == ["embed", "score", "env fit"]
+    secs = {s.kind: s for s in sections(found)}
+    import pyarrow.parquet as pq
+
+    scores = pq.read_table(tmp_path / "s.parquet").to_pydict()
+    worst = int(np.argmin(scores["score"]))
+    assert f"{scores['ref'][worst]}{scores['position'][worst]}{scores['alt'][worst]}" in secs["score"].summary
+    heat = secs["score"].figures[0][1]["data"][0]
+    assert sum(v is not None for row in heat["z"] for v in row) == len(scores["score"])  # every substitution drawn
+    env = json.loads((tmp_path / "env" / "metrics.json").read_text())["temperature_c"]
+    main = next(k for k in env if k not in ("mean", "latlon") and not k.startswith("latlon+"))
+    assert f"R2 {env[main]['score']:.2f}" in secs["env fit"].summary
+    assert len(secs["env fit"].figures) == 2  # measured vs predicted, and the map (the sheet has places)
+    assert len(secs["embed"].figures[0][1]["data"][0]["x"]) == 1  # one point per sequence, coloured by file
+    page = render(list(secs.values()))
+    assert page.count('class="plot"') == 4 and page.count("Plotly.newPlot") == 4

@@ -20,8 +20,9 @@ predictions are averaged per sample, with their spread as the uncertainty.
 Writes to --out (atomically): ``metrics.json`` (R² or balanced accuracy per target and feature
 set, pooled over the held-out predictions, with the per-fold spread), ``predictions.tsv``
 (held-out prediction per sequence), ``samples.tsv`` (per sample: measured, predicted mean and
-sd, sequences), ``measured_vs_predicted.png``, and the models fitted on everything
-(``model.npz``, plain arrays, and ``fit.json``) for ``genolm env predict``.
+sd, sequences; latitude, longitude and date where the sheet has them),
+``measured_vs_predicted.png``, and the models fitted on everything (``model.npz``, plain arrays,
+and ``fit.json``) for ``genolm env predict``.
 
 Example:
   python data/tara_sheet.py --out tara                # the Tara sheet, contigs placed by id
@@ -296,10 +297,13 @@ def fit(args: argparse.Namespace) -> dict:
             f.write("id\tsample_id\ttarget\tmeasured\tpredicted\n")
             for row in predictions:
                 f.write("\t".join(_fmt(v) for v in row) + "\n")
-        with open(tmp / "samples.tsv", "w") as f:
-            f.write("sample_id\ttarget\tmeasured\tpredicted\tsd\tsequences\n")
+        with open(tmp / "samples.tsv", "w") as f:  # where and when, too: genolm report maps them
+            f.write("sample_id\ttarget\tmeasured\tpredicted\tsd\tsequences\tlatitude\tlongitude\tdate\n")
             for row in per_sample:
-                f.write("\t".join(_fmt(v) for v in row) + "\n")
+                info = sheet.samples.get(row[0], {})
+                place = [info.get("latitude"), info.get("longitude"), info.get("date")]
+                f.write("\t".join(_fmt(v) for v in row) + "\t" + "\t".join("" if v is None else _fmt(v) for v in place)
+                        + "\n")
         np.savez(tmp / "model.npz", **arrays)
         (tmp / "fit.json").write_text(json.dumps({
             "command": "env fit", "model": args.model, "k": args.k, "targets": kinds, "group": group,
