@@ -43,6 +43,9 @@ demo: install
 	@echo "== 4. held-out bits per base (lower is better; 2.0 = a uniform guess over ACGT)"
 	$(VENV)/bin/genolm evaluate --data $(DEMO)/region --markov 12 $(DEMO)/transformer $(DEMO)/lstm $(DEMO)/cnn \
 	    --out $(DEMO)/bits_per_base.tsv
+	@echo "== 5. one page of it all: open $(DEMO)/report.html in a browser"
+	$(VENV)/bin/genolm report $(DEMO)/bits_per_base.tsv $(DEMO)/transformer $(DEMO)/lstm $(DEMO)/cnn \
+	    --out $(DEMO)/report.html --title "genolm demo: three models on unseen regions of real genomes"
 
 # Headless Chromium for the report's browser test (Debian packages; root installs them, others are
 # told how, and the test is skipped unless GENOLM_REQUIRE_BROWSER=1, as CI sets).

@@ -38,6 +38,14 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# commands whose --out genolm report can draw: they take --report HTML (env: its fit and condition)
+REPORTABLE = {"pretrain", "finetune", "bench", "embed", "bin", "score", "evolve", "viability"}
+
+
+def add_report_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report", metavar="HTML", help="also write an HTML page of the output (genolm report)")
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the docstring's layout (examples!) and shows real defaults, not None/False."""
 
@@ -64,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                            formatter_class=_Formatter)
         module.add_arguments(p)
+        if name in REPORTABLE:
+            add_report_argument(p)
         p.set_defaults(_setup=module.setup)
     return parser
 
@@ -83,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         code = args._setup(args)
+        if not code and getattr(args, "report", None):
+            from genolm.report import write_report
+
+            write_report([args.out], args.report, title=f"genolm {args.command}: {args.out}")
+            print(f"report: {args.report}")
     except GenolmError as err:
         print(f"genolm {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -94,6 +94,10 @@ def kind_of(path: Path) -> str | None:
         if (p / "metrics.jsonl").is_file() and (p / "checkpoint" / "config.json").is_file():
             return "pretrain"
         return None
+    if p.is_file() and p.suffix == ".tsv":
+        with open(p) as f:
+            if f.readline().startswith("model\tparams\ttokens_seen\ttrain_s\tval_bpb"):
+                return "evaluate"
     if p.is_file() and p.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -574,6 +578,40 @@ def score_section(path: Path) -> Section:
     return Section(f"Substitution scores: {path.name}", "score", str(path), summary, figs)
 
 
+def evaluate_section(path: Path) -> Section:
+    head, rows = _tsv(path)
+    col = {h: i for i, h in enumerate(head)}
+
+    def bpb(r):
+        try:
+            return float(r[col["val_bpb"]])
+        except ValueError:
+            return float("nan")
+
+    scored = [r for r in rows if math.isfinite(bpb(r))]
+    markov = next((r for r in scored if r[0].startswith("Markov")), None)
+    best = min((r for r in scored if not r[0].startswith("Markov")), key=bpb, default=None)
+    if best is not None:
+        summary = f"On held-out bases the best model, {best[0]}, needs {bpb(best):.4f} bits per base"
+        if markov is not None:
+            summary += (f"; the {markov[0]} baseline needs {bpb(markov):.4f}, so the model "
+                        f"{'beats' if bpb(best) < bpb(markov) else 'does not beat'} it")
+        summary += " (2.000 = a blind guess)."
+    else:
+        summary = "No scored model."
+    figs = [("plotly", {"data": [{"type": "bar", "orientation": "h", "y": [r[0] for r in scored],
+                                  "x": [bpb(r) for r in scored], "text": [f"{bpb(r):.4f}" for r in scored],
+                                  "textposition": "auto", "marker": {"color": [PALETTE[1] if r is markov else PALETTE[0]
+                                                                              for r in scored]}}],
+                        "layout": _layout("Held-out bits per base (lower is better)", "bits per base", "",
+                                          xaxis={"title": {"text": "bits per base"},
+                                                 "range": [min(map(bpb, scored), default=1.5) - 0.05,
+                                                           max(map(bpb, scored), default=2.0) + 0.02]},
+                                          margin={"l": 260, "r": 20, "t": 40, "b": 50}, height=120 + 40 * len(scored))})]
+    return Section(f"Held-out bits per base: {path.name}", "evaluate", str(path), summary, figs,
+                   [("Models", head, rows)])
+
+
 def generic_section(kind: str, path: Path) -> Section:
     pngs = sorted(path.glob("*.png")) if path.is_dir() else []
     return Section(f"{kind}: {path.name}", kind, str(path), f"A genolm {kind} output.", [("png", p) for p in pngs])
@@ -582,7 +620,7 @@ def generic_section(kind: str, path: Path) -> Section:
 SECTIONS = {"pretrain": pretrain_section, "finetune": finetune_section, "bench": bench_section, "bin": bin_section,
             "viability": viability_section, "evolve": evolve_section, "env fit": env_fit_section,
             "env condition": env_condition_section, "backtest": backtest_section, "embed": embed_section,
-            "score": score_section}
+            "score": score_section, "evaluate": evaluate_section}
 
 
 def sections(found: list[tuple[str, Path]]) -> list[Section]:

@@ -140,8 +140,9 @@ def test_embed_score_and_env_sections(runs, tmp_path, capsys):
                     "--model", runs / "run", "--out", tmp_path / "e.parquet", "--device", "cpu"], capsys)[0] == 0
     assert run_cli(["score", fasta, "--model", runs / "run", "--out", tmp_path / "s.parquet", "--device", "cpu"],
                    capsys)[0] == 0
-    assert run_cli(["env", "fit", "--samples", DATA / "tara" / "samples.tsv", "--target", "temperature_c",
-                    "--out", tmp_path / "env"], capsys)[0] == 0
+    code, out, _ = run_cli(["env", "fit", "--samples", DATA / "tara" / "samples.tsv", "--target", "temperature_c",
+                            "--out", tmp_path / "env", "--report", tmp_path / "env.html"], capsys)
+    assert code == 0 and "report:" in out and 'data-kind="env fit"' in (tmp_path / "env.html").read_text()
     found = discover([str(tmp_path / "e.parquet"), str(tmp_path / "s.parquet"), str(tmp_path / "env")])
     assert [k for k, _ in found] == ["embed", "score", "env fit"]
     secs = {s.kind: s for s in sections(found)}
@@ -159,3 +160,14 @@ def test_embed_score_and_env_sections(runs, tmp_path, capsys):
     assert len(secs["embed"].figures[0][1]["data"][0]["x"]) == 1  # one point per sequence, coloured by file
     page = render(list(secs.values()))
     assert page.count('class="plot"') == 4 and page.count("Plotly.newPlot") == 4
+
+
+def test_evaluate_table_names_the_winner(tmp_path):
+    t = tmp_path / "bpb.tsv"
+    t.write_text("model\tparams\ttokens_seen\ttrain_s\tval_bpb\tscored_tokens\teval_s\n"
+                 "Markov k<=12\tNone\tNone\tNone\t1.9053\t100\t1.0\n"
+                 "transformer clm (tf)\t10\t100\t5\t1.8705\t100\t1.0\n"
+                 "lstm clm (lstm)\t10\t100\t5\t1.9300\t100\t1.0\n")
+    (sec,) = sections(discover([str(t)]))
+    assert sec.kind == "evaluate" and "transformer clm (tf), needs 1.8705" in sec.summary and "beats it" in sec.summary
+    assert sec.figures[0][1]["data"][0]["x"] == [1.9053, 1.8705, 1.93]

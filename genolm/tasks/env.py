@@ -48,6 +48,7 @@ HELP = "ocean samples: predict conditions from sequences; condition a model on t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from genolm.cli import add_report_argument
     from genolm.tasks import env_condition
 
     sub = p.add_subparsers(dest="env_command", metavar="{fit,predict,condition,explain}", required=True)
@@ -66,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--out", required=True, help="output directory (replaced atomically)")
     f.add_argument("--no-progress", action="store_true")
+    add_report_argument(f)
     q = sub.add_parser("predict", help="predict conditions of new sequences with a fitted model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
@@ -78,6 +80,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     env_condition.add_condition_arguments(c)
     _join_args(c)
+    add_report_argument(c)
     e = sub.add_parser("explain", help="likelihood of sequences under each condition of a conditioned model",
                        description=env_condition.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     env_condition.add_explain_arguments(e)
