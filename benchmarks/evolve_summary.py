@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genolm.tasks.evolve import _json, _tsv, plot_seasons, print_summary, summarize  # noqa: E402
+from genolm.report.figures import evolve_seasons  # noqa: E402
+from genolm.tasks.evolve import _json, _tsv, print_summary, summarize  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(_json({"summary": summary, "seasons": results}))
     (out / "summary.tsv").write_text(_tsv(results))
-    plot_seasons(results, out / "seasons.png")
+    evolve_seasons(results, out / "seasons.png")
     print_summary(summary, str(out))
     if missing:
         print(f"missing (not finished): {', '.join(missing)}")

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 from pathlib import Path
 
 from genolm.errors import GenolmError
+from genolm.report import figures
 
 HELP = "fine-tune a model on every task of a benchmark suite (GUE) and compare with published numbers"
 
@@ -149,7 +149,7 @@ def setup(args: argparse.Namespace) -> int:
         write_results(rows, out / "results.tsv")
     (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if not k.startswith("_")},
                                              indent=1, default=str) + "\n")
-    plot(rows, out / "results.png", str(args.model))
+    figures.gue_results(rows, out / "results.png", str(args.model))
     print_table(rows)
     return 0
 
@@ -216,26 +216,3 @@ def print_table(rows: list[dict]) -> None:
               f"{_cell(r['nt_2500m_multi']):>8s} {_cell(r['best_published']):>9s}")
 
 
-def plot(rows: list[dict], path: Path, model: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genolm.io.atomic import atomic_file
-
-    names = [r["task"] for r in rows]
-    series = [("genolm", "genolm"), ("DNABERT-2", "dnabert2"), ("NT-2500M-multi", "nt_2500m_multi")]
-    width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4))
-    for i, (label, key) in enumerate(series):
-        values = [r[key] if r[key] is not None else math.nan for r in rows]
-        ax.bar([x + (i - 1) * width for x in range(len(rows))], values, width, label=label)
-    ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("test MCC × 100")
-    ax.set_title(f"GUE: {Path(model).name}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)

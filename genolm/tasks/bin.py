@@ -42,10 +42,11 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.report import figures
 
 HELP = "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)"
 FEATURES = ("embedding", "tnf", "both")
-UNBINNED = "unbinned"
+UNBINNED = figures.UNBINNED  # the bin of sequences in no bin
 # Truth-table columns: genolm simulate's, and CAMISIM's reads_mapping.tsv.
 READ_COLUMNS = ("read", "id", "anonymous_read_id")
 GENOME_COLUMNS = ("genome", "genome_id")
@@ -252,31 +253,6 @@ def bin_names(labels: np.ndarray) -> list[str]:
     return [f"bin_{rank[int(v)]:0{width}d}" if v >= 0 else UNBINNED for v in labels]
 
 
-def plot_map(xy: np.ndarray, bins: list[str], truth: list[str] | None, path: Path, kind: str) -> None:
-    """The UMAP map of the clustered sample, coloured by bin (and, with a truth, by genome)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [("bin", bins)] + ([("truth", truth)] if truth is not None else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
-    for ax, (title, labels) in zip(axes[0], panels):
-        names = sorted(set(labels), key=lambda v: (v == UNBINNED, v))
-        colours = plt.get_cmap("tab20")
-        for i, name in enumerate(names[:40]):  # a legend beyond 40 groups says nothing
-            m = np.array([v == name for v in labels])
-            ax.scatter(xy[m, 0], xy[m, 1], s=2, alpha=0.5, label=name,
-                       color="lightgrey" if name == UNBINNED else colours(i % 20), rasterized=True)
-        ax.set_title(f"{kind} UMAP, coloured by {title}")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.legend(fontsize=6, markerscale=4, loc="best", ncol=2 if len(names) > 10 else 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.io.seqio import SeqRecord, write_fasta
@@ -336,7 +312,7 @@ def run(args: argparse.Namespace) -> dict:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         if layout:
             truth_of = None if truth is None else [truth.get(_strip_mate(ids[k]), "?") for k in layout["rows"]]
-            plot_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", label)
+            figures.bin_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", label)
             with open(tmp / "map.tsv", "w") as f:  # the map's points, for genolm report
                 f.write("id\tx\ty\tbin" + ("\tgenome" if truth_of else "") + "\n")
                 for j, k in enumerate(layout["rows"]):

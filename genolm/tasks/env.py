@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.report import figures
 
 HELP = "ocean samples: predict conditions from sequences; condition a model on them; explain by condition"
 
@@ -312,8 +313,8 @@ def fit(args: argparse.Namespace) -> dict:
             "command": "env fit", "model": args.model, "k": args.k, "targets": kinds, "group": group,
             "folds": args.folds, "seed": args.seed, "samples": args.samples}, indent=1) + "\n")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
-        _plot(per_sample, metrics, main_name, tmp / "measured_vs_predicted.png")
-        _plot_map_and_time(sheet, per_sample, metrics, tmp)
+        figures.env_measured_vs_predicted(per_sample, metrics, main_name, tmp / "measured_vs_predicted.png")
+        figures.env_map_and_time(sheet, per_sample, metrics, tmp)
     return {"sequences": len(keep), "unplaced": len(unplaced), "samples": len(set(samp_k)), "group": group,
             "features": main_name, "metrics": metrics, "seconds": round(time.perf_counter() - t0, 2)}
 
@@ -355,78 +356,6 @@ def _final_model(target: str, x: np.ndarray, y: np.ndarray, numeric: bool) -> di
         out.update({f"{target}/coef": m.coef_, f"{target}/intercept": m.intercept_,
                     f"{target}/classes": m.classes_.astype(str)})
     return out
-
-
-def _plot(per_sample, metrics, main_name, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    numeric = [t for t, sets in metrics.items() if next(iter(sets.values()))["metric"] == "R2"]
-    if not numeric:
-        return
-    fig, axes = plt.subplots(1, len(numeric), figsize=(4.5 * len(numeric), 4.2), squeeze=False)
-    for ax, t in zip(axes[0], numeric):
-        rows = [r for r in per_sample if r[1] == t]
-        m = np.array([r[2] for r in rows], float)
-        p = np.array([r[3] for r in rows], float)
-        sd = np.array([r[4] for r in rows], float)
-        ax.errorbar(m, p, yerr=sd, fmt="o", ms=3, alpha=0.7, lw=0.8)
-        lo, hi = float(min(m.min(), p.min())), float(max(m.max(), p.max()))
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_xlabel(f"measured {t}")
-        ax.set_ylabel("predicted (held out, per sample)")
-        ax.set_title(f"{main_name}: R² {metrics[t][main_name]['score']:.2f}, mean {metrics[t]['mean']['score']:.2f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_map_and_time(sheet, per_sample, metrics, out: Path) -> None:
-    """map.png: samples at their latitude/longitude, coloured by the measured and by the predicted
-    value of the first numeric target; time.png: both against the sampling date, where known."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    numeric = [t for t, sets in metrics.items() if next(iter(sets.values()))["metric"] == "R2"]
-    if not numeric:
-        return
-    t = numeric[0]
-    rows = [r for r in per_sample if r[1] == t]
-    info = [sheet.samples[r[0]] for r in rows]
-    placed = [(r, i) for r, i in zip(rows, info) if i.get("latitude") is not None and i.get("longitude") is not None]
-    if placed:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
-        m = np.array([r[2] for r, _ in placed], float)
-        p = np.array([r[3] for r, _ in placed], float)
-        lo, hi = float(min(m.min(), p.min())), float(max(m.max(), p.max()))
-        for ax, v, name in ((axes[0], m, "measured"), (axes[1], p, "predicted (held out)")):
-            sc = ax.scatter([i["longitude"] for _, i in placed], [i["latitude"] for _, i in placed], c=v,
-                            cmap="coolwarm", vmin=lo, vmax=hi, s=18)
-            ax.set_title(f"{t}, {name}")
-            ax.set_xlabel("longitude")
-        axes[0].set_ylabel("latitude")
-        fig.colorbar(sc, ax=axes, shrink=0.8)
-        fig.savefig(out / "map.png", dpi=110)
-        plt.close(fig)
-    dated = [(r, i) for r, i in zip(rows, info) if i.get("date")]
-    if dated:
-        import datetime
-
-        when = [datetime.date.fromisoformat((i["date"] + "-01-01")[:10] if len(i["date"]) == 4 else
-                                            (i["date"] + "-01")[:10]) for _, i in dated]
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        ax.scatter(when, [r[2] for r, _ in dated], s=14, label="measured")
-        ax.errorbar(when, [r[3] for r, _ in dated], yerr=[r[4] for r, _ in dated], fmt="x", ms=4, lw=0.7,
-                    label="predicted (held out) ± sd")
-        ax.set_ylabel(t)
-        ax.legend()
-        fig.autofmt_xdate()
-        fig.savefig(out / "time.png", dpi=110)
-        plt.close(fig)
 
 
 # ---- predict -----------------------------------------------------------------------------------

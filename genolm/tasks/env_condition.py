@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.report import figures
 
 STRANDS = ("auto", "forward", "both")
 
@@ -400,7 +401,7 @@ def condition(args: argparse.Namespace) -> dict:
             for r, i in enumerate(test):
                 f.write(f"{ids[i]}\t{sample[i]}\t{int(held['bases'][r])}\t" +
                         "\t".join(f"{x:.6f}" for x in held["per_sequence"][r]) + "\n")
-        _plot_permutations(held["nulls"], tmp / "permutation.png")
+        figures.env_permutations(held["nulls"], tmp / "permutation.png")
         # per-sample nats under each held-out sample's conditions: folds combine into one test
         np.savez(tmp / "held_out.npz", samples=np.asarray(held["samples"]), bases=held["bases"].sum(),
                  names=np.asarray(list(held["matrices"])), **{f"m{j}": m for j, m in enumerate(held["matrices"].values())})
@@ -507,27 +508,6 @@ def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_s
                 score = float(balanced_accuracy_score([str(v) for v in y], pred))
             out[level] = {"metric": "bal.acc", "score": score, "n": len(y)}
     return out
-
-
-def _plot_permutations(nulls: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = {k: v for k, v in nulls.items() if v[1] is not None}
-    if not shown:
-        return
-    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4), squeeze=False)
-    for ax, (name, (true, null, p)) in zip(axes[0], shown.items()):
-        ax.hist(1000 * (np.asarray(null) - true), bins=40, color="0.6", label="shuffled conditions")
-        ax.axvline(0, color="C3", lw=1.5, label="true conditions")
-        ax.set_title(f"{name}: p = {p:.3g}", fontsize=10)
-        ax.set_xlabel("held-out bits per kb, shuffled − true")
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # ---- env explain ---------------------------------------------------------------------------------

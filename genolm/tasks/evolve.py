@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.report import figures
 
 HELP = "forecast next season's virus (strain and mutations) from earlier seasons, and score it"
 
@@ -352,7 +353,7 @@ def write_season(out: Path, result: dict, model, tok, tables: dict, data, args) 
             f.write(f"{data.ids[i]}\t{_date_text(data.dates[i])}\t{tables['bits'][r]:.6f}\t{base['lbi'][r]:.6f}\t"
                     f"{base['profile_closeness'][r]:.4f}" +
                     (f"\t{tables['to_target'][r]:.4f}" if tables["to_target"] is not None else "") + "\n")
-    plot_landscape(muts, scores["genolm"], truth, tables["cons"], result, out / "landscape.png")
+    figures.evolve_landscape(muts, scores["genolm"], truth, tables["cons"], result, out / "landscape.png")
     config = {"model": model.config.to_dict(), "objective": "clm", "window": model.config.max_len,
               "command": "evolve", "trained_until": result["until"],
               "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and not callable(v)}}
@@ -361,39 +362,6 @@ def write_season(out: Path, result: dict, model, tok, tables: dict, data, args) 
                                tokenizer=out / "tokenizer.json", train_state={"step": args.steps},
                                meta={"step": args.steps, "objective": "clm", "command": "evolve"})
     (out / "tokenizer.json").unlink()
-
-
-def plot_landscape(muts, score: np.ndarray, truth, cons, result: dict, path: Path) -> None:
-    """Heatmap of the substitution scores (amino acid x protein position); true sweeps circled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genolm.tasks.evolve_eval import AMINO
-
-    n = len(cons)
-    grid = np.full((len(AMINO), n), np.nan)
-    for (j, a), s in zip(muts, score):
-        grid[AMINO.index(a), j] = s
-    fig, ax = plt.subplots(figsize=(min(40, 4 + n / 12), 5))
-    lo, hi = np.nanpercentile(grid, [2, 99.5]) if np.isfinite(grid).any() else (0, 1)
-    im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest",
-                   extent=(0.5, n + 0.5, len(AMINO) - 0.5, -0.5))
-    ax.scatter(np.arange(1, n + 1), [AMINO.index(c) if c in AMINO else np.nan for c in cons],
-               s=4, c="white", marker="s", linewidths=0, label="last season's consensus")
-    if truth is not None and truth.any():
-        k = np.flatnonzero(truth)
-        ax.scatter([muts[i][0] + 1 for i in k], [AMINO.index(muts[i][1]) for i in k], s=60, facecolors="none",
-                   edgecolors="red", linewidths=1.5, label=f"swept in {result['predict']} (>= 50%)")
-    ax.set_yticks(range(len(AMINO)), list(AMINO))
-    ax.set_xlabel("codon (amino-acid position)")
-    ax.set_title(f"genolm mutation scores on the {result['until']} consensus (log-likelihood ratio, nats)")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # ---- many seasons --------------------------------------------------------------------------------
@@ -433,33 +401,6 @@ def summarize(results: list[dict]) -> dict:
     }
 
 
-def plot_seasons(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    seasons = [r for r in results if "evaluation" in r]
-    x = [r["predict"] for r in seasons]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for k in seasons[0]["evaluation"]["strain_pick"]:
-        axes[0].plot(x, [r["evaluation"]["strain_pick"][k] for r in seasons], marker="o",
-                     lw=2.5 if k == "genolm" else 1.2, label=k)
-    axes[0].axhline(0, color="grey", lw=0.8)
-    axes[0].set_title("strain pick (1 = best candidate, 0 = random)")
-    for k in seasons[0]["evaluation"]["mutation_pick"]:
-        axes[1].plot(x, [r["evaluation"]["mutation_pick"][k]["precision@10"] for r in seasons], marker="o",
-                     lw=2.5 if k.startswith("genolm") else 1.2, label=k)
-    axes[1].plot(x, [r["evaluation"]["precision@10_ceiling"] for r in seasons], color="black", ls=":", label="ceiling")
-    axes[1].set_title("mutation pick: precision@10")
-    for ax in axes:
-        ax.set_xlabel("forecast season")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 # ---- the command ---------------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> dict:
@@ -492,7 +433,7 @@ def run(args: argparse.Namespace) -> dict:
             (tmp / "summary.json").write_text(_json({"summary": summary, "seasons": results}))
             (tmp / "summary.tsv").write_text(_tsv(results))
             if summary["seasons"]:
-                plot_seasons(results, tmp / "seasons.png")
+                figures.evolve_seasons(results, tmp / "seasons.png")
             return {"summary": summary, "seasons": results}
     return results[0]
 

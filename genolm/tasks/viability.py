@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.report import figures
 
 HELP = "judge generated sequences against real genomes (composition, genes, novelty, discriminator)"
 
@@ -386,9 +387,9 @@ def run(args: argparse.Namespace) -> dict:
 
     out = Path(args.out)
     write_outputs(out, names, ids, table, genes, summary, limits, args, window)
-    plot_spectra(spec[6], names, in_a, in_b, summary, out / "kmer_spectra.png")
-    plot_gene_maps(names, ids, seqs, genes, args.gene_maps, out / "gene_maps.png")
-    plot_distributions(table, names, limits, out / "distributions.png")
+    figures.viability_spectra(spec[6], names, in_a, in_b, summary, out / "kmer_spectra.png")
+    figures.viability_gene_maps(names, ids, seqs, genes, args.gene_maps, out / "gene_maps.png")
+    figures.viability_distributions(table, names, limits, out / "distributions.png")
     return {"summary": summary, "thresholds": limits, "window": window}
 
 
@@ -463,111 +464,6 @@ def _clean(x):
 
 
 # ----------------------------------------------------------------------------- plots
-
-
-def _colors(names: list[str]) -> dict[str, str]:
-    order = list(dict.fromkeys(names))
-    palette = ["#4d4d4d", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
-    return {n: palette[i % len(palette)] for i, n in enumerate(order)}
-
-
-def plot_spectra(spec6: np.ndarray, names: list[str], in_a, in_b, summary: list[dict], path: Path) -> None:
-    """6-mer frequency of each set (and reference half B) against reference half A, log-log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genolm.io.atomic import atomic_file
-
-    labels = [row["set"] for row in summary]
-    base = spec6[in_a].sum(0) / max(spec6[in_a].sum(), 1)
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.6), squeeze=False)
-    colors = _colors(labels)
-    names = np.asarray(names)
-    for ax, row in zip(axes[0], summary):
-        mask = in_b if row["set"] == "reference" else names == row["set"]
-        y = spec6[mask].sum(0) / max(spec6[mask].sum(), 1)
-        floor = 0.5 / max(spec6[in_a].sum(), 1)
-        ax.loglog(np.maximum(base, floor), np.maximum(y, floor), ".", ms=2, alpha=0.4, color=colors[row["set"]])
-        lim = [floor, max(base.max(), y.max()) * 1.2]
-        ax.plot(lim, lim, "k-", lw=0.6)
-        title = "reference B" if row["set"] == "reference" else row["set"]
-        ax.set_title(f"{title}\nJS6 {row['js6_pooled']:.4f} ({row['js6_ratio']:.2f}x)", fontsize=9)
-        ax.set_xlabel("6-mer frequency, reference A", fontsize=8)
-    axes[0][0].set_ylabel("6-mer frequency", fontsize=8)
-    fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-
-
-def plot_gene_maps(names, ids, seqs, genes, per_set: int, path: Path) -> None:
-    """Genes (arrows by strand) along the first ``per_set`` sequences of every set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genolm.io.atomic import atomic_file
-
-    picks = []
-    for name in dict.fromkeys(names):
-        picks += [i for i, n in enumerate(names) if n == name][:per_set]
-    colors = _colors(list(names))
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(picks) + 0.8))
-    for row, i in enumerate(picks):
-        y = len(picks) - row
-        ax.plot([0, len(seqs[i])], [y, y], color="0.7", lw=1)
-        for g in genes[i]:
-            lo, hi = (g.start, g.end) if g.strand == 1 else (g.end, g.start)
-            ax.annotate("", xy=(hi, y), xytext=(lo, y), arrowprops=dict(arrowstyle="-|>", lw=4,
-                        color=colors[names[i]], alpha=0.8, shrinkA=0, shrinkB=0, mutation_scale=8))
-    ax.set_yticks(range(len(picks), 0, -1), [f"{names[i]} {ids[i][-30:]}" for i in picks], fontsize=7)
-    ax.set_xlabel("position (bases); arrows: genes called by pyrodigal (meta mode), by strand")
-    ax.set_xlim(0, max(len(seqs[i]) for i in picks))
-    ax.set_ylim(0.3, len(picks) + 0.7)
-    fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-
-
-def plot_distributions(table: dict, names: list[str], limits: dict, path: Path) -> None:
-    """Histogram of each statistic per set, with the passing range dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genolm.io.atomic import atomic_file
-
-    stats = [s for s in list(CRITERIA) + ["genolm_bpb", "longest_match"] if s in table]
-    cols = 4
-    rows = math.ceil(len(stats) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False)
-    names = np.asarray(names)
-    colors = _colors(list(names))
-    for ax, stat in zip(axes.flat, stats):
-        v = np.asarray(table[stat], float)
-        fin = v[np.isfinite(v)]
-        edges = np.histogram_bin_edges(fin, 30) if len(fin) and np.ptp(fin) > 0 else 10
-        for name in dict.fromkeys(names):
-            x = v[(names == name) & np.isfinite(v)]
-            if len(x):
-                ax.hist(x, bins=edges, density=True, histtype="step", lw=1.4, color=colors[name], label=name)
-        for key in ("low", "high"):
-            if stat in limits and limits[stat][key] is not None:
-                ax.axvline(limits[stat][key], color="k", ls="--", lw=0.8)
-        ax.set_title(stat, fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(stats):]:
-        ax.axis("off")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
 
 
 def setup(args: argparse.Namespace) -> int:
