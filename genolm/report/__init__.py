@@ -607,6 +607,7 @@ def evaluate_section(path: Path) -> Section:
                                           xaxis={"title": {"text": "bits per base"},
                                                  "range": [min(map(bpb, scored), default=1.5) - 0.05,
                                                            max(map(bpb, scored), default=2.0) + 0.02]},
+                                          yaxis={"autorange": "reversed"},
                                           margin={"l": 260, "r": 20, "t": 40, "b": 50}, height=120 + 40 * len(scored))})]
     return Section(f"Held-out bits per base: {path.name}", "evaluate", str(path), summary, figs,
                    [("Models", head, rows)])
