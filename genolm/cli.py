@@ -14,6 +14,7 @@ import warnings
 
 from genolm import __version__
 from genolm.errors import GenolmError
+from genolm.report import add_report_argument
 
 # command -> task module; the one table of what genolm can do.
 COMMANDS: dict[str, str] = {
@@ -40,10 +41,6 @@ COMMANDS: dict[str, str] = {
 
 # commands whose --out genolm report can draw: they take --report HTML (env: its fit and condition)
 REPORTABLE = {"pretrain", "finetune", "bench", "embed", "bin", "score", "evolve", "viability"}
-
-
-def add_report_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--report", metavar="HTML", help="also write an HTML page of the output (genolm report)")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

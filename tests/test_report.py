@@ -101,10 +101,16 @@ def test_the_page_renders_in_headless_chromium(runs, tmp_path, capsys):
     assert "3 sections" in out and "cdn" not in page.read_text().lower()[:2000]  # nothing fetched
     d = browser()
     try:
+        from selenium.webdriver.support.ui import WebDriverWait
+
         d.get(page.as_uri())
-        d.implicitly_wait(5)
-        kinds = d.execute_script("return Array.from(document.querySelectorAll('section.artifact')).map(s => s.dataset.kind)")
-        assert kinds == ["pretrain", "finetune", "bin"]
+        sections_js = "return Array.from(document.querySelectorAll('section.artifact')).map(s => s.dataset.kind)"
+        try:  # a loaded machine may take a while over the inlined script
+            WebDriverWait(d, 60).until(lambda drv: len(drv.execute_script(sections_js)) == 3)
+        except Exception:
+            pass
+        kinds = d.execute_script(sections_js)
+        assert kinds == ["pretrain", "finetune", "bin"], (d.current_url, d.page_source[:300], d.get_log("browser"))
         plots = d.execute_script("""return Array.from(document.querySelectorAll('div.plot')).map(p => [
             p.querySelectorAll('.main-svg').length, p.querySelectorAll('.scatterlayer .trace, .heatmaplayer image, .hm').length,
             p.getBoundingClientRect().height])""")

@@ -41,6 +41,11 @@ class Section:
     tables: list = field(default_factory=list)  # (caption, header list, rows list)
 
 
+def add_report_argument(p) -> None:
+    """``--report HTML`` on a command whose ``--out`` this module can draw (see genolm.cli)."""
+    p.add_argument("--report", metavar="HTML", help="also write an HTML page of the output (genolm report)")
+
+
 # ----------------------------------------------------------------------------- reading
 
 

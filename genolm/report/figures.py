@@ -163,7 +163,7 @@ def evolve_landscape(muts, score: np.ndarray, truth, cons, result: dict, path: P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from genolm.tasks.evolve_eval import AMINO
+    from genolm.bio.genome_stats import AMINO_ACIDS as AMINO
 
     n = len(cons)
     grid = np.full((len(AMINO), n), np.nan)

@@ -49,7 +49,7 @@ HELP = "ocean samples: predict conditions from sequences; condition a model on t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from genolm.cli import add_report_argument
+    from genolm.report import add_report_argument
     from genolm.tasks import env_condition
 
     sub = p.add_subparsers(dest="env_command", metavar="{fit,predict,condition,explain}", required=True)

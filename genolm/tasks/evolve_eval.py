@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from genolm.bio.genome_stats import AMINO_ACIDS as AMINO  # the 20, alphabetical
 from genolm.errors import GenolmError
 
 _DATE = re.compile(r"^(?:(\d{1,2})/(?:(\d{1,2})/)?)?(\d{4})$")
@@ -214,8 +215,6 @@ def precision_at(scores: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
 
 
 # ---- the baselines of one season ---------------------------------------------------------------
-
-AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
 
 def baselines(data: Dated, prot: np.ndarray, last: int, months: int = 3) -> dict:
