@@ -67,6 +67,7 @@ def test_summaries_quote_the_outputs_numbers(runs):
     assert [what for what, _ in secs["bin"].figures] == ["plotly"]  # the map, drawn from map.tsv
     trace_ids = {t for tr in secs["bin"].figures[0][1]["data"] for t in tr["text"]}
     assert len(trace_ids) == len((runs / "bins" / "map.tsv").read_text().splitlines()) - 1
+    assert len(trace_ids) == json.loads((runs / "bins" / "summary.json").read_text())["sequences"]  # every read mapped
     cm = next(f for what, f in secs["finetune"].figures if what == "plotly" and f["data"][0]["type"] == "heatmap")
     assert sum(map(sum, cm["data"][0]["z"])) == m["n_test"]  # the confusion matrix counts every test sequence
 
