@@ -93,3 +93,21 @@ def atomic_dir(path: str | os.PathLike, *,
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def json_safe(x):
+    """``x`` with every NaN or infinite float (numpy's too) as None, recursively: strict JSON
+    (``json.dumps(..., allow_nan=False)``) has neither.
+
+    >>> json_safe({"auroc": float("nan"), "n": [1, 2.5, float("inf")]})
+    {'auroc': None, 'n': [1, 2.5, None]}
+    """
+    import math
+
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):  # numpy floats are floats too
+        return None
+    return x

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.atomic import json_safe
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f"]
@@ -679,7 +680,7 @@ def render(secs: list[Section], title: str = "genolm report", plotly_js: str = "
         for what, fig in s.figures:
             if what == "plotly":
                 n_plot += 1
-                spec = json.dumps(_finite(fig), allow_nan=False, default=_json_default).replace("</", "<\\/")
+                spec = json.dumps(json_safe(fig), allow_nan=False, default=_json_default).replace("</", "<\\/")
                 body.append(f'<div class="plot" id="plot{n_plot}"></div><script>(function(){{var f = {spec}; '
                             f'Plotly.newPlot("plot{n_plot}", f.data, f.layout, '
                             f'{{"responsive": true, "displaylogo": false}});}})();</script>')
@@ -695,17 +696,6 @@ def render(secs: list[Section], title: str = "genolm report", plotly_js: str = "
             + (_plotly_js(plotly_js) if n_plot else "") + "</head><body>"
             f"<header><h1>{html.escape(title)}</h1><p>{len(secs)} outputs · genolm {__version__} · {stamp}</p></header>"
             f"<nav>{nav}</nav><main>" + "\n".join(parts) + "</main></body></html>\n")
-
-
-def _finite(x):
-    """NaN and infinity become null (JSON has neither)."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, (float, np.floating)) and not math.isfinite(x):
-        return None
-    return x
 
 
 def _json_default(x):

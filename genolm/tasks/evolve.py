@@ -314,16 +314,9 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
 
 def _json(obj) -> str:
     """Strict JSON: NaN (a metric with one class only, e.g. AUROC of a season without sweeps) -> null."""
-    def clean(x):
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
+    from genolm.io.atomic import json_safe
 
-    return json.dumps(clean(obj), indent=1, allow_nan=False) + "\n"
+    return json.dumps(json_safe(obj), indent=1, allow_nan=False) + "\n"
 
 
 def _date_text(d) -> str:

@@ -148,6 +148,7 @@ def call_all_genes(seqs: list[str], progress: bool) -> list[list]:
     import os
 
     from genolm.bio.orfs import call_genes, gene_finder
+    from genolm.tasks.env_condition import _bar
 
     finder = gene_finder([], meta=True)
     bar = _bar(len(seqs), "genes", "seq", progress)
@@ -160,14 +161,6 @@ def call_all_genes(seqs: list[str], progress: bool) -> list[list]:
     if bar is not None:
         bar.close()
     return out
-
-
-def _bar(total: int, desc: str, unit: str, progress: bool):
-    if not (progress and sys.stderr.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
 
 
 def basic_stats(seqs: list[str], genes: list[list]) -> dict[str, np.ndarray]:
@@ -395,6 +388,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def memorisation(train: list[str], seqs: list[str], progress: bool) -> dict[str, np.ndarray]:
     from genolm.bio.match_index import MatchIndex
+    from genolm.tasks.env_condition import _bar
     from genolm.io.seqio import read_records
 
     corpus = []
@@ -418,7 +412,7 @@ def write_outputs(out: Path, names, ids, table, genes, summary, limits, args, wi
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from genolm.io.atomic import atomic_file
+    from genolm.io.atomic import atomic_file, json_safe
 
     out.mkdir(parents=True, exist_ok=True)
     cols = {"set": names, "id": ids} | {k: v for k, v in table.items()}
@@ -442,7 +436,7 @@ def write_outputs(out: Path, names, ids, table, genes, summary, limits, args, wi
             "reference": list(args.reference), "train": list(args.train), "sets": list(args.seqs),
             "thresholds": limits, "summary": summary}
     with atomic_file(out / "summary.json") as tmp, open(tmp, "w") as f:
-        json.dump(_clean(meta), f, indent=1, allow_nan=False)
+        json.dump(json_safe(meta), f, indent=1, allow_nan=False)
 
 
 def _cell(v) -> str:
@@ -451,16 +445,6 @@ def _cell(v) -> str:
     if isinstance(v, float):
         return "nan" if not math.isfinite(v) else f"{v:.4g}"
     return str(v)
-
-
-def _clean(x):
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 # ----------------------------------------------------------------------------- plots
