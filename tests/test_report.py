@@ -178,3 +178,16 @@ def test_evaluate_table_names_the_winner(tmp_path):
     (sec,) = sections(discover([str(t)]))
     assert sec.kind == "evaluate" and "transformer clm (tf), needs 1.8705" in sec.summary and "beats it" in sec.summary
     assert sec.figures[0][1]["data"][0]["x"] == [1.9053, 1.8705, 1.93]
+
+
+def test_classify_section_quotes_accuracy_against_the_baseline(runs, tmp_path, capsys):
+    refs = [DATA / "lambda.fasta.gz", runs / "atrich.fasta.gz"]
+    out = tmp_path / "calls.tsv"
+    code, _, err = run_cli(["classify", runs / "sim" / "reads.fastq.gz", "--references", *refs,
+                            "--truth", runs / "sim" / "truth.tsv", "--out", out], capsys)
+    assert code == 0, err
+    (sec,) = sections(discover([str(out)]))
+    m = json.loads((tmp_path / "calls.metrics.json").read_text())["metrics"]["kmer"]["genome"]
+    assert sec.kind == "classify" and f"{m['accuracy']:.1%} are assigned to the right genome" in sec.summary
+    bars = sec.figures[0][1]["data"][0]
+    assert sum(bars["y"]) == len(out.read_text().splitlines()) - 1  # every read counted once

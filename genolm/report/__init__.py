@@ -102,8 +102,11 @@ def kind_of(path: Path) -> str | None:
         return None
     if p.is_file() and p.suffix == ".tsv":
         with open(p) as f:
-            if f.readline().startswith("model\tparams\ttokens_seen\ttrain_s\tval_bpb"):
-                return "evaluate"
+            head = f.readline().rstrip("\n")
+        if head.startswith("model\tparams\ttokens_seen\ttrain_s\tval_bpb"):
+            return "evaluate"
+        if head == "id\tlength\tgenome\ttaxon\tscore":
+            return "classify"
     if p.is_file() and p.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -132,8 +135,8 @@ def discover(paths: list[str]) -> list[tuple[str, Path]]:
         inner = [(k, q) for k, q in inner if k]
         if not inner:
             raise GenolmError("not a genolm output", file=str(p),
-                              expected="a folder or file written by a genolm command (pretrain, finetune, bench, bin, "
-                                       "env, evolve, viability, embed, score)")
+                              expected="a folder or file written by a genolm command (pretrain, finetune, bench, "
+                                       "bin, classify, env, evolve, viability, embed, score, evaluate)")
         found.extend(inner)
     return found
 
@@ -619,6 +622,40 @@ def evaluate_section(path: Path) -> Section:
                    [("Models", head, rows)])
 
 
+def classify_section(path: Path) -> Section:
+    head, rows = _tsv(path)
+    g = head.index("genome")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r[g] or "unassigned"] = counts.get(r[g] or "unassigned", 0) + 1
+    side = path.with_name(path.stem + ".metrics.json")
+    m = _json(side) if side.is_file() else {}
+    method = (m.get("summary") or {}).get("method")
+    scores = m.get("metrics") or {}
+    level = "genome" if method in scores and scores[method].get("genome") else "taxon"
+    if method in scores and scores[method].get(level):
+        acc = scores[method][level].get("accuracy")
+        summary = (f"genolm ({method}) classified {len(rows):,} reads; against the truth, {acc:.1%} are assigned to "
+                   f"the right {level}")
+        if method != "kmer" and (scores.get("kmer") or {}).get(level):
+            summary += f", where exact k-mer lookup gets {scores['kmer'][level]['accuracy']:.1%}"
+        summary += "."
+    else:
+        unassigned = counts.get("unassigned", 0) + counts.get("-", 0)
+        summary = (f"genolm classified {len(rows):,} reads: {len(rows) - unassigned:,} assigned to a reference; "
+                   f"no truth table was given, so there is no score.")
+    order = sorted(counts, key=lambda k: -counts[k])
+    figs = [("plotly", {"data": [{"type": "bar", "x": order, "y": [counts[k] for k in order],
+                                  "marker": {"color": PALETTE[0]}}],
+                        "layout": _layout("Reads per assigned genome", "", "reads", height=360)})]
+    tables = []
+    for name, levels in scores.items():
+        keys = ["accuracy", "assigned", "macro_precision", "macro_recall", "macro_f1", "ari"]
+        tables.append((f"{name} against the truth", ["level"] + keys,
+                       [[lv] + [_fmt(v.get(k)) for k in keys] for lv, v in levels.items() if isinstance(v, dict)]))
+    return Section(f"Read classification: {path.name}", "classify", str(path), summary, figs, tables)
+
+
 def generic_section(kind: str, path: Path) -> Section:
     pngs = sorted(path.glob("*.png")) if path.is_dir() else []
     return Section(f"{kind}: {path.name}", kind, str(path), f"A genolm {kind} output.", [("png", p) for p in pngs])
@@ -627,7 +664,7 @@ def generic_section(kind: str, path: Path) -> Section:
 SECTIONS = {"pretrain": pretrain_section, "finetune": finetune_section, "bench": bench_section, "bin": bin_section,
             "viability": viability_section, "evolve": evolve_section, "env fit": env_fit_section,
             "env condition": env_condition_section, "backtest": backtest_section, "embed": embed_section,
-            "score": score_section, "evaluate": evaluate_section}
+            "score": score_section, "evaluate": evaluate_section, "classify": classify_section}
 
 
 def sections(found: list[tuple[str, Path]]) -> list[Section]:

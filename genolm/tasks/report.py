@@ -2,7 +2,7 @@
 summary sentence, its plots (interactive where zooming or hovering helps) and its key tables.
 
 PATH is an output folder or file of ``genolm pretrain``, ``finetune``, ``bench``, ``bin``,
-``evolve``, ``viability`` (and ``env``, ``embed``, ``score``, shown with their pictures), or a
+``evolve``, ``viability``, ``env``, ``embed``, ``score``, ``classify`` or ``evaluate``, or a
 folder holding several of them.  The page is one self-contained file: Plotly's JavaScript and the
 pictures are inlined, so it opens anywhere without a network.  ``--plotly-js FILE`` links a local
 copy of plotly.min.js instead (for a folder of many small pages).
