@@ -203,7 +203,6 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
 
         run_step = static_step
         if engine in ("graph", "compile") and t < length:
-            fn = static_step
             tok0 = tok_buf.clone()
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
@@ -211,11 +210,11 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
                 for _ in range(3):  # warm up (and compile) outside the graph, writing only the cache
                     pos_buf.fill_(min(pos, reach - 1))  # slot and the draw the next real step overwrites
                     t_buf.fill_(t)
-                    fn()
+                    static_step()
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
-                fn()
+                static_step()
             tok_buf.copy_(tok0)
             pos_buf.fill_(pos)
             t_buf.fill_(t)
@@ -319,7 +318,7 @@ def run(args: argparse.Namespace) -> dict:
             ids = sample_batch(model, prefix, allowed, rows, args.length, temperature=args.temperature,
                                top_k=args.top_k, top_p=args.top_p, generator=gen, device=device,
                                step=bar.update if bar else None, engine=args.engine,
-                               fixed=len(head) if args.condition or "conditions" in config else 0,
+                               fixed=len(head) if "conditions" in config else 0,
                                window=window)
             for r in range(rows):
                 seq = prompt + "".join(symbol[int(i)] for i in ids[r])
