@@ -300,6 +300,20 @@ def test_minutes_plans_the_step_count_and_ends_the_schedule(tmp_path, capsys, co
     assert saved["steps"] == steps and saved["minutes"] is None and saved["warmup"] == max(1, steps // 20)
 
 
+def test_minutes_spent_at_the_first_plan_still_logs_the_last_step(tmp_path, capsys, corpus):
+    # The budget is gone by the first plan (step 20), which is not a multiple of --log-every: the
+    # run ends there, and its last step and validation must still be in metrics.jsonl.
+    run = tmp_path / "run"
+    args = [a for a in FAST if a not in ("--log-every", "1")]
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, *args, "--log-every", "1000", "--steps", "100000",
+                            "--minutes", "0.00001", "--eval-every", "100000", "--save-every", "100000"], capsys)
+    assert code == 0, err
+    assert json.loads((run / "checkpoint" / "meta.json").read_text())["step"] == 20
+    rows = metrics(run)
+    assert [r["step"] for r in rows if "loss" in r] == [20]
+    assert [r["step"] for r in rows if "val_bpb" in r] == [20]
+
+
 def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
     from genolm.train import loop
 

@@ -191,3 +191,12 @@ def test_classify_section_quotes_accuracy_against_the_baseline(runs, tmp_path, c
     assert sec.kind == "classify" and f"{m['accuracy']:.1%} are assigned to the right genome" in sec.summary
     bars = sec.figures[0][1]["data"][0]
     assert sum(bars["y"]) == len(out.read_text().splitlines()) - 1  # every read counted once
+
+
+def test_a_run_with_no_logged_step_yet_gets_a_section(runs, tmp_path):
+    # a run just started (or killed before its first log line): the page says so instead of failing
+    fresh = tmp_path / "fresh"
+    shutil.copytree(runs / "run", fresh)
+    (fresh / "metrics.jsonl").write_text("")
+    (sec,) = sections(discover([str(fresh)]))
+    assert sec.kind == "pretrain" and "no training step" in sec.summary and not sec.figures

@@ -201,8 +201,10 @@ def pretrain_section(path: Path) -> Section:
                    f"it predicts held-out{' masked' if objective == 'mlm' else ''} bases at {last['val_bpb']:.3f} "
                    f"bits each (best {best:.3f}; "
                    f"2.000 is a blind guess among A, C, G and T).")
-    else:
+    elif train:
         summary = f"genolm trained a {what} ({size}) for {max(train):,} steps; no validation was logged."
+    else:
+        summary = f"genolm set up a {what} ({size}); no training step is in metrics.jsonl yet."
     figs = []
     if train:
         steps = sorted(train)
@@ -216,7 +218,7 @@ def pretrain_section(path: Path) -> Section:
             lay["margin"]["r"] = 70
         figs.append(("plotly", {"data": traces, "layout": lay}))
     table_rows = [["model", what], ["layers × width", size], ["window", _fmt(config.get("window"))],
-                  ["steps", _fmt(max(train or val))], ["tokens seen", _fmt(meta.get("tokens_seen"))]]
+                  ["steps", _fmt(max(train or val, default=None))], ["tokens seen", _fmt(meta.get("tokens_seen"))]]
     if val:
         table_rows.append(["validation bits per base (last)", _fmt(val[max(val)]["val_bpb"], 4)])
     speeds = [r.get("tokens_per_s") for r in train.values() if r.get("tokens_per_s")]

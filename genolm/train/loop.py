@@ -150,14 +150,15 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
         optimizer.zero_grad(set_to_none=True)
         tokens_seen += args.batch_size * window
         done = step + 1
+        # a --minutes run may end at this step: plan first, so that the last step is logged
+        if budget is not None and budget.check(done, scheduler, config, log):
+            budget = None
         if log is not None:
             loss = distributed.all_sum([loss_sum, scored], d)
             last = log.step(done, loss[0] / max(loss[1], 1), optimizer.param_groups[0]["lr"],
                             float(grad_norm), tokens_seen, elapsed0 + time.perf_counter() - t0)
         elif d.enabled:
             distributed.all_sum([loss_sum, scored], d)
-        if budget is not None and budget.check(done, scheduler, config, log):
-            budget = None
         if done % args.eval_every == 0 or done == args.steps:
             metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
             if log is not None and metrics:
