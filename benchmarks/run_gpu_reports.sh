@@ -21,6 +21,7 @@
 #   pretrain.html, bench.html, metagenome.html (bin + classify), env.html (fit + condition),
 #   evolve.html (forecast + substitution landscape); results.tgz (the outputs' small JSON/TSV files)
 #   and log.txt.  Every command's own output is in log.txt.
+# LIMIT (default 510): seconds from the start by which every command must end (timeout kills it).
 # SMOKE=1: the same plan on a CPU: debug models, a few steps, 2,000 reads, 300 sequences per GUE split,
 # HA1 cut to 150 bases, 9 permutations (about 25 minutes on 2 cores).
 # On the device: carry .whl and .gpu-data, then
@@ -33,9 +34,12 @@ WORK=${WORK:-/tmp/reports}; rm -rf "$WORK"; mkdir -p "$WORK"
 export PYTHONUNBUFFERED=1
 G="python3 -m genolm"; T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/log.txt"; }
+DEADLINE=$(( T0 + ${LIMIT:-510} ))  # every command ends by then (the pages are written after it)
 run() {  # run NAME CMD...: the command's output to WORK/NAME.log, one line in the timeline
-  local name=$1; shift; stamp "start $name"
-  if "$@" > "$WORK/$name.log" 2>&1; then stamp "done $name"; else stamp "FAILED $name (rc $?): $(tail -1 "$WORK/$name.log")"; fi
+  local name=$1; shift; local left=$(( DEADLINE - $(date +%s) ))
+  [ "$left" -gt 5 ] || { stamp "SKIPPED $name: no time left"; return; }
+  stamp "start $name"
+  if timeout "$left" "$@" > "$WORK/$name.log" 2>&1; then stamp "done $name"; else stamp "FAILED $name (rc $?): $(tail -1 "$WORK/$name.log")"; fi
 }
 if [ "${SMOKE:-0}" = 1 ]; then
   DEV=cpu; FLAVOR=debug; MINUTES=${MINUTES:-0.2}; COMPILE=""; N=2000; COND="--flavor debug --steps 20 --folds 50"
@@ -109,7 +113,7 @@ page() {  # page NAME TITLE PATH...
   local name=$1 title=$2; shift 2
   local have=(); for p in "$@"; do [ -e "$p" ] && have+=("$p"); done
   [ ${#have[@]} -gt 0 ] || { stamp "no outputs for $name.html"; return; }
-  run "report_$name" $G report "${have[@]}" --out "$OUT/$name.html" --title "$title" --plotly-js plotly.min.js
+  DEADLINE=$(( $(date +%s) + 120 )) run "report_$name" $G report "${have[@]}" --out "$OUT/$name.html" --title "$title" --plotly-js plotly.min.js
 }
 D=$(date -u +%Y-%m-%d); CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1); CARD=${CARD:-CPU}
 page pretrain "genolm pretrain: masked small model on 16 bacterial genomes ($CARD, $D)" "$WORK/pretrain"
