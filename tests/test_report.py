@@ -191,6 +191,16 @@ def test_classify_section_quotes_accuracy_against_the_baseline(runs, tmp_path, c
     assert sec.kind == "classify" and f"{m['accuracy']:.1%} are assigned to the right genome" in sec.summary
     bars = sec.figures[0][1]["data"][0]
     assert sum(bars["y"]) == len(out.read_text().splitlines()) - 1  # every read counted once
+    # with --taxa grouping the genomes, both levels are quoted
+    taxa = tmp_path / "taxa.tsv"
+    taxa.write_text("genome\ttaxon\nlambda\tDNA\natrich\tDNA\n")
+    code, _, err = run_cli(["classify", runs / "sim" / "reads.fastq.gz", "--references", *refs, "--taxa", taxa,
+                            "--truth", runs / "sim" / "truth.tsv", "--out", tmp_path / "taxa_calls.tsv"], capsys)
+    assert code == 0, err
+    (sec,) = sections(discover([str(tmp_path / "taxa_calls.tsv")]))
+    m = json.loads((tmp_path / "taxa_calls.metrics.json").read_text())["metrics"]["kmer"]
+    assert (f"{m['genome']['accuracy']:.1%} and {m['taxon']['accuracy']:.1%} are assigned to the right genome and "
+            f"taxon respectively") in sec.summary, sec.summary
 
 
 def test_a_run_with_no_logged_step_yet_gets_a_section(runs, tmp_path):
@@ -200,3 +210,14 @@ def test_a_run_with_no_logged_step_yet_gets_a_section(runs, tmp_path):
     (fresh / "metrics.jsonl").write_text("")
     (sec,) = sections(discover([str(fresh)]))
     assert sec.kind == "pretrain" and "no training step" in sec.summary and not sec.figures
+
+
+def test_a_large_map_is_drawn_from_a_random_subset(runs, monkeypatch):
+    import genolm.report as report
+
+    n = len((runs / "bins" / "map.tsv").read_text().splitlines()) - 1
+    monkeypatch.setattr(report, "MAP_POINTS", 50)
+    (sec,) = sections(discover([str(runs / "bins")]))
+    fig = next(f for what, f in sec.figures if what == "plotly")
+    ids = [t.split(" → ")[0] for trace in fig["data"] for t in trace["text"]]
+    assert n > 50 and len(ids) == len(set(ids)) == 50 and f"50 of {n:,} points" in fig["layout"]["title"]["text"]

@@ -26,6 +26,7 @@ import numpy as np
 from genolm.errors import GenolmError
 from genolm.io.atomic import json_safe
 
+MAP_POINTS = 10_000  # most points an interactive sequence map draws
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f"]
 
@@ -331,6 +332,11 @@ def bin_section(path: Path) -> Section:
         head, rows = _tsv(path / "map.tsv")
         col = {h: i for i, h in enumerate(head)}
         by = "genome" if "genome" in col else "bin"
+        shown = ""
+        if len(rows) > MAP_POINTS:  # a browser draws tens of thousands of hover points slowly
+            keep = np.sort(np.random.default_rng(0).choice(len(rows), MAP_POINTS, replace=False))
+            shown = f" ({MAP_POINTS:,} of {len(rows):,} points, drawn at random)"
+            rows = [rows[k] for k in keep]
         groups: dict[str, list] = {}
         for r in rows:
             groups.setdefault(r[col[by]], []).append(r)
@@ -339,7 +345,7 @@ def bin_section(path: Path) -> Section:
                    "hovertemplate": "%{text}<extra>" + html.escape(g) + "</extra>",
                    "marker": {"size": 4, "color": PALETTE[i % len(PALETTE)], "opacity": 0.7}}
                   for i, (g, rs) in enumerate(sorted(groups.items()))]
-        figs.append(("plotly", {"data": traces, "layout": _layout(f"Sequence map, coloured by {by}", "UMAP 1", "UMAP 2",
+        figs.append(("plotly", {"data": traces, "layout": _layout(f"Sequence map, coloured by {by}{shown}", "UMAP 1", "UMAP 2",
                                                                    height=460)}))
     elif (path / "map.png").is_file():
         figs.append(("png", path / "map.png"))
@@ -539,7 +545,8 @@ def embed_section(path: Path) -> Section:
                f"pooling); the map shows the first two principal components, coloured by {group_col or 'nothing'}.")
     figs = []
     if len(x) >= 3:
-        keep = np.random.default_rng(0).permutation(len(x))[:5000]
+        keep = np.sort(np.random.default_rng(0).permutation(len(x))[:MAP_POINTS])
+        shown = f" ({MAP_POINTS:,} of {len(x):,} sequences, drawn at random)" if len(x) > MAP_POINTS else ""
         centred = x - x.mean(0)
         _, sv, vt = np.linalg.svd(centred[keep], full_matrices=False)
         xy = centred[keep] @ vt[:2].T
@@ -552,7 +559,7 @@ def embed_section(path: Path) -> Section:
                            "y": xy[sel, 1].tolist(), "text": [ids[keep[j]] for j in sel],
                            "marker": {"size": 5, "opacity": 0.7, "color": PALETTE[i % len(PALETTE)]}})
         figs.append(("plotly", {"data": traces, "layout": _layout(
-            "Embedding map", f"PC 1 ({var[0]:.0%} of variance)", f"PC 2 ({var[1]:.0%})", height=460)}))
+            f"Embedding map{shown}", f"PC 1 ({var[0]:.0%} of variance)", f"PC 2 ({var[1]:.0%})", height=460)}))
     return Section(f"Embeddings: {path.name}", "embed", str(path), summary, figs,
                    [("Embedding", ["", ""], [[k, str(v)] for k, v in meta.items()])])
 
@@ -634,13 +641,18 @@ def classify_section(path: Path) -> Section:
     m = _json(side) if side.is_file() else {}
     method = (m.get("summary") or {}).get("method")
     scores = m.get("metrics") or {}
-    level = "genome" if method in scores and scores[method].get("genome") else "taxon"
-    if method in scores and scores[method].get(level):
-        acc = scores[method][level].get("accuracy")
-        summary = (f"genolm ({method}) classified {len(rows):,} reads; against the truth, {acc:.1%} are assigned to "
-                   f"the right {level}")
-        if method != "kmer" and (scores.get("kmer") or {}).get(level):
-            summary += f", where exact k-mer lookup gets {scores['kmer'][level]['accuracy']:.1%}"
+    # the genome and, where --taxa grouped genomes into fewer taxa, the taxon level too
+    levels = [lv for lv in ("genome", "taxon") if (scores.get(method) or {}).get(lv)]
+    if levels == ["genome", "taxon"] and (m.get("summary") or {}).get("taxa") == (m.get("summary") or {}).get("references"):
+        levels = ["genome"]
+    if levels:
+        def acc(name):
+            return " and ".join(f"{scores[name][lv]['accuracy']:.1%}" for lv in levels)
+
+        summary = (f"genolm ({method}) classified {len(rows):,} reads; against the truth, {acc(method)} are assigned "
+                   f"to the right {' and '.join(levels)}{' respectively' if len(levels) > 1 else ''}")
+        if method != "kmer" and all((scores.get("kmer") or {}).get(lv) for lv in levels):
+            summary += f", where exact k-mer lookup gets {acc('kmer')}"
         summary += "."
     else:
         unassigned = counts.get("unassigned", 0) + counts.get("-", 0)
