@@ -221,3 +221,25 @@ def test_a_large_map_is_drawn_from_a_random_subset(runs, monkeypatch):
     fig = next(f for what, f in sec.figures if what == "plotly")
     ids = [t.split(" → ")[0] for trace in fig["data"] for t in trace["text"]]
     assert n > 50 and len(ids) == len(set(ids)) == 50 and f"50 of {n:,} points" in fig["layout"]["title"]["text"]
+
+
+def test_generated_fasta_gets_a_section_and_generate_takes_report(runs, tmp_path, capsys):
+    from genolm.bio.seq import gc_content
+    from genolm.io.seqio import read_records
+
+    code, _, err = run_cli(["pretrain", "--data", runs / "corpus", "--out", tmp_path / "clm", "--model", "debug",
+                            "--objective", "clm", "--steps", "5", "--batch-size", "4", "--device", "cpu"], capsys)
+    assert code == 0, err
+    fa, page = tmp_path / "gen.fasta", tmp_path / "gen.html"
+    code, out, err = run_cli(["generate", "--model", tmp_path / "clm", "--num", "6", "--length", "300", "--seed", "3",
+                              "--temperature", "0.8", "--device", "cpu", "--out", fa, "--report", page], capsys)
+    assert code == 0, err
+    assert page.is_file() and "generate" in page.read_text() and f"report: {page}" in out
+    (sec,) = sections(discover([str(fa)]))
+    gc = [gc_content(r.seq) for r in read_records(fa)]
+    assert sec.kind == "generate" and "temperature 0.8, seed 3" in sec.summary
+    assert f"GC content {np.mean(gc):.3f} ± {np.std(gc):.3f}" in sec.summary and "300 bases each" in sec.summary
+    assert sorted(sec.figures[0][1]["data"][0]["x"]) == sorted(gc)
+    # a FASTA that genolm generate did not write is not taken for one
+    (tmp_path / "real.fasta").write_text(">chr1 some genome\nACGT\n")
+    assert kind_of(tmp_path / "real.fasta") is None

@@ -4,7 +4,7 @@ each with a plain-language summary sentence, its plots and its key tables.
 The commands write data (JSON, JSONL, TSV, Parquet); this module reads it and draws.  Interactive
 plots (zoom, hover) are Plotly figures, whose JavaScript bundle is inlined once, so the page needs
 no network; pictures a command already drew are inlined as PNG.  :func:`discover` tells what each
-path is (a pretrain run, a fine-tuning, a bin, viability or evolve folder, ...); :func:`render`
+path is (a pretrain run, a fine-tuning, a bin, viability or evolve folder, a generated FASTA, ...); :func:`render`
 writes the page.
 
 >>> kind_of(Path("no/such/place")) is None
@@ -18,6 +18,7 @@ import datetime as _dt
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from genolm.errors import GenolmError
 from genolm.io.atomic import json_safe
 
 MAP_POINTS = 10_000  # most points an interactive sequence map draws
+GENERATED_MAX = 20_000  # generated sequences a report reads
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f"]
 
@@ -76,6 +78,27 @@ def _tsv(path: Path) -> tuple[list[str], list[list[str]]]:
     return lines[0].split("\t"), [ln.split("\t") for ln in lines[1:] if ln]
 
 
+# the header genolm generate writes: ">gen_1 seed=0 temperature=1.0 prompt=0"
+GENERATED = re.compile(r"^>\S+ seed=-?\d+ temperature=\S+ prompt=\d+$")
+FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".ffn")
+
+
+def _is_fasta_name(p: Path) -> bool:
+    name = p.name.lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    return name.endswith(FASTA_SUFFIXES)
+
+
+def _first_line(p: Path) -> str:
+    import gzip
+
+    try:
+        with (gzip.open(p, "rt") if p.name.lower().endswith(".gz") else open(p)) as f:
+            return f.readline().rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def kind_of(path: Path) -> str | None:
     """What genolm output ``path`` is (see the module docstring), or None."""
     p = Path(path)
@@ -108,6 +131,8 @@ def kind_of(path: Path) -> str | None:
             return "evaluate"
         if head == "id\tlength\tgenome\ttaxon\tscore":
             return "classify"
+    if p.is_file() and _is_fasta_name(p) and GENERATED.match(_first_line(p)):
+        return "generate"
     if p.is_file() and p.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -137,7 +162,8 @@ def discover(paths: list[str]) -> list[tuple[str, Path]]:
         if not inner:
             raise GenolmError("not a genolm output", file=str(p),
                               expected="a folder or file written by a genolm command (pretrain, finetune, bench, "
-                                       "bin, classify, env, evolve, viability, embed, score, evaluate)")
+                                       "bin, classify, env, evolve, viability, embed, score, evaluate, "
+                                       "generate)")
         found.extend(inner)
     return found
 
@@ -670,6 +696,49 @@ def classify_section(path: Path) -> Section:
     return Section(f"Read classification: {path.name}", "classify", str(path), summary, figs, tables)
 
 
+def generate_section(path: Path) -> Section:
+    from genolm.bio.genome_stats import longest_homopolymer, stop_rate
+    from genolm.bio.seq import gc_content
+    from genolm.io.seqio import read_records
+
+    recs = []
+    for r in read_records(path, case="upper"):
+        recs.append(r)
+        if len(recs) == GENERATED_MAX:
+            break
+    head = GENERATED.match(_first_line(path))
+    settings = dict(kv.split("=", 1) for kv in head.group(0).split()[1:]) if head else {}
+    lengths = np.array([len(r.seq) for r in recs])
+    gc = np.array([gc_content(r.seq, unknown="n") for r in recs])
+    homo = np.array([longest_homopolymer(r.seq) for r in recs])
+    stops = np.array([stop_rate(r.seq) for r in recs])
+    n = f"the first {len(recs):,}" if len(recs) == GENERATED_MAX else f"{len(recs):,}"
+    summary = (f"{n} generated sequences ({int(np.median(lengths)) if len(recs) else 0:,} bases each, median; "
+               f"temperature {settings.get('temperature', '?')}, seed {settings.get('seed', '?')}): GC content "
+               f"{gc.mean() if len(recs) else float('nan'):.3f} ± {gc.std() if len(recs) else float('nan'):.3f}, "
+               f"{stops.mean() if len(recs) else float('nan'):.3f} stop codons per codon over the six frames "
+               f"(random DNA of 50% GC: 0.047; coding DNA is lower), longest homopolymer "
+               f"{int(np.median(homo)) if len(recs) else 0} bases (median). Judge them against real DNA with "
+               f"genolm viability.")
+    figs = []
+    if len(recs):
+        figs.append(("plotly", {"data": [
+            {"type": "histogram", "x": gc.tolist(), "name": "GC content", "marker": {"color": PALETTE[0]},
+             "nbinsx": 40},
+            {"type": "histogram", "x": stops.tolist(), "name": "stop codons per codon", "marker": {"color": PALETTE[1]},
+             "nbinsx": 40, "xaxis": "x2", "yaxis": "y2"}],
+            "layout": _layout("Per sequence: GC content and stop-codon rate", "GC content", "sequences",
+                              xaxis={"title": {"text": "GC content"}, "domain": [0, 0.46]},
+                              xaxis2={"title": {"text": "stop codons per codon (six frames)"}, "domain": [0.54, 1],
+                                      "anchor": "y2"},
+                              yaxis2={"anchor": "x2", "title": {"text": "sequences"}}, showlegend=False)}))
+    table = [[name] + ([_fmt(cast(f(v))) for f in (np.min, np.median, np.max)] if len(v) else ["-"] * 3)
+             for name, v, cast in (("length", lengths, int), ("GC content", gc, float),
+                                   ("stop codons per codon", stops, float), ("longest homopolymer", homo, int))]
+    return Section(f"Generated sequences: {path.name}", "generate", str(path), summary, figs,
+                   [("Per sequence", ["", "min", "median", "max"], table)])
+
+
 def generic_section(kind: str, path: Path) -> Section:
     pngs = sorted(path.glob("*.png")) if path.is_dir() else []
     return Section(f"{kind}: {path.name}", kind, str(path), f"A genolm {kind} output.", [("png", p) for p in pngs])
@@ -678,7 +747,8 @@ def generic_section(kind: str, path: Path) -> Section:
 SECTIONS = {"pretrain": pretrain_section, "finetune": finetune_section, "bench": bench_section, "bin": bin_section,
             "viability": viability_section, "evolve": evolve_section, "env fit": env_fit_section,
             "env condition": env_condition_section, "backtest": backtest_section, "embed": embed_section,
-            "score": score_section, "evaluate": evaluate_section, "classify": classify_section}
+            "score": score_section, "evaluate": evaluate_section, "classify": classify_section,
+            "generate": generate_section}
 
 
 def sections(found: list[tuple[str, Path]]) -> list[Section]:

@@ -2,8 +2,8 @@
 summary sentence, its plots (interactive where zooming or hovering helps) and its key tables.
 
 PATH is an output folder or file of ``genolm pretrain``, ``finetune``, ``bench``, ``bin``,
-``evolve``, ``viability``, ``env``, ``embed``, ``score``, ``classify`` or ``evaluate``, or a
-folder holding several of them.  The page is one self-contained file: Plotly's JavaScript and the
+``evolve``, ``viability``, ``env``, ``embed``, ``score``, ``classify``, ``evaluate`` or
+``generate`` (its FASTA, known by the headers it writes), or a folder holding several of them.  The page is one self-contained file: Plotly's JavaScript and the
 pictures are inlined, so it opens anywhere without a network.  ``--plotly-js FILE`` links a local
 copy of plotly.min.js instead (for a folder of many small pages).
 
