@@ -204,6 +204,44 @@ def test_two_process_gloo_run_matches_one_process(tmp_path, corpus):
     assert np.allclose(v1, v2, rtol=1e-4)
 
 
+def test_fsdp_two_processes_match_one_and_resume_across_strategies(tmp_path, corpus):
+    """--parallel fsdp (FSDP2, 2 gloo processes) trains what one process trains; a run saved
+    under FSDP resumes under FSDP and on one process, and a one-process run resumes under FSDP,
+    all to the same weights as one process throughout (the optimizer state is gathered by name)."""
+    from safetensors.torch import load_file
+
+    common = ["--data", str(corpus), *FAST, "--eval-every", "4", "--no-rc-augment"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    port = iter(range(29500 + (os.getpid() + 500) % 1000, 30600))
+
+    def pretrain(out, steps, procs, *extra):
+        launch = ([sys.executable, "-m", "genolm"] if procs == 1 else
+                  [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+                   str(next(port)), "-m", "genolm"])
+        par = ["--parallel", "fsdp"] if procs == 2 else []
+        r = subprocess.run([*launch, "pretrain", "--out", str(tmp_path / out), *common, "--steps", str(steps),
+                            "--save-every", str(steps), *par, *extra], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return load_file(tmp_path / out / "checkpoint" / "model.safetensors")
+
+    def same(a, b):
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+    one = pretrain("one", 8, 1)
+    same(one, pretrain("fsdp", 8, 2))
+    pretrain("half", 4, 1)
+    shutil.copytree(tmp_path / "half", tmp_path / "half_copy")
+    resumed = pretrain("half", 8, 1, "--resume")  # the reference: 4 steps, then 4 more, one process
+    same(resumed, pretrain("half_copy", 8, 2, "--resume"))  # plain checkpoint -> FSDP
+    pretrain("fsdp_half", 4, 2)
+    shutil.copytree(tmp_path / "fsdp_half", tmp_path / "fsdp_half_copy")
+    same(resumed, pretrain("fsdp_half", 8, 2, "--resume"))  # FSDP -> FSDP
+    same(resumed, pretrain("fsdp_half_copy", 8, 1, "--resume"))  # FSDP -> one process
+    with pytest.raises(AssertionError):  # the check can tell: a run of 8 steps straight differs
+        same(resumed, one)
+
+
 def test_export_to_hf_gives_the_same_logits(tmp_path, capsys, corpus):
     transformers = pytest.importorskip("transformers")
     from genolm.train.checkpoint import load_model

@@ -9,7 +9,6 @@ can); it is skipped without them, except where GENOLM_REQUIRE_BROWSER=1 (CI) mak
 import json
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

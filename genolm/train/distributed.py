@@ -64,22 +64,24 @@ def teardown() -> None:
 
 def wrap(model: torch.nn.Module, d: Dist, *, strategy: str = "ddp", compile: bool = False) -> torch.nn.Module:
     """Compile (optional), then DDP or FSDP2 across ranks; one process: the model itself."""
+    if strategy not in ("ddp", "fsdp", "none"):
+        raise GenolmError("unknown --parallel strategy", expected="ddp | fsdp | none", found=strategy)
+    if d.enabled and strategy == "fsdp":
+        # FSDP2 shards the plain module in place (each block, then the rest), and the sharded
+        # module is compiled: fully_shard's hooks must sit on the real blocks, not on a wrapper
+        from torch.distributed.fsdp import fully_shard
+
+        for block in _blocks(model):
+            fully_shard(block)
+        fully_shard(model)
+        return torch.compile(model) if compile else model
     if compile:
         model = torch.compile(model)
     if not d.enabled or strategy == "none":
         return model
-    if strategy == "ddp":
-        from torch.nn.parallel import DistributedDataParallel
+    from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.startswith("cuda") else None)
-    if strategy == "fsdp":
-        from torch.distributed.fsdp import fully_shard
-
-        for block in _blocks(unwrap(model)):
-            fully_shard(block)
-        fully_shard(model)
-        return model
-    raise GenolmError("unknown --parallel strategy", expected="ddp | fsdp | none", found=strategy)
+    return DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.startswith("cuda") else None)
 
 
 def _blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
@@ -109,6 +111,43 @@ def full_state_dict(model: torch.nn.Module) -> dict:
 
         return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     return {k: v.detach().cpu() for k, v in base.state_dict().items()}
+
+
+def _sharded(model: torch.nn.Module) -> bool:
+    return any(type(p).__name__ == "DTensor" for p in unwrap(model).parameters())
+
+
+def full_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """The optimizer's whole state for a checkpoint (every rank must call it).  Under FSDP the
+    shards are gathered into one state keyed by parameter name (rank 0 holds it); otherwise it
+    is ``optimizer.state_dict()``."""
+    if not _sharded(model):
+        return optimizer.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    return get_optimizer_state_dict(unwrap(model), optimizer,
+                                    options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+def load_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load what :func:`full_optimizer_state` saved, into a sharded or a plain model's optimizer
+    (a run saved under FSDP resumes on one process, and the other way round)."""
+    by_name = any(isinstance(k, str) for k in state.get("state", {}))
+    if not by_name and not _sharded(model):
+        optimizer.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict, \
+        set_optimizer_state_dict
+
+    if not by_name:  # ids to names: the same model's plain state as the one just built would give
+        template = get_optimizer_state_dict(unwrap(model), optimizer, options=StateDictOptions(full_state_dict=True))
+        names = [n for g in template["param_groups"] for n in g["params"]]
+        ids = [i for g in state["param_groups"] for i in g["params"]]
+        key = dict(zip(ids, names))
+        state = {"state": {key[i]: v for i, v in state["state"].items()},
+                 "param_groups": [{**g, "params": [key[i] for i in g["params"]]} for g in state["param_groups"]]}
+    set_optimizer_state_dict(unwrap(model), optimizer, optim_state_dict=state,
+                             options=StateDictOptions(full_state_dict=True))
 
 
 def all_sum(values: list[float], d: Dist) -> list[float]:

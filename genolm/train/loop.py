@@ -82,17 +82,20 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     model = build_model(cfg).to(d.device)
     if init is not None:
         checkpoint.load_weights(init, model)
+    if resume:
+        checkpoint.load_weights(run, model)
+    # Wrap before the optimizer is built: FSDP2 replaces every parameter by its shard, and an
+    # optimizer holding the old tensors would step weights the model no longer uses.
+    wrapped = distributed.wrap(model, d, strategy=args.parallel, compile=args.compile)
     optimizer = build_optimizer(model, lr=args.lr, weight_decay=args.weight_decay, device=d.device)
     scheduler = build_scheduler(optimizer, warmup=args.warmup, total=args.steps, min_ratio=args.min_lr_ratio)
     start, tokens_seen, elapsed0 = 0, 0, 0.0
     if resume:
-        checkpoint.load_weights(run, model)
         state = checkpoint.load_train_state(run)
-        optimizer.load_state_dict(state["optimizer"])
+        distributed.load_optimizer_state(model, optimizer, state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start, tokens_seen, elapsed0 = state["step"], state["tokens_seen"], state["elapsed"]
-    wrapped = distributed.wrap(model, d, strategy=args.parallel, compile=args.compile)
     # Validation runs the eager model (under DDP its replicated weights): a compiled model would
     # recompile for the no-grad graph and each new batch shape, which costs more than a few
     # evaluations gain.  FSDP shards the weights, so there only the wrapped model can run.
@@ -165,10 +168,11 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
                 last.update(log.eval(done, metrics))
         if done % args.save_every == 0 or done == args.steps:
             state_dict = distributed.full_state_dict(wrapped)
+            optimizer_state = distributed.full_optimizer_state(model, optimizer)  # every rank: FSDP gathers
             if d.main:
                 checkpoint.save_checkpoint(
                     run, state_dict=state_dict, config=config, tokenizer=corpus.root / TOKENIZER,
-                    train_state={"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    train_state={"optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
                                  "torch_rng": torch.get_rng_state(), "step": done,
                                  "tokens_seen": tokens_seen, "elapsed": elapsed0 + time.perf_counter() - t0},
                     meta={"step": done, "tokens_seen": tokens_seen, "objective": args.objective})
