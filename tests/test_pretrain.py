@@ -204,6 +204,16 @@ def test_two_process_gloo_run_matches_one_process(tmp_path, corpus):
     assert np.allclose(v1, v2, rtol=1e-4)
 
 
+def test_save_every_zero_is_a_timing_run_without_checkpoint(tmp_path, capsys, corpus):
+    run = tmp_path / "run"
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "4", "--save-every", "0"],
+                           capsys)
+    assert code == 0, err
+    assert [r["step"] for r in metrics(run) if "loss" in r] == [1, 2, 3, 4] and not (run / "checkpoint").exists()
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", tmp_path / "r2", *FAST, "--save-every", "-1"], capsys)
+    assert code == 2 and "a positive integer or 0" in err
+
+
 def test_fsdp_two_processes_match_one_and_resume_across_strategies(tmp_path, corpus):
     """--parallel fsdp (FSDP2, 2 gloo processes) trains what one process trains; a run saved
     under FSDP resumes under FSDP and on one process, and a one-process run resumes under FSDP,

@@ -57,7 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help=f"(default: {d['seed']})")
     p.add_argument("--eval-every", type=int, default=None, help=f"steps between validations (default: {d['eval_every']})")
     p.add_argument("--eval-batches", type=int, default=None, help=f"(default: {d['eval_batches']})")
-    p.add_argument("--save-every", type=int, default=None, help=f"steps between checkpoints (default: {d['save_every']})")
+    p.add_argument("--save-every", type=int, default=None,
+                   help=f"steps between checkpoints; 0: none, not even at the end (a timing run) "
+                        f"(default: {d['save_every']})")
     p.add_argument("--log-every", type=int, default=None, help=f"(default: {d['log_every']})")
     p.add_argument("--device", default=None, help="auto | cpu | cuda (default: auto)")
     p.add_argument("--precision", default=None, choices=PRECISIONS, help="(default: bf16 on GPU, fp32 on CPU)")

@@ -62,8 +62,9 @@ class TrainArgs:
                 bad(flag, " | ".join(choices), getattr(self, flag))
         for flag in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches", "save_every",
                      "log_every"):
-            if not isinstance(getattr(self, flag), int) or getattr(self, flag) < 1:
-                bad(flag, "a positive integer", getattr(self, flag))
+            least = 0 if flag == "save_every" else 1  # --save-every 0: no checkpoint (a timing run)
+            if not isinstance(getattr(self, flag), int) or getattr(self, flag) < least:
+                bad(flag, "a positive integer" + (" or 0" if least == 0 else ""), getattr(self, flag))
         if self.batch_size % self.grad_accum:
             bad("batch_size", f"a multiple of --grad-accum ({self.grad_accum})", self.batch_size)
         if not 0 < self.lr < 1:

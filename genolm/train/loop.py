@@ -166,7 +166,7 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
             metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
             if log is not None and metrics:
                 last.update(log.eval(done, metrics))
-        if done % args.save_every == 0 or done == args.steps:
+        if args.save_every and (done % args.save_every == 0 or done == args.steps):
             state_dict = distributed.full_state_dict(wrapped)
             optimizer_state = distributed.full_optimizer_state(model, optimizer)  # every rank: FSDP gathers
             if d.main:
@@ -327,6 +327,8 @@ class _Logger:
                   "elapsed_s": round(elapsed, 3)}
         if rate:
             record["tokens_per_s"] = rate
+        if torch.cuda.is_available() and torch.cuda.is_initialized():  # this process's peak so far
+            record["max_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
         if step % self.args.log_every == 0 or step == self.args.steps:
             self._write(record)
         return record
