@@ -142,3 +142,25 @@ def test_attention_variants_compute_the_same_function():
     for name in ("split", "contiguous"):
         torch.testing.assert_close(outs[name][0], outs["genolm"][0], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(outs[name][1], outs["genolm"][1], rtol=1e-4, atol=1e-7)
+
+
+def test_bench_scaling_on_two_cpu_processes(tmp_path):
+    """benchmarks/bench_scaling.py, the issue-10 script, on gloo: one process, then DDP and FSDP2 on
+    two; the embedding on one and two processes writes the same vectors."""
+    res = script("bench_scaling.py", "--out", tmp_path, "--device", "cpu", "--gpus", "1", "2", "64",
+                 "--flavors", "debug", "--window", "128", "--steps", "6", "--warmup", "2", "--batch-per-gpu", "2",
+                 "--embed-fragments", "60", "--fragment-length", "300", "--timeout", "300")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    r = json.loads((tmp_path / "scaling.json").read_text())
+    assert r["counts"] == [1, 2] and r["not_measured"] == [64]
+    rows = {(x["strategy"], x["gpus"]): x for x in r["train"]}
+    assert set(rows) == {("one process", 1), ("ddp", 2), ("fsdp", 2)}
+    assert all(x["tokens_per_s"] > 0 and x["timed_steps"] == 4 for x in rows.values())
+    assert rows["one process", 1]["efficiency"] == 1.0
+    assert rows["ddp", 2]["per_gpu"] == rows["ddp", 2]["tokens_per_s"] / 2
+    # DDP and FSDP2 train the same model on the same global batch
+    assert rows["ddp", 2]["final_loss"] == pytest.approx(rows["fsdp", 2]["final_loss"], rel=1e-5)
+    emb = {x["gpus"]: x for x in r["embed"]}
+    assert emb[2]["same_ids_as_1"] and emb[2]["identical_rows"] == emb[2]["sequences"] > 0
+    assert emb[2]["max_abs_diff"] == 0.0
+    assert "| debug |" in res.stdout and "rows identical to 1 GPU" in res.stdout

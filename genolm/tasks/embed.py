@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from genolm.errors import GenolmError
@@ -75,6 +76,7 @@ def setup(args: argparse.Namespace) -> int:
         emb.check_options(args.pool, args.layer, args.strand)
         if args.compile:
             emb.compile()
+        t0 = time.perf_counter()
         batch_tokens = args.batch_tokens or (65536 if d.device.startswith("cuda") else 16384)
         batch_tokens = max(batch_tokens, emb.max_len)
         schema = output_schema(emb, sheet, args)
@@ -104,8 +106,11 @@ def setup(args: argparse.Namespace) -> int:
         distributed.teardown()
     if d.main:
         meta = pq.read_metadata(out)
+        seconds = time.perf_counter() - t0
         print(f"{out}: {meta.num_rows:,} sequences, {emb.hidden_size}-dim {args.pool} embeddings "
-              f"({emb.kind}, layer {'output' if args.layer is None else args.layer}, strand {args.strand})")
+              f"({emb.kind}, layer {'output' if args.layer is None else args.layer}, strand {args.strand}); "
+              f"{seconds:.1f} s, {meta.num_rows / max(seconds, 1e-9):,.0f} sequences/s"
+              + (f" on {d.world} processes" if d.enabled else ""))
     return 0
 
 
