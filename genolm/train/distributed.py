@@ -1,6 +1,7 @@
 """The one place that knows about devices, processes and wrapping: torchrun environment, DDP /
 FSDP2, ``torch.compile``.  Models stay single-device code (torchtitan's rule); this module wraps
-them from outside, in a fixed order: compile, then data parallelism.
+them from outside: compile, then DDP; or FSDP2's sharding, then compile (its hooks must sit on
+the real blocks).
 
 Launch many processes with ``torchrun --nproc-per-node N -m genolm.cli pretrain …``; each reads
 RANK / WORLD_SIZE / LOCAL_RANK from the environment, uses NCCL on GPUs and gloo on CPUs.
@@ -63,7 +64,8 @@ def teardown() -> None:
 
 
 def wrap(model: torch.nn.Module, d: Dist, *, strategy: str = "ddp", compile: bool = False) -> torch.nn.Module:
-    """Compile (optional), then DDP or FSDP2 across ranks; one process: the model itself."""
+    """DDP: compile (optional), then wrap; FSDP2: shard in place, then compile; one process: the
+    model itself (compiled if asked).  Build the optimizer after this: FSDP2 replaces parameters."""
     if strategy not in ("ddp", "fsdp", "none"):
         raise GenolmError("unknown --parallel strategy", expected="ddp | fsdp | none", found=strategy)
     if d.enabled and strategy == "fsdp":
