@@ -84,18 +84,21 @@ FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".ffn")
 
 
 def _is_fasta_name(p: Path) -> bool:
+    from genolm.io.compression import SUFFIX, compression_for_name
+
     name = p.name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return name.endswith(FASTA_SUFFIXES)
+    kind = compression_for_name(name)
+    return name[: len(name) - len(SUFFIX[kind]) if kind else None].endswith(FASTA_SUFFIXES)
 
 
 def _first_line(p: Path) -> str:
-    import gzip
+    """The file's first line, decompressed as genolm's readers do (gz, bz2, xz, zstd: sniffed)."""
+    from genolm.io.compression import open_binary
 
     try:
-        with (gzip.open(p, "rt") if p.name.lower().endswith(".gz") else open(p)) as f:
-            return f.readline().rstrip("\n")
-    except (OSError, UnicodeDecodeError):
+        with open_binary(p) as f:
+            return f.readline(4096).decode().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError, GenolmError):
         return ""
 
 
