@@ -168,15 +168,94 @@ def test_embed_score_and_env_sections(runs, tmp_path, capsys):
     assert page.count('class="plot"') == 4 and page.count("Plotly.newPlot") == 4
 
 
+EVALUATED = ("model\tparams\ttokens_seen\ttrain_s\tval_bpb\tscored_tokens\teval_s\n"
+             "Markov k<=12\tNone\tNone\tNone\t1.9053\t100\tNone\n"
+             "transformer clm (tf)\t10\t100\t5\t1.8705\t100\t1.0\n"
+             "lstm clm (lstm)\t10\t100\t5\t1.9300\t100\t1.0\n")  # what genolm evaluate --out writes
+
+
 def test_evaluate_table_names_the_winner(tmp_path):
     t = tmp_path / "bpb.tsv"
-    t.write_text("model\tparams\ttokens_seen\ttrain_s\tval_bpb\tscored_tokens\teval_s\n"
-                 "Markov k<=12\tNone\tNone\tNone\t1.9053\t100\t1.0\n"
-                 "transformer clm (tf)\t10\t100\t5\t1.8705\t100\t1.0\n"
-                 "lstm clm (lstm)\t10\t100\t5\t1.9300\t100\t1.0\n")
+    t.write_text(EVALUATED)
     (sec,) = sections(discover([str(t)]))
     assert sec.kind == "evaluate" and "transformer clm (tf), needs 1.8705" in sec.summary and "beats it" in sec.summary
     assert sec.figures[0][1]["data"][0]["x"] == [1.9053, 1.8705, 1.93]
+    assert "scores every window of the validation split" in sec.summary  # not the training loop's first windows
+
+
+def test_evaluate_bars_start_at_zero_beside_a_uniform_guess(tmp_path):
+    # bars cut at min - 0.05 made 0.04-bit differences look huge; from 0 their lengths compare
+    t = tmp_path / "bpb.tsv"
+    t.write_text(EVALUATED)
+    (sec,) = sections(discover([str(t)]))
+    layout = sec.figures[0][1]["layout"]
+    lo, hi = layout["xaxis"]["range"]
+    assert lo == 0 and hi >= 2.0 and "bits per base" in layout["xaxis"]["title"]["text"]
+    (line,) = [s for s in layout["shapes"] if s["type"] == "line"]
+    assert line["x0"] == line["x1"] == 2.0 and line["line"]["dash"] == "dash"  # log2(4): a blind guess
+    assert any("uniform guess over ACGT" in a["text"] and a["x"] == 2.0 for a in layout["annotations"])
+
+
+def test_training_curve_is_in_bits_with_units_on_its_axes(runs, tmp_path):
+    rows = [json.loads(x) for x in (runs / "run" / "metrics.jsonl").read_text().splitlines()]
+    loss = {r["step"]: r["loss"] for r in rows if "loss" in r}
+    (sec,) = sections(discover([str(runs / "run")]))
+    train, val = sec.figures[0][1]["data"]
+    layout = sec.figures[0][1]["layout"]
+    assert train["y"] == pytest.approx([loss[s] / np.log(2) for s in train["x"]])  # nats → bits
+    # a char token is a base: one axis, in bits per base, for both curves
+    assert train["yaxis"] == val["yaxis"] == "y" and "yaxis2" not in layout
+    assert "bits per base" in train["name"] and layout["yaxis"]["title"]["text"] == "bits per base"
+    assert layout["yaxis"]["tickformat"] == ".2f"
+    # other tokens hold several bases: the training loss stays per token, said so, on its own axis
+    kmer = tmp_path / "kmer"
+    shutil.copytree(runs / "run", kmer)
+    tok = json.loads((kmer / "checkpoint" / "tokenizer.json").read_text())
+    (kmer / "checkpoint" / "tokenizer.json").write_text(json.dumps({**tok, "kind": "kmer"}))
+    (sec,) = sections(discover([str(kmer)]))
+    train, val = sec.figures[0][1]["data"]
+    layout = sec.figures[0][1]["layout"]
+    assert train["name"] == "training loss (bits per kmer token)" and "bits per kmer token" in \
+        layout["yaxis"]["title"]["text"]
+    assert val["yaxis"] == "y2" and layout["yaxis2"]["title"]["text"] == "validation bits per base"
+
+
+def test_tables_have_human_headers_and_no_none(runs, tmp_path):
+    import re
+
+    from genolm.report import render
+
+    t = tmp_path / "bpb.tsv"
+    t.write_text(EVALUATED)
+    page = render(sections(discover([str(t), str(runs / "run"), str(runs / "tuned"), str(runs / "bins")])),
+                  plotly_js="plotly.js")
+    tables = re.findall(r"<table>.*?</table>", page, re.S)
+    heads = re.findall(r"<th>(.*?)</th>", tables[0])
+    assert heads == ["model", "parameters", "tokens seen", "training time (s)", "validation bits per base",
+                     "scored tokens", "evaluation time (s)"]
+    cells = [c for tb in tables for c in re.findall(r"<t[hd]>(.*?)</t[hd]>", tb)]
+    assert not {"val_bpb", "eval_s", "train_s", "tokens_seen", "scored_tokens", "params", "ari"} & set(cells)
+    assert not {"None", "nan", "NaN"} & set(cells)
+    assert re.findall(r"<td>(.*?)</td>", tables[0])[:7] == ["Markov k&lt;=12", "–", "–", "–", "1.9053", "100", "–"]
+    assert "MCC" in cells and "adjusted Rand index" in cells  # finetune and bin tables share the mapping
+
+
+def test_pretrain_says_which_validation_windows_it_scored(runs, tmp_path):
+    # the training loop scores the first eval_batches × batch_size windows; genolm evaluate all of them
+    total = json.loads((runs / "corpus" / "manifest.json").read_text())["splits"]["val"]["windows"]
+    (sec,) = sections(discover([str(runs / "run")]))
+    n = min(20 * 8, total)  # --eval-batches' default × --batch-size
+    scope = f"all {total:,}" if n == total else f"the first {n:,}"
+    assert f"on {scope} validation windows during training" in sec.summary
+    few = tmp_path / "few"
+    shutil.copytree(runs / "run", few)
+    config = json.loads((few / "checkpoint" / "config.json").read_text())
+    config["args"]["eval_batches"] = 1
+    (few / "checkpoint" / "config.json").write_text(json.dumps(config))
+    (sec,) = sections(discover([str(few)]))
+    assert total > 8 and "on the first 8 validation windows during training" in sec.summary
+    assert ["validation windows scored during training", "the first 8 windows"] in sec.tables[0][2]
+    assert "the first 8 windows" in sec.figures[0][1]["data"][1]["name"]
 
 
 def test_classify_section_quotes_accuracy_against_the_baseline(runs, tmp_path, capsys):

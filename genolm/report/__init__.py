@@ -191,8 +191,27 @@ def _layout(title, xlabel, ylabel, **kw):
     return out
 
 
+# what a table says for a column or key genolm writes; names not here are shown as they are
+LABELS = {"params": "parameters", "tokens_seen": "tokens seen", "train_s": "training time (s)",
+          "val_bpb": "validation bits per base", "scored_tokens": "scored tokens", "eval_s": "evaluation time (s)",
+          "tokens_per_s": "tokens per second", "dnabert2": "DNABERT-2", "nt_2500m_multi": "NT 2.5B multi",
+          "best_published": "best published", "seconds": "time (s)", "mcc": "MCC", "auroc": "AUROC", "r2": "R²",
+          "ari": "adjusted Rand index", "ami": "adjusted mutual information", "f1": "F1", "n_bins": "bins",
+          "n_genomes": "genomes", "macro_precision": "macro precision", "macro_recall": "macro recall",
+          "macro_f1": "macro F1", "n": "sequences", "gc": "GC content", "coding_density": "coding density",
+          "gene_aa": "mean protein length (aa)", "stop_rate": "stop codons per codon",
+          "markov_bpb": "Markov bits per base", "js6_ratio": "6-mer JS ratio (to real)",
+          "discriminator_auroc": "discriminator AUROC", "longest_match_max": "longest match (max)",
+          "pass_novel": "novel", "model_kind": "model kind", "dim": "dimensions"}
+MISSING = ("", "-", "None", "none", "nan", "NaN")  # how a TSV or str() spells a missing value
+
+
+def _label(name) -> str:
+    return LABELS.get(name, name) if isinstance(name, str) else str(name)
+
+
 def _fmt(v, digits=3) -> str:
-    if v is None:
+    if v is None or (isinstance(v, str) and v.strip() in MISSING):
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -212,10 +231,30 @@ def _params(n) -> str:
 # ----------------------------------------------------------------------------- sections
 
 
+def _val_windows(config: dict) -> tuple[int | None, int | None]:
+    """How many validation windows the training loop scores (the first eval_batches × batch_size,
+    see genolm.train.loop.evaluate), capped by the split where its corpus is still there; and how
+    many the split holds (None: unknown)."""
+    args = config.get("args") or {}
+    manifest = Path(str(config["data"])) / "manifest.json" if config.get("data") else None
+    total = _json(manifest).get("splits", {}).get("val", {}).get("windows") if manifest and manifest.is_file() else None
+    if not (args.get("eval_batches") and args.get("batch_size")):
+        return None, total
+    n = args["eval_batches"] * args["batch_size"]
+    return (min(n, total) if total else n), total
+
+
 def pretrain_section(path: Path) -> Section:
     rows = _jsonl(path / "metrics.jsonl")
     config = _json(path / "checkpoint" / "config.json")
     meta = _json(path / "checkpoint" / "meta.json") if (path / "checkpoint" / "meta.json").is_file() else {}
+    tok = _json(path / "checkpoint" / "tokenizer.json") if (path / "checkpoint" / "tokenizer.json").is_file() else {}
+    # a char token is one base; other tokens hold a varying number, so their loss stays per token
+    kind = tok.get("kind")
+    unit = "bits per base" if kind == "char" else f"bits per {kind} token" if kind else "bits per token"
+    n_val, total = _val_windows(config)
+    scope = ("a fixed set of" if n_val is None else f"all {total:,}" if total and n_val >= total
+             else f"the first {n_val:,}") + " validation windows"
     train = {r["step"]: r for r in rows if "loss" in r}  # the last line of a step wins (after --resume)
     val = {r["step"]: r for r in rows if "val_bpb" in r}
     model = config.get("model", {})
@@ -229,8 +268,8 @@ def pretrain_section(path: Path) -> Section:
         summary = (f"genolm trained a {what} ({size}) for {max(train or val):,} steps"
                    f"{' on ' + format(meta['tokens_seen'], ',') + ' tokens' if meta.get('tokens_seen') else ''}; "
                    f"it predicts held-out{' masked' if objective == 'mlm' else ''} bases at {last['val_bpb']:.3f} "
-                   f"bits each (best {best:.3f}; "
-                   f"2.000 is a blind guess among A, C, G and T).")
+                   f"bits each on {scope} during training (best {best:.3f}; "
+                   f"2.000 is a blind guess among A, C, G and T; genolm evaluate scores the whole validation split).")
     elif train:
         summary = f"genolm trained a {what} ({size}) for {max(train):,} steps; no validation was logged."
     else:
@@ -238,19 +277,25 @@ def pretrain_section(path: Path) -> Section:
     figs = []
     if train:
         steps = sorted(train)
-        traces = [_line(steps, [train[s]["loss"] for s in steps], "training loss (nats/token)", PALETTE[0])]
-        lay = _layout("Training curve", "step", "training loss (nats per token)")
+        traces = [_line(steps, [train[s]["loss"] / math.log(2) for s in steps], f"training loss ({unit})", PALETTE[0])]
+        same = unit == "bits per base"  # else two axes: bits per token on the left, per base on the right
+        lay = _layout("Training curve", "step", "",
+                      yaxis={"title": {"text": unit if same else f"training loss ({unit})"}, "tickformat": ".2f"})
         if val:
             vs = sorted(val)
-            traces.append(_line(vs, [val[s]["val_bpb"] for s in vs], "validation bits per base", PALETTE[1],
-                                axis="y2"))
-            lay["yaxis2"] = {"title": {"text": "validation bits per base"}, "overlaying": "y", "side": "right"}
-            lay["margin"]["r"] = 70
+            traces.append(_line(vs, [val[s]["val_bpb"] for s in vs],
+                                f"validation bits per base ({scope.replace(' validation', '')})", PALETTE[1],
+                                axis="y" if same else "y2"))
+            if not same:
+                lay["yaxis2"] = {"title": {"text": "validation bits per base"}, "overlaying": "y", "side": "right",
+                                 "tickformat": ".2f"}
+                lay["margin"]["r"] = 70
         figs.append(("plotly", {"data": traces, "layout": lay}))
     table_rows = [["model", what], ["layers × width", size], ["window", _fmt(config.get("window"))],
                   ["steps", _fmt(max(train or val, default=None))], ["tokens seen", _fmt(meta.get("tokens_seen"))]]
     if val:
-        table_rows.append(["validation bits per base (last)", _fmt(val[max(val)]["val_bpb"], 4)])
+        table_rows += [["validation bits per base (last, during training)", _fmt(val[max(val)]["val_bpb"], 4)],
+                       ["validation windows scored during training", scope.replace(" validation", "")]]
     speeds = [r.get("tokens_per_s") for r in train.values() if r.get("tokens_per_s")]
     if speeds:
         table_rows.append(["training speed (tokens/s, median)", _fmt(float(np.median(speeds)), 0)])
@@ -307,7 +352,7 @@ def finetune_section(path: Path) -> Section:
                                                       yaxis={"title": {"text": "true"}, "autorange": "reversed",
                                                              "type": "category"}, height=340)}))
     metric_names = sorted({k[4:] for k in m if k.startswith("val_")} | {k[5:] for k in m if k.startswith("test_")})
-    table = [[name, _fmt(m.get(f"val_{name}")), _fmt(m.get(f"test_{name}"))] for name in metric_names]
+    table = [[_label(name), _fmt(m.get(f"val_{name}")), _fmt(m.get(f"test_{name}"))] for name in metric_names]
     return Section(f"Fine-tuning: {path.name}", "finetune", str(path), summary, figs,
                    [("Scores", ["metric", "validation", "test"], table)])
 
@@ -590,7 +635,7 @@ def embed_section(path: Path) -> Section:
         figs.append(("plotly", {"data": traces, "layout": _layout(
             f"Embedding map{shown}", f"PC 1 ({var[0]:.0%} of variance)", f"PC 2 ({var[1]:.0%})", height=460)}))
     return Section(f"Embeddings: {path.name}", "embed", str(path), summary, figs,
-                   [("Embedding", ["", ""], [[k, str(v)] for k, v in meta.items()])])
+                   [("Embedding", ["", ""], [[_label(k), _fmt(v)] for k, v in meta.items()])])
 
 
 def score_section(path: Path) -> Section:
@@ -646,16 +691,23 @@ def evaluate_section(path: Path) -> Section:
         summary += " (2.000 = a blind guess)."
     else:
         summary = "No scored model."
+    summary += (" genolm evaluate scores every window of the validation split, so its figures may differ slightly "
+                "from those a training run logs (on the first windows only).")
+    # bars start at 0, so their lengths compare; the dashed line is a uniform guess, log2(4) = 2 bits
+    guess = {"type": "line", "xref": "x", "yref": "paper", "x0": 2.0, "x1": 2.0, "y0": 0, "y1": 1,
+             "line": {"color": "#555", "dash": "dash", "width": 1.5}}
+    note = {"x": 2.0, "y": 1, "xref": "x", "yref": "paper", "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+            "text": "uniform guess over ACGT (2 bits) ", "font": {"size": 11, "color": "#555"}}
     figs = [("plotly", {"data": [{"type": "bar", "orientation": "h", "y": [r[0] for r in scored],
                                   "x": [bpb(r) for r in scored], "text": [f"{bpb(r):.4f}" for r in scored],
                                   "textposition": "auto", "marker": {"color": [PALETTE[1] if r is markov else PALETTE[0]
                                                                               for r in scored]}}],
                         "layout": _layout("Held-out bits per base (lower is better)", "bits per base", "",
-                                          xaxis={"title": {"text": "bits per base"},
-                                                 "range": [min(map(bpb, scored), default=1.5) - 0.05,
-                                                           max(map(bpb, scored), default=2.0) + 0.02]},
-                                          yaxis={"autorange": "reversed"},
-                                          margin={"l": 260, "r": 20, "t": 40, "b": 50}, height=120 + 40 * len(scored))})]
+                                          xaxis={"title": {"text": "bits per base"}, "tickformat": ".1f",
+                                                 "range": [0, 1.1 * max([2.0, *map(bpb, scored)])]},
+                                          yaxis={"autorange": "reversed"}, shapes=[guess], annotations=[note],
+                                          margin={"l": 260, "r": 20, "t": 60, "b": 50}, height=140 + 40 * len(scored))})]
+    rows = [[f"{int(c):,}" if c.isdigit() else c for c in r] for r in rows]  # _table_html shows None as a dash
     return Section(f"Held-out bits per base: {path.name}", "evaluate", str(path), summary, figs,
                    [("Models", head, rows)])
 
@@ -777,8 +829,8 @@ th{background:#f3f4f6}
 
 
 def _table_html(caption, header, rows) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header) if any(header) else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    head = "".join(f"<th>{html.escape(_label(h))}</th>" for h in header) if any(header) else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
     return (f"<table><caption>{html.escape(caption)}</caption>" + (f"<thead><tr>{head}</tr></thead>" if head else "")
             + f"<tbody>{body}</tbody></table>")
 
