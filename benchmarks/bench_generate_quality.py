@@ -88,7 +88,7 @@ def markov(args) -> None:
 
 
 def selfcheck(args) -> None:
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.tasks.evolve import sequence_bits
     from genolm.tokenize import SEP
     from genolm.train.checkpoint import load_model

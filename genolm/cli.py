@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        if getattr(args, "device", None) is not None:  # every command's --device, before any work
+            from genolm.train.distributed import resolve_device
+
+            resolve_device(args.device)
         code = args._setup(args)
         if not code and getattr(args, "report", None):
             from genolm.report import write_report

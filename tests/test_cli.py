@@ -189,9 +189,14 @@ def test_outputs_respect_the_umask(tmp_path, capsys):
                    capsys)[0] == 0
     assert run_cli(["prepare", LAMBDA, "--out", tmp_path / "c", "--window", "64", "--no-progress"],
                    capsys)[0] == 0
+    assert run_cli(["pretrain", "--data", tmp_path / "c", "--out", tmp_path / "run", "--model", "debug", "--steps", "2",
+                    "--batch-size", "2", "--eval-batches", "1", "--device", "cpu"], capsys)[0] == 0
     for name in ("t.faa", "o.tsv", "p.faa"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask(), name
     assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o777 & ~umask()
+    # every file of a folder written at once (a checkpoint: safetensors writes private files)
+    for path in [*(tmp_path / "c").rglob("*"), *(tmp_path / "run").rglob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o777 if path.is_dir() else 0o666) & ~umask(), path
 
 
 def test_prepare_output_holds_no_leftovers(tmp_path, capsys):
@@ -243,3 +248,51 @@ def test_unwritable_output_is_a_one_line_error(tmp_path, capsys, argv):
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith(f"genolm {argv[0]}: error: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
+
+
+def leaf_commands(parser=None, path=()):
+    """(command words, subparser) of every command that runs something, 'env fit' included."""
+    import argparse
+
+    parser = parser or build_parser()
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+        return
+    for name, sub in subs[0].choices.items():
+        yield from leaf_commands(sub, path + (name,))
+
+
+def minimal_argv(parser) -> list[str]:
+    """Values for a parser's required arguments that pass argparse (not the command's own checks)."""
+    argv = []
+    chosen = {g._group_actions[0] for g in parser._mutually_exclusive_groups if g.required}  # one of them
+    for a in parser._actions:
+        needed = a.required or a in chosen or (not a.option_strings and a.nargs not in ("?", "*"))
+        if not needed or a.dest == "help":
+            continue
+        value = str(a.choices[0]) if a.choices else "1" if a.type in (int, float) else "x"
+        argv += ([a.option_strings[0]] if a.option_strings else []) + [value]
+    return argv
+
+
+DEVICE_COMMANDS = [(words, p) for words, p in leaf_commands()
+                   if any("--device" in a.option_strings for a in p._actions)]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("words,parser", DEVICE_COMMANDS, ids=[" ".join(w) for w, _ in DEVICE_COMMANDS])
+def test_every_commands_device_cuda_without_a_gpu_is_one_line(words, parser, capsys, tmp_path, monkeypatch):
+    # Checked before any work (no input is read: these are placeholder inputs), one line, exit 2.
+    monkeypatch.chdir(tmp_path)
+    for device, message in (("cuda", "no GPU is visible"), ("cuda:1", "no GPU is visible"),
+                            ("gpu", "unknown --device")):
+        code, out, err = run_cli([*words, *minimal_argv(parser), "--device", device], capsys)
+        assert code == 2 and err.count("\n") == 1 and message in err, (device, err)
+        assert err.startswith(f"genolm {words[0]}: error:") and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_device_commands_are_all_found():
+    names = {" ".join(w) for w, _ in DEVICE_COMMANDS}
+    assert {"pretrain", "evaluate", "embed", "finetune", "viability", "env fit", "score", "generate"} <= names

@@ -65,13 +65,43 @@ def _pretrain_cmd(corpus, run, steps):
             "--steps", str(steps), "--save-every", "5", "--eval-every", "1000", "--lr", "0.01"]
 
 
-def test_sigkill_then_resume_gives_the_same_weights(tmp_path, corpus):
+ENV = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
+RESUMED_STEPS = 120
+
+
+@pytest.fixture(scope="module")
+def straight(corpus, tmp_path_factory):
+    """A run of RESUMED_STEPS steps never stopped: what a stopped and resumed run must equal."""
+    run = tmp_path_factory.mktemp("straight") / "run"
+    subprocess.run(_pretrain_cmd(corpus, run, RESUMED_STEPS), check=True, env=ENV, capture_output=True)
+    return run
+
+
+def _same_weights(a_run, b_run):
     from safetensors.torch import load_file
 
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
-    steps = 120
-    subprocess.run(_pretrain_cmd(corpus, tmp_path / "straight", steps), check=True, env=env,
-                   capture_output=True)
+    a = load_file(Path(a_run) / "checkpoint" / "model.safetensors")
+    b = load_file(Path(b_run) / "checkpoint" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # bit for bit
+
+
+def _wait_for_step(run, step, proc, timeout=120):
+    """Until metrics.jsonl logs ``step`` (the run logs every step)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if any(json.loads(x).get("step", 0) >= step for x in (run / "metrics.jsonl").read_text().splitlines()):
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.005)
+    raise AssertionError(f"the run ended or stalled before step {step}")
+
+
+def test_sigkill_then_resume_gives_the_same_weights(tmp_path, corpus, straight):
+    env, steps = ENV, RESUMED_STEPS
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_pretrain_cmd(corpus, killed, steps), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,11 +120,47 @@ def test_sigkill_then_resume_gives_the_same_weights(tmp_path, corpus):
     assert 20 <= stopped_at < steps
     subprocess.run(_pretrain_cmd(corpus, killed, steps) + ["--resume"], check=True, env=env,
                    capture_output=True)
-    a = load_file(tmp_path / "straight" / "checkpoint" / "model.safetensors")
-    b = load_file(killed / "checkpoint" / "model.safetensors")
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k  # bit for bit
+    _same_weights(straight, killed)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, corpus, straight):
+    # Ctrl-C between checkpoints (--save-every 5): the step in flight finishes, a checkpoint of
+    # that step is saved, the run says how to continue, and --resume ends bit-identical.
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_pretrain_cmd(corpus, run, RESUMED_STEPS), env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_step(run, 23, proc)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    stopped = json.loads((run / "checkpoint" / "meta.json").read_text())["step"]
+    assert 23 <= stopped < RESUMED_STEPS
+    assert f"stopped at step {stopped} of {RESUMED_STEPS}, checkpoint saved" in err
+    assert f"genolm pretrain --data {corpus} --out {run} --resume" in err and "Traceback" not in err
+    assert max(r["step"] for r in metrics(run) if "loss" in r) == stopped
+    subprocess.run(_pretrain_cmd(corpus, run, RESUMED_STEPS) + ["--resume"], check=True, env=ENV,
+                   capture_output=True)
+    _same_weights(straight, run)
+
+
+@pytest.mark.parametrize("how,resume", [("sigkill", False), ("ctrl-c without checkpoints", True)])
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path, corpus, capsys, how, resume):
+    run = tmp_path / "run"
+    cmd = _pretrain_cmd(corpus, run, 100000)
+    cmd[cmd.index("--save-every") + 1] = "100000" if how == "sigkill" else "0"
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_step(run, 3, proc)
+    proc.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    if how != "sigkill":
+        assert proc.returncode == 130 and "no checkpoint (--save-every 0)" in err, err
+    assert (run / "metrics.jsonl").is_file() and not (run / "checkpoint").exists()
+    code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "4"]
+                           + (["--resume"] if resume else []), capsys)
+    assert code == 0, err
+    assert "stopped before its first checkpoint: starting it again" in err
+    assert [r["step"] for r in metrics(run) if "loss" in r] == [1, 2, 3, 4]  # one run's log, not two
+    assert json.loads((run / "checkpoint" / "meta.json").read_text())["step"] == 4
 
 
 def test_damaged_checkpoint_is_a_clear_error(tmp_path, capsys, corpus):
@@ -267,7 +333,7 @@ def test_export_to_hf_gives_the_same_logits(tmp_path, capsys, corpus):
         torch.testing.assert_close(hf(ids).logits, model(ids), atol=1e-5, rtol=1e-5)
     assert (tmp_path / "hf" / "genolm_tokenizer.json").is_file()
     code, _, err = run_cli(["export", tmp_path / "nothing", "--to", "hf", tmp_path / "x"], capsys)
-    assert code == 2 and "no checkpoint" in err
+    assert code == 2 and "no such run directory" in err
 
 
 def test_resume_keeps_the_runs_settings(tmp_path, capsys, corpus):
@@ -329,14 +395,31 @@ def test_markov_weights_skip_tails_that_copy_the_training_heads():
     assert tails == [a[len(heads[0]):]]
 
 
-def test_minutes_plans_the_step_count_and_ends_the_schedule(tmp_path, capsys, corpus):
+class FakeClock:
+    """A --minutes planner's clock that moves ``seconds`` each time it is read (once per step):
+    the plan is the same on a fast machine and on a loaded one."""
+
+    def __init__(self, seconds: float) -> None:
+        self.now, self.seconds = 0.0, seconds
+
+    def __call__(self) -> float:
+        self.now += self.seconds
+        return self.now
+
+
+def test_minutes_plans_the_step_count_and_ends_the_schedule(tmp_path, capsys, corpus, monkeypatch):
+    from genolm.train import loop
+
+    monkeypatch.setattr(loop, "budget_clock", FakeClock(0.125))  # 0.125 s per step
     run = tmp_path / "run"
     code, _, err = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "100000",
                             "--minutes", "0.08", "--eval-every", "100000", "--save-every", "100000"], capsys)
     assert code == 0, err
     meta = json.loads((run / "checkpoint" / "meta.json").read_text())
     steps = meta["step"]
-    assert 20 <= steps < 100000 and f"{steps} steps fit in 0.08 minutes" in err
+    # 4.8 s: 2.5 s spent by the plan at step 20, 2.3 s left at 0.125 s per step: 18 more
+    assert steps == 38 and "125 ms per step: 38 steps fit in 0.08 minutes" in err
+    assert "warmup" not in err
     rows = [r for r in metrics(run) if "loss" in r]
     assert rows[-1]["step"] == steps and any("val_bpb" in r for r in metrics(run))
     # The cosine schedule was re-planned to end at the planned step (10% of the peak rate there).
@@ -360,18 +443,36 @@ def test_minutes_spent_at_the_first_plan_still_logs_the_last_step(tmp_path, caps
     rows = metrics(run)
     assert [r["step"] for r in rows if "loss" in r] == [20]
     assert [r["step"] for r in rows if "val_bpb" in r] == [20]
+    # ... and it says the run ended while the learning rate was still warming up
+    assert "spent by step 20, inside the learning-rate warmup (100 steps)" in err, err
+
+
+def test_minutes_warns_only_when_the_budget_ends_inside_warmup(capsys):
+    from genolm.train import loop
+
+    sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
+                                              lambda s: 1.0)
+    for seconds_per_step, user_warmup, warned in ((10.0, None, True), (10.0, 5, False), (0.1, None, False)):
+        args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50, warmup=user_warmup)
+        budget = loop._Budget(args, loop.distributed.Dist(), 0, clock=FakeClock(seconds_per_step))
+        budget.provisional(sched)
+        for done in range(1, 1001):
+            if budget.check(done, sched, {"args": {}}, None):
+                break
+        err = capsys.readouterr().err
+        assert ("inside the learning-rate warmup" in err) == warned, (seconds_per_step, user_warmup, err)
 
 
 def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
     from genolm.train import loop
 
     clock = [0.0]
-    monkeypatch.setattr(loop.time, "perf_counter", lambda: clock[0])
     args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50)
     sched = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0),
                                               lambda s: 1.0)
     config = {"args": {"steps": 1000, "minutes": 1}}
-    budget = loop._Budget(args, loop.distributed.Dist(), 0, 0.0)
+    clock[0] = 0.0
+    budget = loop._Budget(args, loop.distributed.Dist(), 0, clock=lambda: clock[0])
     for done in range(1, 60):
         clock[0] = done * 1.0  # one second per step: 60 steps would fit
         if budget.check(done, sched, config, None):
@@ -379,7 +480,8 @@ def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
     assert args.steps == 60 and config["args"] == {"steps": 60, "warmup": 3, "minutes": None}
     assert sched.lr_lambdas[0](60) == pytest.approx(0.1) and sched.lr_lambdas[0](0) == pytest.approx(1 / 3)
     args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50)
-    budget = loop._Budget(args, loop.distributed.Dist(), 0, 0.0)
+    clock[0] = 0.0
+    budget = loop._Budget(args, loop.distributed.Dist(), 0, clock=lambda: clock[0])
     for done in range(1, 200):
         clock[0] = done * 1.0 if done <= 20 else 20 + (done - 20) * 5.0  # slows down 5x after planning
         if budget.check(done, sched, config, None):
@@ -387,7 +489,8 @@ def test_minutes_budget_already_spent_stops_at_the_next_validation(monkeypatch):
     assert done == 50 and args.steps == 50 and config["args"]["steps"] == 50
     # Faster after planning: the next validation plans again, and the schedule ends later.
     args = TrainArgs(data="c", out="r", steps=1000, minutes=1, eval_every=50)
-    budget = loop._Budget(args, loop.distributed.Dist(), 0, 0.0)
+    clock[0] = 0.0
+    budget = loop._Budget(args, loop.distributed.Dist(), 0, clock=lambda: clock[0])
     for done in range(1, 51):
         clock[0] = done * 1.0 if done <= 20 else 20 + (done - 20) * 0.5
         assert not budget.check(done, sched, config, None)

@@ -149,6 +149,12 @@ class PreparedCorpus:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        if not self.root.exists():
+            raise GenolmError("no such corpus directory", file=self.root,
+                              hint="run 'genolm prepare INPUT... --out DIR' first, then give DIR")
+        if not self.root.is_dir():
+            raise GenolmError("this is a file, not a corpus directory made by 'genolm prepare'", file=self.root,
+                              hint=f"run 'genolm prepare {self.root} --out corpus' first, then give --data corpus")
         try:
             self.manifest = json.loads((self.root / MANIFEST).read_text())
         except FileNotFoundError:

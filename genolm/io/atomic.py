@@ -85,7 +85,14 @@ def atomic_dir(path: str | os.PathLike, *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    os.chmod(tmp, 0o777 & ~_umask())
+    # the usual permissions for everything inside too: some writers (safetensors) make private files
+    mask = _umask()
+    for root, dirs, files in os.walk(tmp):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~mask)
+    os.chmod(tmp, 0o777 & ~mask)
     old = None
     if path.exists():
         old = path.parent / f".{path.name}.old-{os.getpid()}"

@@ -35,13 +35,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 from genolm.report import figures
 
 HELP = "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)"
@@ -152,18 +152,12 @@ def features(kind: str, seqs: list[str], args) -> np.ndarray:
         from genolm.tasks.embedding import Embedder
 
         emb = Embedder.load(args.model, args.device)
-        bar = None
-        if not args.no_progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(seqs), desc="embed", unit="seq", file=sys.stderr)
         part = EMBED_PART
-        blocks.append(np.concatenate([emb.embed(seqs[lo: lo + part], pool="mean", strand="both",
-                                                progress=bar.update if bar else None)
-                                      for lo in range(0, len(seqs), part)]) if seqs else
-                      np.zeros((0, emb.hidden_size), np.float32))
-        if bar:
-            bar.close()
+        with progress(len(seqs), "bin: embed", "seq", enabled=not args.no_progress) as bar:
+            blocks.append(np.concatenate([emb.embed(seqs[lo: lo + part], pool="mean", strand="both",
+                                                    progress=bar.update)
+                                          for lo in range(0, len(seqs), part)]) if seqs else
+                          np.zeros((0, emb.hidden_size), np.float32))
     if getattr(args, "abundance", None):
         blocks.append(np.log1p(args._depth))
     # Each block to unit total variance, so neither dominates the distances by its scale.

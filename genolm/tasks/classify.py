@@ -38,13 +38,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 
 HELP = "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned"
 UNASSIGNED = "unassigned"
@@ -208,14 +208,8 @@ def embedding_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list
     emb = Embedder.load(args.model, args.device)
     vectors = []
     for what, seqs in (("references", pieces), ("reads", reads)):
-        bar = None
-        if not args.no_progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(seqs), desc=f"embed {what}", unit="seq", file=sys.stderr)
-        v = emb.embed(seqs, pool="mean", strand="both", progress=bar.update if bar else None)
-        if bar:
-            bar.close()
+        with progress(len(seqs), f"classify: embed {what}", "seq", enabled=not args.no_progress) as bar:
+            v = emb.embed(seqs, pool="mean", strand="both", progress=bar.update)
         vectors.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
     units = np.zeros((int(unit.max()) + 1, vectors[1].shape[1]))  # the mates of a pair: their mean direction
     np.add.at(units, unit, vectors[1])

@@ -21,11 +21,11 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 
 HELP = "embed sequences with a genolm run or a Hugging Face model (Parquet, one row per sequence)"
 
@@ -84,18 +84,17 @@ def setup(args: argparse.Namespace) -> int:
         n_chunks = 0
         with atomic_file(part or out) as tmp:
             writer = pq.ParquetWriter(tmp, schema)
-            bar = _progress(args, d)
+            bar = progress(None, "embed", "seq", enabled=not args.no_progress and d.main)
             for k, chunk in enumerate(chunks(files, emb.alphabet, args.chunk, args.unknown)):
                 n_chunks = k + 1
                 if k % d.world != d.rank:
                     continue
                 seqs = [c[3] for c in chunk]
                 vecs = emb.embed(seqs, pool=args.pool, layer=args.layer, strand=args.strand,
-                                 batch_tokens=batch_tokens, progress=bar.update if bar else None)
+                                 batch_tokens=batch_tokens, progress=bar.update)
                 writer.write_table(chunk_table(chunk, vecs, schema, sheet), row_group_size=len(chunk))
             writer.close()
-            if bar:
-                bar.close()
+            bar.close()
         if d.enabled:
             import torch.distributed as dist
 
@@ -212,10 +211,3 @@ def merge_parts(out: Path, parts: list[Path], n_chunks: int) -> None:
     for p in parts:
         p.unlink()
 
-
-def _progress(args, d):
-    if args.no_progress or not d.main or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(desc="embed", unit="seq", file=sys.stderr, dynamic_ncols=True)

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from genolm.errors import GenolmError
+from genolm.train.distributed import resolve_device
 
 POOLS = ("mean", "max", "last", "cls")
 STRANDS = ("forward", "both")
@@ -52,14 +53,6 @@ def pad_rows(rows: Sequence[np.ndarray], pad_id: int, device: str, width: int | 
         ids[r, : len(x)] = torch.from_numpy(np.asarray(x, np.int64))
     pad = torch.arange(width)[None, :] >= lengths[:, None]
     return ids.to(device), pad.to(device)
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise GenolmError("no CUDA device is available", found=device, hint="use --device cpu")
-    return device
 
 
 @dataclass

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
 
 HELP = "ocean samples: predict conditions from sequences; condition a model on them; explain by condition"
@@ -215,15 +215,8 @@ def sequence_features(seqs: list[str], model: str | None, k: int, device: str, p
     from genolm.tasks.embedding import Embedder
 
     emb = Embedder.load(model, device)
-    bar = None
-    if progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(seqs), desc="embed", unit="seq", file=sys.stderr)
-    x = emb.embed(seqs, pool="mean", strand="both", progress=bar.update if bar else None)
-    if bar:
-        bar.close()
-    return x
+    with progress_bar(len(seqs), "env: embed", "seq", enabled=progress) as bar:
+        return emb.embed(seqs, pool="mean", strand="both", progress=bar.update)
 
 
 # ---- fit ---------------------------------------------------------------------------------------

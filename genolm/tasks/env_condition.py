@@ -42,13 +42,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
 
 STRANDS = ("auto", "forward", "both")
@@ -139,7 +139,7 @@ def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, 
     scheduler = build_scheduler(optimizer, warmup=max(1, min(200, steps // 10)), total=steps, min_ratio=0.1)
     model.train()
     losses = []
-    bar = _bar(steps, "train", "step", progress)
+    bar = progress_bar(steps, "train", "step", enabled=progress)
     for step in range(steps):
         batch = np.full((batch_size, window), PAD, np.int64)
         for b, i in enumerate(rng.choice(len(rows), size=batch_size, p=weights)):
@@ -164,11 +164,9 @@ def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, 
         losses.append(float(loss.detach()))
         if log is not None and ((step + 1) % 50 == 0 or step + 1 == steps):
             log({"step": step + 1, "loss": float(np.mean(losses[-50:])), "lr": optimizer.param_groups[0]["lr"]})
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
-    if bar is not None:
-        bar.close()
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.update(1)
+    bar.close()
     model.eval()
     return losses
 
@@ -195,7 +193,7 @@ def sequence_nats(model, tok, rows: list[np.ndarray], jobs: list[tuple[int, tupl
                 entries.append((min(span, len(s[i]) - lo), j, s[i], lo, pre))
     entries.sort(key=lambda e: -e[0])
     nats = np.zeros(len(jobs))
-    bar = _bar(len(entries), "score", "window", progress)
+    bar = progress_bar(len(entries), "score", "window", enabled=progress)
     model.eval()
     with torch.no_grad():
         for lo in range(0, len(entries), batch_size):
@@ -205,19 +203,9 @@ def sequence_nats(model, tok, rows: list[np.ndarray], jobs: list[tuple[int, tupl
                 logits = model(ids.to(device))
             per_row = token_losses(logits, clm_targets(ids, tok.first_symbol_id).to(device)).sum(1)
             np.add.at(nats, [e[1] for e in part], per_row.double().cpu().numpy())
-            if bar is not None:
-                bar.update(len(part))
-    if bar is not None:
-        bar.close()
+            bar.update(len(part))
+    bar.close()
     return nats / len(strands)
-
-
-def _bar(total: int, desc: str, unit: str, progress: bool):
-    if not (progress and sys.stderr.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
 
 
 # ---- the permutation test ------------------------------------------------------------------------
@@ -292,7 +280,7 @@ def condition(args: argparse.Namespace) -> dict:
     import torch
 
     from genolm.io.atomic import atomic_dir
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.tasks.env import sheet_and_sequences
     from genolm.tasks.env_eval import group_folds
     from genolm.tokenize.conditions import ConditionCodec
@@ -515,7 +503,7 @@ def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_s
 def explain(args: argparse.Namespace) -> dict:
     """Bits per base of each sequence under each condition set; the best per column (or set)."""
     from genolm.io.atomic import atomic_file
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.tasks.env import read_sequences
     from genolm.tokenize.conditions import ConditionCodec
     from genolm.train import checkpoint

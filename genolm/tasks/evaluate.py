@@ -46,11 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def setup(args: argparse.Namespace) -> int:
     from genolm.data.shards import PreparedCorpus
+    from genolm.train.distributed import resolve_device
 
     if not args.runs and args.markov is None:
         raise GenolmError("nothing to evaluate", hint="give RUN directories and/or --markov K")
     corpus = PreparedCorpus(args.data)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = resolve_device(args.device)
     rows = []
     if args.markov is not None:
         rows.append(markov_row(PreparedCorpus(args.markov_data) if args.markov_data else corpus, args.markov,

@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 from genolm.report import figures
 
 HELP = "forecast next season's virus (strain and mutations) from earlier seasons, and score it"
@@ -267,9 +268,11 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
 
     # mutation pick: aa log-likelihood ratios on the last season's nucleotide consensus
     ref = nt_consensus([seqs[i] for i in cand])
-    scorer = Scorer(model, tok, "llr", device, batch_size=4 * args.batch_size, bf16=False)
     subs = codon_substitutions(ref, 0)
-    aa_rows = _aa_rows(SeqRecord("consensus", ref, None, ""), subs, scorer.score(ref, subs), args.table, 0, translate)
+    with progress(len(subs), f"evolve {predict}: score", "sub", enabled=not args.no_progress) as bar:
+        scorer = Scorer(model, tok, "llr", device, batch_size=4 * args.batch_size, bf16=False, progress=bar.update)
+        aa_rows = _aa_rows(SeqRecord("consensus", ref, None, ""), subs, scorer.score(ref, subs), args.table, 0,
+                           translate)
     llr = {(c - 1, a): s for c, a, s in zip(aa_rows["codon"], aa_rows["alt_aa"], aa_rows["score"])}
     muts = base["mutations"]
     floor = min(llr.values()) if llr else 0.0
@@ -398,7 +401,7 @@ def summarize(results: list[dict]) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.tasks.evolve_eval import proteins
 
     if args.steps < 1 or args.batch_size < 1:

@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch
 from torch import nn
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 
 HELP = "fine-tune (or train from scratch) a classifier / regressor on labelled sequences"
 SCRATCH = ("cnn", "lstm", "transformer")
@@ -318,7 +318,8 @@ def run(args: argparse.Namespace) -> dict:
     """Fine-tune as the command line says; writes --out and returns its metrics.json content."""
     from genolm.io.atomic import atomic_dir
     from genolm.model.lm import SequenceClassifier
-    from genolm.tasks.embedding import Embedder, resolve_device
+    from genolm.tasks.embedding import Embedder
+    from genolm.train.distributed import resolve_device
 
     if args.freeze and args.lora:
         raise GenolmError("--freeze and --lora exclude each other", hint="a probe trains the head only; LoRA adds adapters")
@@ -386,7 +387,7 @@ def run(args: argparse.Namespace) -> dict:
 
     history, best, best_state, best_epoch, bad_epochs = [], -math.inf, None, 0, 0
     rng = np.random.default_rng(args.seed)
-    bar = _bar(args, total_steps)
+    bar = progress(total_steps, "finetune", "step", enabled=not args.no_progress)
     model.train()
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(y["train"]))
@@ -403,12 +404,10 @@ def run(args: argparse.Namespace) -> dict:
             opt.step()
             schedule.step()
             total = total + loss.detach() * len(idx)  # a tensor: no GPU sync per step
-            if bar:
-                bar.update(1)
+            bar.update(1)
         val = score("val", predict("val"))
         history.append({"epoch": epoch, "train_loss": float(total) / len(order), **{f"val_{k}": v for k, v in val.items()}})
-        if bar:
-            bar.set_postfix(val=f"{val[metric]:.3f}")
+        bar.set_postfix(val=f"{val[metric]:.3f}" if val[metric] is not None else "-")
         current = val[metric] if val[metric] is not None else -math.inf
         if current > best:
             best, best_epoch, bad_epochs = current, epoch, 0
@@ -417,8 +416,7 @@ def run(args: argparse.Namespace) -> dict:
             bad_epochs += 1
             if bad_epochs >= args.patience:
                 break
-    if bar:
-        bar.close()
+    bar.close()
     model.load_state_dict(best_state)
     outputs = {k: predict(k) for k in ("val", "test")}
     metrics = {"task": task, "mode": mode, "model": str(args.model), "best_epoch": best_epoch,
@@ -498,10 +496,3 @@ def write_predictions(path: Path, splits, y, outputs, classes, task) -> None:
                 for i, p in zip(splits[split].ids, range(len(y[split]))):
                     f.write(f"{split}\t{i}\t{y[split][p]:.6g}\t{outputs[split][p]:.6g}\n")
 
-
-def _bar(args, total: int):
-    if args.no_progress or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="finetune", unit="step", file=sys.stderr, dynamic_ncols=True)

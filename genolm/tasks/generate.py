@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 
 HELP = "sample new sequences from a causal model (batched, KV cache, CUDA graphs, seeded)"
 
@@ -276,7 +277,7 @@ def run(args: argparse.Namespace) -> dict:
     import torch
 
     from genolm.io.atomic import atomic_file
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.train.checkpoint import load_model
 
     if args.num < 1 or args.length < 1 or args.batch_size < 1:
@@ -304,11 +305,7 @@ def run(args: argparse.Namespace) -> dict:
     if device.startswith("cuda") and model.config.family == "transformer":
         bf16_weights(model)  # as autocast would cast them, once, and no casts inside a compiled step
     gen = torch.Generator(device=device).manual_seed(args.seed)
-    bar = None
-    if not args.no_progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.num * args.length, unit="base", desc="generate", file=sys.stderr)
+    bar = progress(args.num * args.length, "generate", "base", enabled=not args.no_progress, unit_scale=True)
     t0 = time.perf_counter()
     done = 0
     symbol = {int(i): c for i, c in zip(allowed, letters)}
@@ -317,7 +314,7 @@ def run(args: argparse.Namespace) -> dict:
             rows = min(args.batch_size, args.num - done)
             ids = sample_batch(model, prefix, allowed, rows, args.length, temperature=args.temperature,
                                top_k=args.top_k, top_p=args.top_p, generator=gen, device=device,
-                               step=bar.update if bar else None, engine=args.engine,
+                               step=bar.update, engine=args.engine,
                                fixed=len(head) if "conditions" in config else 0,
                                window=window)
             for r in range(rows):
@@ -327,8 +324,7 @@ def run(args: argparse.Namespace) -> dict:
                 f.writelines(seq[i: i + 80] + "\n" for i in range(0, len(seq), 80))
             f.flush()
             done += rows
-    if bar:
-        bar.close()
+    bar.close()
     seconds = time.perf_counter() - t0
     return {"sequences": args.num, "bases": args.num * args.length, "seconds": seconds, "device": device}
 

@@ -31,6 +31,7 @@ from genolm import __version__
 from genolm.data.build import FileResult, append_parts, tokenize_file
 from genolm.data.shards import MANIFEST, RECORDS, SPLITS, TOKENIZER, ShardWriter
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 from genolm.io.alphabet import get_alphabet
 from genolm.io.atomic import atomic_dir
 from genolm.io.samples import read_sample_sheet
@@ -61,7 +62,7 @@ class PrepareArgs:
     shard_tokens: int = 1 << 30
     bpe_train_bases: int = 20_000_000
     force: bool = False
-    progress: bool | None = None  # None: a bar when stderr is a terminal
+    progress: bool = True  # a bar on a terminal, a line every 30 s otherwise
 
     def __post_init__(self) -> None:
         if self.window < 2:
@@ -114,8 +115,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "number (default: 0 = one per CPU core)")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                   help="no progress bar (it is shown only on a terminal anyway)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=True,
+                   help="no progress (a bar on a terminal, otherwise a line every 30 s)")
 
 
 def setup(args: argparse.Namespace) -> int:
@@ -351,10 +352,7 @@ def _cpu_count() -> int:
 
 
 def _progress_bar(opts: PrepareArgs, total: int):
-    from tqdm import tqdm
-
-    show = sys.stderr.isatty() if opts.progress is None else opts.progress
-    return tqdm(total=total, unit="B", unit_scale=True, desc="prepare", disable=not show, file=sys.stderr)
+    return progress(total, "prepare", "B", enabled=opts.progress is not False, unit_scale=True)
 
 
 def _write_records(path: Path, rows: list) -> None:

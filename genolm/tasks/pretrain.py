@@ -70,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "optimizer and schedule: continued pretraining on this corpus")
     p.add_argument("--resume", action="store_const", const=True, default=None,
                    help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
+                   help="no progress display (by default a bar on a terminal, otherwise a line every 30 s)")
 
 
 def setup(args: argparse.Namespace) -> int:

@@ -34,13 +34,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 
 HELP = "score every nucleotide or amino-acid substitution of sequences under a model"
 LETTERS = "ACGT"
@@ -301,7 +301,7 @@ def run(args: argparse.Namespace) -> dict:
     from genolm.bio.codon import genetic_code, translate
     from genolm.io.atomic import atomic_file
     from genolm.io.seqio import read_records
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.train.checkpoint import load_model
 
     t0 = time.perf_counter()
@@ -319,14 +319,10 @@ def run(args: argparse.Namespace) -> dict:
         genetic_code(args.table)  # checks the table number
     jobs = [(r, nt_substitutions(r.seq) if args.level == "nt" else codon_substitutions(r.seq, args.frame))
             for r in records]
-    bar = None
-    if not args.no_progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=sum(len(s) for _, s in jobs) * (2 if args.strand == "both" else 1), unit="sub",
-                   desc="score", file=sys.stderr)
+    bar = progress(sum(len(s) for _, s in jobs) * (2 if args.strand == "both" else 1), "score", "sub",
+                   enabled=not args.no_progress)
     scorer = Scorer(model, tok, method, device, args.batch_size, args.context,
-                    progress=bar.update if bar else None, suffix=args.suffix, bf16=not args.fp32)
+                    progress=bar.update, suffix=args.suffix, bf16=not args.fp32)
     columns: dict[str, list] = {}
     for rec, subs in jobs:
         if not subs:
@@ -337,8 +333,7 @@ def run(args: argparse.Namespace) -> dict:
                 else _aa_rows(rec, subs, scores, args.table, args.frame, translate))
         for k, v in rows.items():
             columns.setdefault(k, []).extend(v)
-    if bar:
-        bar.close()
+    bar.close()
     if not columns:
         raise GenolmError("nothing to score: no A/C/G/T position (or complete codon) in the input",
                           file=args.inputs[0])

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 
 HELP = "simulate Illumina reads of a mock community (InSilicoSeq error models) with a truth table"
 MODELS = {"novaseq": "NovaSeq", "hiseq": "HiSeq", "miseq": "MiSeq", "nextseq": "NextSeq"}
@@ -211,19 +212,14 @@ def simulate(args: argparse.Namespace) -> dict:
         cmd += ["--mode", args.model] if args.model in MODES else ["--model", MODELS[args.model]]
         print(f"genolm simulate: {sum(k for _, k in plan):,} {'reads' if args.single else 'pairs'} "
               f"from {len(genomes)} genomes with InSilicoSeq ({args.model})", file=sys.stderr)
-        bar = None
-        if not getattr(args, "no_progress", False) and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=sum(k for _, k in plan), desc="simulate", unit="pair", file=sys.stderr)
-        with subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as iss:
+        bar = progress(sum(k for _, k in plan), "simulate", "read" if args.single else "pair",
+                       enabled=not getattr(args, "no_progress", False))
+        with bar, subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True) as iss:
             log = []
             for pairs in record_progress(iss.stdout, log):
-                if bar:
-                    bar.update(pairs)
+                bar.update(pairs)
             returncode = iss.wait()
-        if bar:
-            bar.close()
         if returncode or not (work / "iss_R1.fastq").is_file():
             # InSilicoSeq reports some failures only in its debug log, and exits 0 after them.
             lines = [ln for ln in log if ln.startswith(("ERROR", "DEBUG:iss.app")) or "Error" in ln]

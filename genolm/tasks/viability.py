@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
 
 HELP = "judge generated sequences against real genomes (composition, genes, novelty, discriminator)"
@@ -148,18 +149,15 @@ def call_all_genes(seqs: list[str], progress: bool) -> list[list]:
     import os
 
     from genolm.bio.orfs import call_genes, gene_finder
-    from genolm.tasks.env_condition import _bar
 
     finder = gene_finder([], meta=True)
-    bar = _bar(len(seqs), "genes", "seq", progress)
+    bar = progress_bar(len(seqs), "viability: genes", "seq", enabled=progress)
     with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
         out = []
         for genes in pool.map(lambda s: call_genes(s, finder=finder, unknown="n"), seqs):
             out.append(genes)
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.update(1)
+    bar.close()
     return out
 
 
@@ -209,7 +207,7 @@ def markov_bits(model, seqs: list[str]) -> np.ndarray:
 
 def genolm_bits(run: str, seqs: list[str], device: str, batch_size: int, progress: bool) -> np.ndarray:
     """Bits per base of each sequence under a causal genolm run (windows of its max_len)."""
-    from genolm.tasks.embedding import resolve_device
+    from genolm.train.distributed import resolve_device
     from genolm.tasks.env_condition import sequence_nats
     from genolm.tokenize import SEP
     from genolm.train.checkpoint import load_model
@@ -388,7 +386,6 @@ def run(args: argparse.Namespace) -> dict:
 
 def memorisation(train: list[str], seqs: list[str], progress: bool) -> dict[str, np.ndarray]:
     from genolm.bio.match_index import MatchIndex
-    from genolm.tasks.env_condition import _bar
     from genolm.io.seqio import read_records
 
     corpus = []
@@ -396,15 +393,13 @@ def memorisation(train: list[str], seqs: list[str], progress: bool) -> dict[str,
         corpus.extend(r.seq for r in read_records(path, case="upper"))
     index = MatchIndex.build(corpus, k=31)
     del corpus
-    bar = _bar(len(seqs), "matches", "seq", progress)
+    bar = progress_bar(len(seqs), "viability: matches", "seq", enabled=progress)
     longest, shared = [], []
     for s in seqs:
         longest.append(index.longest_match(s).length)
         shared.append(index.shared_fraction(s))
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+    bar.close()
     return {"longest_match": np.asarray(longest), "shared_31mers": np.asarray(shared)}
 
 

@@ -50,6 +50,7 @@ class TrainArgs:
     parallel: str = "ddp"            # how several ranks share the work: ddp | fsdp | none
     resume: bool = False
     init: str | None = None          # start from another run's weights (continued pretraining on this corpus)
+    progress: bool = True            # a bar on a terminal, a line every 30 s otherwise
     overrides: dict = dataclasses.field(default_factory=dict)  # model config fields
 
     def __post_init__(self) -> None:

@@ -69,6 +69,9 @@ def _dedup(state: dict) -> dict:
 
 
 def read_config(run: str | os.PathLike) -> dict:
+    if not Path(run).exists():
+        raise GenolmError("no such run directory", file=run,
+                          hint="give a run directory made by 'genolm pretrain' (or a Hugging Face model folder)")
     path = checkpoint_dir(run) / "config.json"
     try:
         return json.loads(path.read_text())

@@ -10,6 +10,7 @@ RANK / WORLD_SIZE / LOCAL_RANK from the environment, uses NCCL on GPUs and gloo 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -34,20 +35,43 @@ class Dist:
         return self.world > 1
 
 
+def resolve_device(device: str | None = "auto") -> str:
+    """The device a ``--device`` value names on this machine, or one line saying why not.
+
+    ``auto`` (or None) is the GPU when one is visible, else the CPU; ``cpu``, ``cuda`` and
+    ``cuda:N`` are checked against what the machine has, before any work is done.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+    genolm.errors.GenolmError: unknown --device (expected auto | cpu | cuda | cuda:N, found 'gpu')
+    """
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if device != "cpu" and match is None:
+        raise GenolmError("unknown --device", expected="auto | cpu | cuda | cuda:N", found=repr(device))
+    if match is not None:
+        if not torch.cuda.is_available():
+            raise GenolmError(f"--device {device} asked for, but no GPU is visible on this machine",
+                              hint="use --device cpu (or auto, which picks a GPU when there is one)")
+        if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+            n = torch.cuda.device_count()
+            raise GenolmError("no such GPU", found=device, expected=f"cuda:0 to cuda:{n - 1}")
+    return device
+
+
 def setup(device: str = "auto") -> Dist:
     """Read the torchrun environment, pick the device, start the process group if needed."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise GenolmError("--device cuda asked for, but no GPU is visible", hint="use --device cpu")
-        torch.cuda.set_device(local)
-        device = f"cuda:{local}"
-    elif device != "cpu":
-        raise GenolmError("unknown --device", expected="auto | cpu | cuda", found=device)
+    device = resolve_device(device)
+    if device.startswith("cuda"):
+        index = local if device == "cuda" else int(device.split(":")[1])  # torchrun: one GPU a rank
+        torch.cuda.set_device(index)
+        device = f"cuda:{index}"
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return Dist(rank, world, local, device)

@@ -13,9 +13,13 @@ import dataclasses
 import functools
 import json
 import math
+import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -24,6 +28,7 @@ from genolm.data.loader import (BatchSampler, augment_rc, complement_table, doc_
                                 step_generator)
 from genolm.data.shards import TOKENIZER, PreparedCorpus
 from genolm.errors import GenolmError
+from genolm.io.progress import progress
 from genolm.model import build_model, config_for
 from genolm.model.config import ModelConfig
 from genolm.tokenize import SEP
@@ -33,17 +38,20 @@ from genolm.train.losses import IGNORE, bits_per_base, clm_targets, token_losses
 from genolm.train.optim import build_optimizer, build_scheduler, lr_factor
 
 METRICS = "metrics.jsonl"
+budget_clock = time.perf_counter  # what a --minutes run's planner reads; tests put a fake clock here
 
 
 def train(args: TrainArgs) -> dict:
     """Run ``genolm pretrain``; return the last metrics (also in ``OUT/metrics.jsonl``)."""
     d = distributed.setup(args.device)
     ok = False
+    stop = _StopOnInterrupt(enabled=not d.enabled)
     try:
-        result = _train(args, d)
+        result = _train(args, d, stop)
         ok = True
         return result
     finally:
+        stop.restore()
         if ok:
             distributed.teardown()
         elif d.enabled:  # an error on one rank: do not wait for the others at a barrier
@@ -52,18 +60,27 @@ def train(args: TrainArgs) -> dict:
             dist.destroy_process_group()
 
 
-def _train(args: TrainArgs, d: distributed.Dist) -> dict:
+def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> dict:
     corpus = PreparedCorpus(args.data)
     tok = corpus.tokenizer
     run = Path(args.out)
     window = args.window or corpus.manifest["window"]
     stride = corpus.manifest["stride"] if args.window in (None, corpus.manifest["window"]) else window
-    resume = args.resume and (checkpoint.checkpoint_dir(run) / "train_state.pt").is_file()
-    if args.resume and not resume and d.main:
-        print(f"genolm pretrain: no checkpoint in {run}: starting a new run", file=sys.stderr)
+    saved = (checkpoint.checkpoint_dir(run) / "train_state.pt").is_file()
+    resume = args.resume and saved
     if not resume and (run / METRICS).exists():
-        raise GenolmError("run directory already holds a run", file=run,
-                          hint="pass --resume to continue it, or choose a new --out")
+        if saved:
+            raise GenolmError("run directory already holds a run", file=run,
+                              hint="pass --resume to continue it, or choose a new --out")
+        # A run stopped before its first checkpoint left only logs: nothing to continue, so it
+        # starts again (its logs would otherwise mix two runs).
+        if d.main:
+            print(f"genolm pretrain: {run} holds a run stopped before its first checkpoint: "
+                  f"starting it again", file=sys.stderr)
+            (run / METRICS).unlink()
+            shutil.rmtree(run / "tb", ignore_errors=True)
+    elif args.resume and not resume and d.main:
+        print(f"genolm pretrain: no checkpoint in {run}: starting a new run", file=sys.stderr)
 
     torch.manual_seed(args.seed)
     if resume and checkpoint.read_config(run).get("objective") != args.objective:
@@ -108,6 +125,9 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     sampler = BatchSampler(corpus.windows("train", window, stride, seed=args.seed), micro,
                            args.seed, d.rank, d.world)
     val = corpus.windows("val", window, stride, seed=args.seed)
+    if len(val) == 0 and d.main:
+        print(f"genolm pretrain: warning: {args.data} has no validation windows: no held-out bits per base "
+              f"will be measured (prepare the corpus with --val-fraction above 0)", file=sys.stderr)
     table = complement_table(tok) if args.rc_augment else None
     advance = torch.as_tensor(tok.advance, dtype=torch.float64)
     dtype = torch.bfloat16 if (args.precision == "bf16" or (args.precision == "auto" and
@@ -118,13 +138,24 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
     if d.main and not resume:
         run.mkdir(parents=True, exist_ok=True)
 
+    def save(done: int) -> None:
+        state_dict = distributed.full_state_dict(wrapped)
+        optimizer_state = distributed.full_optimizer_state(model, optimizer)  # every rank: FSDP gathers
+        if d.main:
+            checkpoint.save_checkpoint(
+                run, state_dict=state_dict, config=config, tokenizer=corpus.root / TOKENIZER,
+                train_state={"optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
+                             "torch_rng": torch.get_rng_state(), "step": done,
+                             "tokens_seen": tokens_seen, "elapsed": elapsed0 + time.perf_counter() - t0},
+                meta={"step": done, "tokens_seen": tokens_seen, "objective": args.objective})
+
     t0 = time.perf_counter()
     last = {}
-    budget = _Budget(args, d, start, t0) if args.minutes is not None and not resume else None
+    budget = _Budget(args, d, start) if args.minutes is not None and not resume else None
     if budget is not None:
         budget.provisional(scheduler)
     step = start - 1
-    while step + 1 < args.steps:  # args.steps may shrink once a --minutes run has planned its length
+    while step + 1 < args.steps and not stop.requested:  # args.steps may shrink once a --minutes run has planned its length
         step += 1
         loss_sum, scored = 0.0, 0
         gen = step_generator(args.seed, step, d.rank)
@@ -166,19 +197,43 @@ def _train(args: TrainArgs, d: distributed.Dist) -> dict:
             metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
             if log is not None and metrics:
                 last.update(log.eval(done, metrics))
-        if args.save_every and (done % args.save_every == 0 or done == args.steps):
-            state_dict = distributed.full_state_dict(wrapped)
-            optimizer_state = distributed.full_optimizer_state(model, optimizer)  # every rank: FSDP gathers
-            if d.main:
-                checkpoint.save_checkpoint(
-                    run, state_dict=state_dict, config=config, tokenizer=corpus.root / TOKENIZER,
-                    train_state={"optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
-                                 "torch_rng": torch.get_rng_state(), "step": done,
-                                 "tokens_seen": tokens_seen, "elapsed": elapsed0 + time.perf_counter() - t0},
-                    meta={"step": done, "tokens_seen": tokens_seen, "objective": args.objective})
+        if args.save_every and (done % args.save_every == 0 or done == args.steps or stop.requested):
+            save(done)
     if log is not None:
         log.close()
+    if stop.requested:  # Ctrl-C: the step in flight finished, its checkpoint is saved
+        if args.save_every:
+            print(f"genolm pretrain: stopped at step {step + 1} of {args.steps}, checkpoint saved; continue with:\n"
+                  f"  genolm pretrain --data {args.data} --out {args.out} --resume", file=sys.stderr)
+        else:
+            print(f"genolm pretrain: stopped at step {step + 1} of {args.steps}; no checkpoint "
+                  f"(--save-every 0), so it cannot be resumed", file=sys.stderr)
+        raise KeyboardInterrupt
     return last
+
+
+class _StopOnInterrupt:
+    """Ctrl-C (SIGINT) during training: the first one lets the step in flight finish, so the loop
+    can save a checkpoint that ``--resume`` continues exactly; a second one stops at once.  Only in
+    a single process (torchrun signals every rank, which would have to agree on the step)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.requested = False
+        self.previous = None
+        if enabled and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ngenolm pretrain: interrupted: finishing this step and saving a checkpoint "
+              "(Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 def _init_config(init: Path, args: TrainArgs, corpus: PreparedCorpus, window: int) -> ModelConfig:
@@ -210,18 +265,20 @@ class _Budget:
     SKIP, TIMED = 5, 15
     PROVISIONAL_WARMUP = 100  # steps: the default warmup's ramp until the first plan
 
-    def __init__(self, args: TrainArgs, d, start: int, t0: float) -> None:
-        self.args, self.d, self.start, self.t0 = args, d, start, t0
+    def __init__(self, args: TrainArgs, d, start: int, clock: Callable[[], float] | None = None) -> None:
+        self.clock = clock or budget_clock  # tests give a fake one: no race with a busy machine
+        self.args, self.d, self.start, self.t0 = args, d, start, self.clock()
         self.seconds = args.minutes * 60
         self.most = args.steps
         self.mark: float | None = None
         self.default_warmup = args.warmup == max(1, self.most // 20)
+        self.warmup = args.warmup  # the warmup in force (provisional() may shorten it)
 
     def provisional(self, scheduler) -> None:
         """Until the first plan the step count is only --steps' upper bound, and 5% of it as
         warmup would hold the rate near zero: ramp over PROVISIONAL_WARMUP steps meanwhile."""
         if self.default_warmup:
-            warmup = min(self.PROVISIONAL_WARMUP, self.args.warmup)
+            warmup = self.warmup = min(self.PROVISIONAL_WARMUP, self.args.warmup)
             scheduler.lr_lambdas = [functools.partial(lr_factor, warmup=warmup, total=self.most,
                                                       min_ratio=self.args.min_lr_ratio)] * len(scheduler.lr_lambdas)
             for group, lam in zip(scheduler.optimizer.param_groups, scheduler.lr_lambdas):
@@ -232,13 +289,14 @@ class _Budget:
 
     def check(self, done: int, scheduler, config: dict, log) -> bool:
         """Called after every step; True once the run's length is final."""
-        args, now = self.args, time.perf_counter()
+        args, now = self.args, self.clock()
         first_plan = self.start + self.SKIP + self.TIMED
         if done == self.start + self.SKIP:
             self.mark = now
         if not (done == first_plan or (done > first_plan and done % args.eval_every == 0)):
             return False
         per_step = (now - self.mark) / (done - self.start - self.SKIP)
+        warmup, in_warmup = self.warmup, done <= self.warmup  # the last step's rate was still ramping up
         planned = int(self._agree(done + max(0.0, self.seconds - (now - self.t0)) / per_step))
         planned = max(done, min(self.most, planned))
         if done == first_plan and self.default_warmup:  # a default warmup follows the plan
@@ -248,13 +306,20 @@ class _Budget:
                                                   min_ratio=args.min_lr_ratio)] * len(scheduler.lr_lambdas)
         config["args"].update(steps=planned, warmup=args.warmup, minutes=None)
         if log is not None:
-            log.bar.total = planned
+            log.bar.set_total(planned)
             if done == first_plan:
                 log.bar.write(f"genolm pretrain: {per_step * 1000:.0f} ms per step: "
-                              f"{planned} steps fit in {args.minutes:g} minutes", file=sys.stderr)
+                              f"{planned} steps fit in {args.minutes:g} minutes")
             elif planned == done:
                 log.bar.write(f"genolm pretrain: the {args.minutes:g} minutes are spent: "
-                              f"stopping at step {done}", file=sys.stderr)
+                              f"stopping at step {done}")
+        self.warmup = args.warmup
+        if planned == done and in_warmup and self.d.main:
+            # The learning rate was still ramping up: the schedule never decayed, and the model
+            # is barely trained.  Say so, rather than end as if all went to plan.
+            print(f"genolm pretrain: warning: the {args.minutes:g} minutes were spent by step {done}, "
+                  f"inside the learning-rate warmup ({warmup} steps): the model is barely trained; "
+                  f"give more --minutes (this machine ran {per_step * 1000:.0f} ms per step)", file=sys.stderr)
         return planned == done
 
 
@@ -296,14 +361,11 @@ class _Logger:
     """Rank 0's outputs: metrics.jsonl (one JSON object per line), TensorBoard, a progress bar."""
 
     def __init__(self, run: Path, d, args: TrainArgs, start: int) -> None:
-        from tqdm import tqdm
-
         run.mkdir(parents=True, exist_ok=True)
         self.file = open(run / METRICS, "a")
         self.args = args
         self.tb = _tensorboard(run / "tb")
-        self.bar = tqdm(total=args.steps, initial=start, desc="pretrain", unit="step",
-                        disable=not sys.stderr.isatty(), file=sys.stderr)
+        self.bar = progress(args.steps, "pretrain", "step", initial=start, enabled=args.progress)
         self.t_last, self.tokens_last = time.perf_counter(), None
 
     def _write(self, record: dict) -> None:
@@ -320,9 +382,9 @@ class _Logger:
         if self.tokens_last is not None and now > self.t_last:
             rate = (tokens - self.tokens_last) / (now - self.t_last)
         self.t_last, self.tokens_last = now, tokens
-        self.bar.update(1)
         if rate:
             self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+        self.bar.update(1)
         record = {"step": step, "loss": loss, "lr": lr, "grad_norm": grad_norm, "tokens": tokens,
                   "elapsed_s": round(elapsed, 3)}
         if rate:
@@ -336,7 +398,8 @@ class _Logger:
     def eval(self, step: int, metrics: dict) -> dict:
         record = {"step": step, **metrics}
         self._write(record)
-        self.bar.write(f"step {step}: val_loss {metrics['val_loss']:.4f}, val_bpb {metrics['val_bpb']:.4f}")
+        self.bar.write(f"step {step}: val_loss {metrics['val_loss']:.4f}, val_bpb {metrics['val_bpb']:.4f}",
+                       file=sys.stdout)
         return metrics
 
     def close(self) -> None:
