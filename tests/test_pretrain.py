@@ -352,7 +352,8 @@ def test_resume_keeps_the_runs_settings(tmp_path, capsys, corpus):
 
 def test_evaluate_table_with_markov(tmp_path, capsys, corpus):
     run = tmp_path / "run"
-    assert run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "3"], capsys)[0] == 0
+    code, out, _ = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "3"], capsys)
+    assert code == 0 and "more than a blind guess among A, C, G and T (2 bits)" in out
     code, out, err = run_cli(["evaluate", "--data", corpus, "--markov", "4", run, "--out", tmp_path / "t.tsv",
                               "--device", "cpu"], capsys)
     assert code == 0, err
@@ -362,6 +363,17 @@ def test_evaluate_table_with_markov(tmp_path, capsys, corpus):
     assert 1.0 < bpb.pop("Markov k<=4") < 2.1  # 18S + lambda: well below 2 bits with k <= 4
     assert all(0 < v < np.log2(86) + 0.5 for v in bpb.values())  # 3 steps: barely trained
     assert "val bits/base" in out
+    # 3 steps: worse than a blind guess, and the baseline wins; the table says so in words
+    assert "The Markov k<=4 baseline beats every network here: they trained on at most 1,536 tokens" in out
+    assert "more than a blind guess (2 bits)" in out
+
+
+def test_evaluate_an_empty_validation_split_is_an_error(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(empty), window=64, val_fraction=0.0,
+                        progress=False))
+    code, out, err = run_cli(["evaluate", "--data", empty, "--markov", "3"], capsys)
+    assert code == 2 and "validation split is empty" in err and "--val-fraction" in err and "nan" not in out
 
 
 def test_evaluate_markov_fit_on_another_corpus(tmp_path, capsys, corpus):

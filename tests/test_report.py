@@ -178,9 +178,19 @@ def test_evaluate_table_names_the_winner(tmp_path):
     t = tmp_path / "bpb.tsv"
     t.write_text(EVALUATED)
     (sec,) = sections(discover([str(t)]))
-    assert sec.kind == "evaluate" and "transformer clm (tf), needs 1.8705" in sec.summary and "beats it" in sec.summary
+    assert sec.kind == "evaluate" and "Best network: transformer clm (tf) at 1.8705" in sec.summary
+    assert "0.0348 below the Markov k<=12 baseline (1.9053)" in sec.summary and "blind guess" in sec.summary
     assert sec.figures[0][1]["data"][0]["x"] == [1.9053, 1.8705, 1.93]
     assert "scores every window of the validation split" in sec.summary  # not the training loop's first windows
+
+
+def test_evaluate_says_why_the_markov_baseline_wins_and_which_models_guess_worse_than_blind(tmp_path):
+    t = tmp_path / "bpb.tsv"
+    t.write_text(EVALUATED.replace("1.8705", "2.0700").replace("1.9300", "1.9900"))
+    (sec,) = sections(discover([str(t)]))
+    assert "The Markov k<=12 baseline beats every network here: they trained on at most 100 tokens" in sec.summary
+    assert "transformer clm (tf) needs 2.0700 bits per base, more than a blind guess" in sec.summary
+    assert "lstm clm (lstm) needs 1.99" not in sec.summary  # below 2 bits: no such note
 
 
 def test_evaluate_bars_start_at_zero_beside_a_uniform_guess(tmp_path):

@@ -670,6 +670,43 @@ def score_section(path: Path) -> Section:
     return Section(f"Substitution scores: {path.name}", "score", str(path), summary, figs)
 
 
+UNIFORM_BITS = 2.0  # a blind guess among A, C, G and T: log2(4) bits per base
+
+
+def bits_verdict(rows: list[tuple[str, float, int | None]]) -> list[str]:
+    """What a table of held-out bits per base says, in sentences a newcomer can read: which model
+    is best and by how much against the Markov baseline, why the baseline may win, and which
+    models do worse than a blind guess.  ``rows``: (model, bits per base, tokens it trained on);
+    the baseline's name starts with "Markov".
+
+    >>> bits_verdict([("Markov k<=12", 1.90, 10**6), ("transformer clm (tf)", 2.07, 10**6)])[1]
+    'The Markov k<=12 baseline beats every network here: they trained on at most 1,000,000 tokens; networks need more data and steps to overtake it (BENCHMARKS.md has GPU-trained figures).'
+    """
+    rows = [r for r in rows if math.isfinite(r[1])]
+    markov = next((r for r in rows if r[0].startswith("Markov")), None)
+    nets = [r for r in rows if r is not markov]
+    out = []
+    if nets:
+        best = min(nets, key=lambda r: r[1])
+        line = f"Best network: {best[0]} at {best[1]:.4f} bits per base"
+        if markov is not None:
+            gap = markov[1] - best[1]
+            line += (f", {gap:.4f} below the {markov[0]} baseline ({markov[1]:.4f})" if gap > 0 else
+                     f", {-gap:.4f} above the {markov[0]} baseline ({markov[1]:.4f})")
+        out.append(line + f" ({UNIFORM_BITS:.3f} = a blind guess among A, C, G and T).")
+        if markov is not None and best[1] >= markov[1]:
+            seen = max((r[2] for r in nets if r[2]), default=None)
+            out.append(f"The {markov[0]} baseline beats every network here"
+                       + (f": they trained on at most {seen:,} tokens; networks need more data and steps "
+                          f"to overtake it" if seen else "")
+                       + " (BENCHMARKS.md has GPU-trained figures).")
+    for name, bits, _ in rows:
+        if bits > UNIFORM_BITS:
+            out.append(f"{name} needs {bits:.4f} bits per base, more than a blind guess ({UNIFORM_BITS:.0f} bits): "
+                       f"what it learned does not hold on these sequences (an unseen genome, or too little training).")
+    return out
+
+
 def evaluate_section(path: Path) -> Section:
     head, rows = _tsv(path)
     col = {h: i for i, h in enumerate(head)}
@@ -680,17 +717,13 @@ def evaluate_section(path: Path) -> Section:
         except ValueError:
             return float("nan")
 
+    def seen(r):
+        v = r[col["tokens_seen"]] if "tokens_seen" in col else ""
+        return int(v) if v.isdigit() else None
+
     scored = [r for r in rows if math.isfinite(bpb(r))]
     markov = next((r for r in scored if r[0].startswith("Markov")), None)
-    best = min((r for r in scored if not r[0].startswith("Markov")), key=bpb, default=None)
-    if best is not None:
-        summary = f"On held-out bases the best model, {best[0]}, needs {bpb(best):.4f} bits per base"
-        if markov is not None:
-            summary += (f"; the {markov[0]} baseline needs {bpb(markov):.4f}, so the model "
-                        f"{'beats' if bpb(best) < bpb(markov) else 'does not beat'} it")
-        summary += " (2.000 = a blind guess)."
-    else:
-        summary = "No scored model."
+    summary = " ".join(bits_verdict([(r[0], bpb(r), seen(r)) for r in scored])) or "No scored model."
     summary += (" genolm evaluate scores every window of the validation split, so its figures may differ slightly "
                 "from those a training run logs (on the first windows only).")
     # bars start at 0, so their lengths compare; the dashed line is a uniform guess, log2(4) = 2 bits

@@ -46,11 +46,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def setup(args: argparse.Namespace) -> int:
     from genolm.data.shards import PreparedCorpus
+    from genolm.report import bits_verdict
     from genolm.train.distributed import resolve_device
 
     if not args.runs and args.markov is None:
         raise GenolmError("nothing to evaluate", hint="give RUN directories and/or --markov K")
     corpus = PreparedCorpus(args.data)
+    if not corpus.manifest["splits"]["val"]["tokens"]:
+        raise GenolmError("the corpus's validation split is empty: there is nothing held out to score",
+                          file=corpus.root, hint="prepare it with --val-fraction above 0 (1: an evaluation-only "
+                                                 "corpus, with --markov-data for the baseline)")
     device = resolve_device(args.device)
     rows = []
     if args.markov is not None:
@@ -59,6 +64,8 @@ def setup(args: argparse.Namespace) -> int:
     for run in args.runs:
         rows.append(run_row(Path(run), corpus, args.batch_size, device))
     print_table(rows)
+    for line in bits_verdict([(r["model"], r["val_bpb"], r["tokens_seen"]) for r in rows]):
+        print(line)
     if args.out:
         from genolm.io.atomic import atomic_file
 

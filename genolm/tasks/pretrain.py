@@ -75,6 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
+    from genolm.report import UNIFORM_BITS
     from genolm.train.loop import train
 
     flags = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(TrainArgs)}}
@@ -85,6 +86,10 @@ def setup(args: argparse.Namespace) -> int:
     if last.get("val_bpb") is not None:
         print(f"{opts.out}: step {opts.steps}, val_loss {last['val_loss']:.4f}, "
               f"val_bpb {last['val_bpb']:.4f} bits/base")
+        if last["val_bpb"] > UNIFORM_BITS:
+            print(f"{opts.out}: {last['val_bpb']:.4f} bits per base is more than a blind guess among A, C, G and T "
+                  f"({UNIFORM_BITS:.0f} bits): the model has not learned yet (train longer), or not what holds "
+                  f"on the validation sequences")
     return 0
 
 
