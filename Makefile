@@ -1,5 +1,6 @@
 # The README's two commands:  make demo  |  make test
-PYTHON ?= python3.11
+# Python 3.11 or newer: python3.11 where there is one, else python3 (checked below).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 # The CPU build of torch; a bare "torch" requirement would pull a multi-GB CUDA wheel on some
@@ -10,6 +11,8 @@ DEMO   ?= demo-out
 .PHONY: demo test install install-test browser bench clean
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "genolm needs Python 3.11 or newer; '$(PYTHON)' is not: make ... PYTHON=/path/to/python3.x"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e .

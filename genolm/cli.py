@@ -56,6 +56,15 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def plain(text: str | None) -> str | None:
+    """A docstring as ``--help`` shows it: reST's ``literal`` quotes (for the API docs) dropped.
+
+    >>> plain("continue with ``--resume``")
+    'continue with --resume'
+    """
+    return text.replace("``", "") if text else text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genolm",
@@ -66,13 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+        p = sub.add_parser(name, help=module.HELP, description=plain(module.__doc__),
                            formatter_class=_Formatter)
         module.add_arguments(p)
         if name in REPORTABLE:
             add_report_argument(p)
         p.set_defaults(_setup=module.setup)
+        _same_help_everywhere(p)
     return parser
+
+
+def _same_help_everywhere(parser: argparse.ArgumentParser) -> None:
+    """A command's own subcommands (``env fit``) read like the others: plain text, real defaults."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.description, sub.formatter_class = plain(sub.description), _Formatter
+                _same_help_everywhere(sub)
+        elif action.help:
+            action.help = plain(action.help)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,16 +29,17 @@ def two_strains(tmp_path, seed, names):
     return [tmp_path / f"{name}.fasta.gz" for name in names]
 
 
-def brute_force(refs, read, k):
-    """References holding the most of the read's canonical k-mers (sets of strings, both strands)."""
-    def kmers(s):
-        out = set()
-        for i in range(len(s) - k + 1):
-            w = s[i: i + k]
-            out.add(min(w, reverse_complement(w)))
-        return out
+def canonical_kmers(s: str, k: int) -> set:
+    """Every canonical k-mer of ``s`` (the smaller of it and its reverse complement), as strings."""
+    return {min(s[i: i + k], reverse_complement(s[i: i + k])) for i in range(len(s) - k + 1)}
+
+
+def brute_force(refs, read, k, held_by=None):
+    """References holding the most of the read's canonical k-mers (sets of strings, both strands).
+    ``held_by``: each reference's k-mer set, computed once for many reads."""
+    held_by = held_by or [canonical_kmers("N".join(r), k) for r in refs]
     mine = [min(read[i: i + k], reverse_complement(read[i: i + k])) for i in range(len(read) - k + 1)]
-    held = [sum(w in kmers("N".join(r)) for w in mine) for r in refs]
+    held = [sum(w in kmers for w in mine) for kmers in held_by]
     top = max(held)
     return [i for i, h in enumerate(held) if h == top] if top else [], top
 
@@ -61,8 +62,9 @@ def test_kmer_index_matches_a_brute_force_count():
         reads.append(reverse_complement(s) if rng.random() < 0.5 else s)
     reads.append(random_seq(rng, 80))  # from nowhere
     calls = idx.classify(reads, chunk=7)  # chunks smaller than the input
+    held_by = [canonical_kmers("N".join(r), 9) for r in refs]
     for i, read in enumerate(reads):
-        best, top = brute_force(refs, read, 9)
+        best, top = brute_force(refs, read, 9, held_by)
         assert calls.votes[i] == top or calls.genome[i] < 0
         if len(best) == 1:
             assert calls.genome[i] == best[0] and calls.taxon[i] == [0, 0, 1][best[0]]

@@ -296,3 +296,27 @@ def test_every_commands_device_cuda_without_a_gpu_is_one_line(words, parser, cap
 def test_device_commands_are_all_found():
     names = {" ".join(w) for w, _ in DEVICE_COMMANDS}
     assert {"pretrain", "evaluate", "embed", "finetune", "viability", "env fit", "score", "generate"} <= names
+
+
+@pytest.mark.parametrize("words,parser", list(leaf_commands()), ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+def test_every_option_is_explained_in_plain_text(words, parser):
+    for action in parser._actions:
+        text = (action.help or "").strip()
+        assert text and not text.startswith("(default"), f"genolm {' '.join(words)} {action.option_strings}: no help"
+    assert "``" not in parser.format_help(), "reST quotes shown raw in --help"
+
+
+def test_what_a_newcomer_reads_on_success_and_on_common_mistakes(tmp_path, capsys):
+    # translate and orfs say what they wrote; counts agree with their nouns ("1 record")
+    code, out, _ = run_cli(["translate", LAMBDA, "--frame", "all", "--out", tmp_path / "six.faa"], capsys)
+    assert code == 0 and out == f"{tmp_path / 'six.faa'}: 6 protein sequences from 1 record (frame all, table 11)\n"
+    code, out, _ = run_cli(["orfs", LAMBDA, "--out", tmp_path / "orfs.tsv"], capsys)
+    n = len((tmp_path / "orfs.tsv").read_text().splitlines()) - 1
+    assert code == 0 and out == f"{tmp_path / 'orfs.tsv'}: {n} ORFs in 1 record (simple)\n"
+    code, out, _ = run_cli(["prepare", LAMBDA, "--out", tmp_path / "c", "--window", "64", "--no-progress"], capsys)
+    assert code == 0 and ": 1 record, 48,502 bases" in out
+    # a FASTA given where a prepared corpus belongs, a model folder that does not exist
+    code, _, err = run_cli(["pretrain", "--data", LAMBDA, "--out", tmp_path / "r", "--device", "cpu"], capsys)
+    assert code == 2 and "a file, not a corpus directory" in err and "genolm prepare" in err
+    code, _, err = run_cli(["score", LAMBDA, "--model", tmp_path / "nosuchdir", "--out", tmp_path / "s.parquet"], capsys)
+    assert code == 2 and "no such run directory" in err

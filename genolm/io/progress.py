@@ -18,7 +18,7 @@ caller never tests ``if bar`` (a tqdm bar without a total is *falsy*, which once
 >>> p = progress(10, "demo", "seq", stream=out, every=30, clock=lambda: now[0])
 >>> p.update(4); now[0] = 31.0; p.update(1)
 >>> out.getvalue()
-'genolm demo: 5/10 seq (50%), 0.2 seq/s, ~31s left\\n'
+'genolm demo: 5/10 seqs (50%), 0.2 seq/s, ~31s left\\n'
 """
 
 from __future__ import annotations
@@ -131,10 +131,12 @@ class Progress:
         """``genolm DESC: N/TOTAL UNIT (P%), R UNIT/s, ~T left, key value…``"""
         now = self.clock() if now is None else now
         count = _num(self.n, self.unit_scale)
+        # the count in words ("120/300 steps"), the rate in tqdm's units ("seq/s")
+        unit = self.unit + "s" if self.unit.isalpha() and len(self.unit) > 1 and self.n != 1 else self.unit
         if self.total:
-            count += f"/{_num(self.total, self.unit_scale)} {self.unit} ({100 * self.n / self.total:.0f}%)"
+            count += f"/{_num(self.total, self.unit_scale)} {unit} ({100 * self.n / self.total:.0f}%)"
         else:
-            count += f" {self.unit}"
+            count += f" {unit}"
         parts = [count]
         seconds = now - self.t0
         rate = (self.n - self.start_n) / seconds if seconds > 0 else 0.0
@@ -163,3 +165,12 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` and its noun, in the number the count asks for: what commands print at their end.
+
+    >>> plural(1, "record"), plural(2_001, "record"), plural(2, "genome"), plural(1, "batch", "batches")
+    ('1 record', '2,001 records', '2 genomes', '1 batch')
+    """
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"

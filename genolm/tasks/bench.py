@@ -31,6 +31,7 @@ from pathlib import Path
 
 from genolm.errors import GenolmError
 from genolm.report import figures
+from genolm.tasks.options import add_device, add_no_progress
 
 HELP = "fine-tune a model on every task of a benchmark suite (GUE) and compare with published numbers"
 
@@ -60,13 +61,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                 ("--lr", None, float), ("--lora", 0, int), ("--flavor", "tiny", str)):
         p.add_argument(flag, type=kind, default=default, help="as in genolm finetune")
     p.add_argument("--freeze", action="store_true", help="linear probes (as in genolm finetune)")
-    p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"))
+    p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"),
+                   help="how the classification head pools the backbone's tokens")
     p.add_argument("--compile", action="store_true", help="torch.compile each model (as in genolm finetune)")
     p.add_argument("--collect", action="store_true",
                    help="train nothing: make the table from the task/seed folders already finished in --out "
                         "with these settings (e.g. after seeds ran in parallel); a task with none is left out")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-progress", action="store_true")
+    add_device(p)
+    add_no_progress(p)
 
 
 def split_file(folder: Path, split: str) -> Path | None:

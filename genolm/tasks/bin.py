@@ -41,8 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
 from genolm.report import figures
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)"
 FEATURES = ("embedding", "tnf", "both")
@@ -70,14 +71,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neighbours", type=int, default=5, help="sampled neighbours that vote a bin (default: 5)")
     p.add_argument("--dims", type=int, default=16, help="PCA dimensions (default: 16)")
     p.add_argument("--umap-dims", type=int, default=2, help="UMAP dimensions clustered (default: 2)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
-    p.add_argument("--no-progress", action="store_true")
+    add_seed(p, "sample and the clustering")
+    add_device(p, "embeddings")
+    add_no_progress(p)
 
 
 def setup(args: argparse.Namespace) -> int:
     summary = run(args)
-    line = f"{args.out}: {summary['sequences']:,} sequences -> {summary['bins']} bins " \
+    line = f"{args.out}: {plural(summary['sequences'], 'sequence')} -> {plural(summary['bins'], 'bin')} " \
            f"({summary['binned']:.1%} binned), {summary['sequences_per_s']:,.0f} sequences/s"
     print(line)
     if "metrics" in summary:

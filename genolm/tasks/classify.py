@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned"
 UNASSIGNED = "unassigned"
@@ -80,15 +81,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="length of those pieces (default: the reads' median length)")
     p.add_argument("--no-pairs", action="store_true",
                    help="classify each mate on its own (default: mates X/1 and X/2 are classified together)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
-    p.add_argument("--no-progress", action="store_true")
+    add_seed(p, "reference fragments")
+    add_device(p, "embeddings")
+    add_no_progress(p)
 
 
 def setup(args: argparse.Namespace) -> int:
     summary = run(args)
-    print(f"{args.out}: {summary['reads']:,} reads, {summary['assigned']:.1%} assigned to one of "
-          f"{summary['references']} references ({summary['method']}), {summary['reads_per_s']:,.0f} reads/s")
+    print(f"{args.out}: {plural(summary['reads'], 'read')}, {summary['assigned']:.1%} assigned to one of "
+          f"{plural(summary['references'], 'reference')} ({summary['method']}), {summary['reads_per_s']:,.0f} reads/s")
     if summary.get("abundance"):
         top = sorted(summary["abundance"].items(), key=lambda kv: -kv[1])
         shown = ", ".join(f"{name} {share:.1%}" for name, share in top[:8] if share > 0)

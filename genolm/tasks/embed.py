@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
+from genolm.tasks.options import add_device, add_no_progress
 
 HELP = "embed sequences with a genolm run or a Hugging Face model (Parquet, one row per sequence)"
 
@@ -51,8 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, default=4096, help="sequences read and sorted at a time (default: 4096)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (faster on a GPU for many sequences; compiling takes a minute)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+    add_no_progress(p)
 
 
 def setup(args: argparse.Namespace) -> int:
@@ -106,7 +107,7 @@ def setup(args: argparse.Namespace) -> int:
     if d.main:
         meta = pq.read_metadata(out)
         seconds = time.perf_counter() - t0
-        print(f"{out}: {meta.num_rows:,} sequences, {emb.hidden_size}-dim {args.pool} embeddings "
+        print(f"{out}: {plural(meta.num_rows, 'sequence')}, {emb.hidden_size}-dim {args.pool} embeddings "
               f"({emb.kind}, layer {'output' if args.layer is None else args.layer}, strand {args.strand}); "
               f"{seconds:.1f} s, {meta.num_rows / max(seconds, 1e-9):,.0f} sequences/s"
               + (f" on {d.world} processes" if d.enabled else ""))

@@ -42,8 +42,9 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress as progress_bar
+from genolm.io.progress import plural, progress as progress_bar
 from genolm.report import figures
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "ocean samples: predict conditions from sequences; condition a model on them; explain by condition"
 
@@ -65,17 +66,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     f.add_argument("--permutations", type=int, default=0,
                    help="permutation test of the sequence features: shuffle the samples' values N times")
-    f.add_argument("--seed", type=int, default=0)
+    add_seed(f, "folds and permutations")
     f.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    f.add_argument("--no-progress", action="store_true")
+    add_no_progress(f)
     add_report_argument(f)
     q = sub.add_parser("predict", help="predict conditions of new sequences with a fitted model",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
     q.add_argument("--fit", required=True, help="output directory of genolm env fit")
     q.add_argument("--out", required=True, help="output TSV: id, then one column per target")
-    q.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
-    q.add_argument("--no-progress", action="store_true")
+    add_device(q, "embeddings")
+    add_no_progress(q)
     c = sub.add_parser("condition", help="train a language model conditioned on the sheet's conditions; "
                        "held-out permutation test", description=env_condition.__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _feature_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="genolm run or HF folder: embedding features (else k-mers)")
     p.add_argument("--k", type=int, default=4, help="k-mer length of the composition features (default: 4)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (embeddings)")
+    add_device(p, "embeddings")
 
 
 def _join_args(p: argparse.ArgumentParser) -> None:
@@ -105,7 +106,7 @@ def _join_args(p: argparse.ArgumentParser) -> None:
 def setup(args: argparse.Namespace) -> int:
     if args.env_command == "fit":
         summary = fit(args)
-        print(f"{args.out}: {summary['sequences']:,} sequences at {summary['samples']} samples, "
+        print(f"{args.out}: {plural(summary['sequences'], 'sequence')} at {plural(summary['samples'], 'sample')}, "
               f"{args.folds} folds by {summary['group']}, features {summary['features']}")
         print(f"{'target':24s} {'features':18s} {'n':>6s} {'metric':>8s} {'score':>7s} {'fold sd':>7s}")
         for target, sets in summary["metrics"].items():
@@ -118,8 +119,9 @@ def setup(args: argparse.Namespace) -> int:
 
         m = condition(args)
         h, t = m["held_out"], m["train"]
-        print(f"{args.out}: trained on {t['sequences']:,} sequences ({t['samples']} samples, {t['steps']} steps, "
-              f"{t['seconds']:.0f} s); held out {h['sequences']:,} sequences of {h['samples']} samples "
+        print(f"{args.out}: trained on {plural(t['sequences'], 'sequence')} ({plural(t['samples'], 'sample')}, "
+              f"{t['steps']} steps, {t['seconds']:.0f} s); held out {plural(h['sequences'], 'sequence')} of "
+              f"{plural(h['samples'], 'sample')} "
               f"at {h['groups']} {m['group']} values")
         print(f"{'conditions':24s} {'true bpb':>9s} {'shuffled':>9s} {'gain b/kb':>9s} {'beats':>6s} {'p':>8s}")
         rows = [("all: " + ",".join(m["conditions"]), m)] + list(m["per_condition"].items())
@@ -142,11 +144,11 @@ def setup(args: argparse.Namespace) -> int:
         from genolm.tasks.env_condition import explain
 
         summary = explain(args)
-        print(f"{args.out}: {summary['sequences']:,} sequences x {summary['sets']} condition sets "
+        print(f"{args.out}: {plural(summary['sequences'], 'sequence')} x {plural(summary['sets'], 'condition set')} "
               f"({summary['strand']} strand{'s' if summary['strand'] == 'both' else ''})")
         return 0
     summary = predict(args)
-    print(f"{args.out}: {summary['sequences']:,} sequences, targets {', '.join(summary['targets'])}")
+    print(f"{args.out}: {plural(summary['sequences'], 'sequence')}, targets {', '.join(summary['targets'])}")
     return 0
 
 

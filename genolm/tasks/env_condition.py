@@ -50,6 +50,7 @@ import numpy as np
 from genolm.errors import GenolmError
 from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 STRANDS = ("auto", "forward", "both")
 
@@ -63,8 +64,8 @@ def add_condition_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flavor", default="tiny", help="size of a new model (default: tiny)")
     p.add_argument("--tokenizer", default="char", help="tokenizer of a new model (default: char)")
     p.add_argument("--window", type=int, default=512, help="tokens per training window, prefix included (default: 512)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=32, help="windows per training step")
+    p.add_argument("--steps", type=int, default=2000, help="optimizer steps of the conditioned model")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 new, 2e-4 with --init)")
     p.add_argument("--drop", type=float, default=0.15,
                    help="chance that a condition is hidden in a training window (default: 0.15)")
@@ -78,10 +79,10 @@ def add_condition_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--permutations", type=int, default=9999, help="shufflings of the held-out conditions")
     p.add_argument("--strand", choices=STRANDS, default="auto",
                    help="score one strand or average both (auto: both for DNA/RNA letters)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--seed", type=int, default=0)
+    add_device(p)
+    add_seed(p, "model's initialisation, training and permutations")
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--no-progress", action="store_true")
+    add_no_progress(p)
 
 
 def add_explain_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,11 +90,12 @@ def add_explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="output directory of genolm env condition")
     p.add_argument("--at", action="append", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
                    help="a condition set to score (repeatable; default: every bin of every condition)")
-    p.add_argument("--strand", choices=STRANDS, default="auto")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--strand", choices=STRANDS, default="auto",
+                   help="score one strand or average both (auto: both for DNA/RNA letters)")
+    p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    add_device(p)
     p.add_argument("--out", required=True, help="output TSV")
-    p.add_argument("--no-progress", action="store_true")
+    add_no_progress(p)
 
 
 # ---- model pieces --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from genolm.errors import GenolmError
+from genolm.tasks.options import add_device
 
 HELP = "held-out bits per base of trained runs and a Markov baseline on one corpus"
 
@@ -39,8 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markov-data", default=None, metavar="CORPUS",
                    help="fit the Markov model on the training split of this corpus (default: --data's), "
                         "e.g. when --data is an evaluation-only corpus (--val-fraction 1)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--batch-size", type=int, default=16, help="validation windows per forward pass")
+    add_device(p)
     p.add_argument("--out", default=None, help="write the table as TSV")
 
 

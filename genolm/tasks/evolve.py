@@ -53,8 +53,9 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
 from genolm.report import figures
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "forecast next season's virus (strain and mutations) from earlier seasons, and score it"
 
@@ -75,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", help="a causal genolm run (one-letter DNA tokenizer) to fine-tune")
     p.add_argument("--flavor", default="tiny", help="size of a new model (default: tiny)")
     p.add_argument("--steps", type=int, default=1500, help="training steps per season (default: 1500)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per training step")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 new, 2e-4 --init)")
     p.add_argument("--half-life", type=float, default=1.0,
                    help="years after which a sequence's training weight halves (0: all equal; default: 1)")
@@ -83,9 +84,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame (default: 0)")
     p.add_argument("--table", type=int, default=1, help="NCBI genetic code (default: 1)")
     p.add_argument("--top", type=int, default=20, help="mutations listed in forecast.json (default: 20)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    add_device(p)
+    add_seed(p, "model's initialisation and training")
+    add_no_progress(p)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -481,7 +482,7 @@ def setup(args: argparse.Namespace) -> int:
     if "summary" in r:
         print_summary(r["summary"], args.out)
         return 0
-    print(f"{args.out}: trained on {r['train']['sequences']:,} sequences up to {r['train']['latest_date']} "
+    print(f"{args.out}: trained on {plural(r['train']['sequences'], 'sequence')} up to {r['train']['latest_date']} "
           f"({r['train']['left_out_later']:,} later ones left out); {r['candidates']} candidates from {r['until']}")
     print(f"strain pick for {r['predict']}: {r['strain_pick']['genolm']}")
     print("top mutations: " + ", ".join(m["mutation"] for m in r["top_mutations"][:10]))

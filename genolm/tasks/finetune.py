@@ -40,6 +40,7 @@ from torch import nn
 
 from genolm.errors import GenolmError
 from genolm.io.progress import progress
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "fine-tune (or train from scratch) a classifier / regressor on labelled sequences"
 SCRATCH = ("cnn", "lstm", "transformer")
@@ -60,21 +61,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flavor", default="tiny", help="size of a from-scratch model (default: tiny)")
     p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"),
                    help="how a sequence becomes one vector (default: mean; last for causal models)")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=10,
+                   help="passes over the training set at most (the best epoch on --val is kept; --patience stops early)")
     p.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
     p.add_argument("--min-steps", type=int, default=0, metavar="N",
                    help="train at least N optimizer steps: small data sets get more epochs than --epochs "
                         "(early stopping still applies; default: 0)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per optimizer step")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (linear warmup over 6%% of the steps, then linear decay); "
                         "default: 3e-5 full fine-tuning, 3e-4 from scratch, 5e-4 LoRA, 3e-3 linear probe")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
+    add_seed(p, "initialisation, batches and dropout")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (faster steps on a GPU; compiling takes a minute)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--no-progress", action="store_true")
+    add_device(p)
+    add_no_progress(p)
 
 
 # ---- data ------------------------------------------------------------------------------------------

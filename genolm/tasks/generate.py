@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "sample new sequences from a causal model (batched, KV cache, CUDA graphs, seeded)"
 
@@ -49,15 +50,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default: 1)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely bases (0: all)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus: the smallest set with this mass (default: 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
+    add_seed(p, "sampling")
+    p.add_argument("--batch-size", type=int, default=64, help="sequences sampled together")
     p.add_argument("--prefix", default="gen", help="record id prefix (default: gen)")
     p.add_argument("--condition", nargs="+", metavar="KEY=VALUE",
                    help="sample conditions of a model from 'genolm env condition' (others: unknown)")
     p.add_argument("--engine", default="auto", choices=ENGINES,
                    help="auto: a CUDA graph per step on a GPU, eager on the CPU; compile: torch.compile too")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--no-progress", action="store_true")
+    add_device(p)
+    add_no_progress(p)
 
 
 def _prompt(text: str | None) -> str:
@@ -331,6 +332,6 @@ def run(args: argparse.Namespace) -> dict:
 
 def setup(args: argparse.Namespace) -> int:
     r = run(args)
-    print(f"{args.out}: {r['sequences']} sequences, {r['bases']:,} new bases in {r['seconds']:.1f} s "
+    print(f"{args.out}: {plural(r['sequences'], 'sequence')}, {r['bases']:,} new bases in {r['seconds']:.1f} s "
           f"({r['bases'] / max(r['seconds'], 1e-9):,.0f} bases/s, {r['device']})")
     return 0

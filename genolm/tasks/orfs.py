@@ -26,6 +26,7 @@ from typing import BinaryIO, Iterator
 from genolm.bio.codon_tables import TABLE_IDS
 from genolm.bio.orfs import ORF, START_MODES, call_genes, find_orfs, gene_finder
 from genolm.errors import GenolmError
+from genolm.io.progress import plural
 from genolm.io.atomic import atomic_file
 from genolm.io.compression import compression_for_name, open_write
 from genolm.io.seqio import SeqRecord, format_fasta, read_records
@@ -92,9 +93,11 @@ def setup(args: argparse.Namespace) -> int:
                     starts=args.starts, mode=args.mode, unknown=args.unknown, out=args.out,
                     proteins=args.proteins)
     faa_ctx = _output(opts.proteins) if opts.proteins else contextlib.nullcontext()
+    records = genes = 0
     with _output(opts.out) as tsv, faa_ctx as faa:
         tsv.write(("\t".join(COLUMNS) + "\n").encode())
         for seq_id, orfs in _calls(opts):
+            records, genes = records + 1, genes + len(orfs)
             for i, orf in enumerate(orfs, 1):
                 orf_id = f"{seq_id}_{i}"
                 tsv.write(_row(seq_id, orf_id, orf).encode())
@@ -102,6 +105,10 @@ def setup(args: argparse.Namespace) -> int:
                     where = f"{seq_id}:{orf.start}-{orf.end}({'+' if orf.strand > 0 else '-'})"
                     faa.write(format_fasta(SeqRecord(orf_id, orf.protein, None,
                                                      f"{where} partial={orf.partial}")))
+    if opts.out:  # stdout holds the table otherwise
+        what = "gene" if opts.method == "prodigal" else "ORF"
+        print(f"{opts.out}: {plural(genes, what)} in {plural(records, 'record')} ({opts.method}"
+              + (f"; proteins in {opts.proteins}" if opts.proteins else "") + ")")
     return 0
 
 

@@ -31,12 +31,13 @@ from genolm import __version__
 from genolm.data.build import FileResult, append_parts, tokenize_file
 from genolm.data.shards import MANIFEST, RECORDS, SPLITS, TOKENIZER, ShardWriter
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
 from genolm.io.alphabet import get_alphabet
 from genolm.io.atomic import atomic_dir
 from genolm.io.samples import read_sample_sheet
 from genolm.io.seqio import read_records, sniff_format
 from genolm.tokenize import Tokenizer
+from genolm.tasks.options import add_no_progress
 
 HELP = "turn FASTA/FASTQ files into tokenized, windowed training shards"
 FORMAT_VERSION = 1
@@ -115,8 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "number (default: 0 = one per CPU core)")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=True,
-                   help="no progress (a bar on a terminal, otherwise a line every 30 s)")
+    add_no_progress(p, dest="progress")
 
 
 def setup(args: argparse.Namespace) -> int:
@@ -124,7 +124,7 @@ def setup(args: argparse.Namespace) -> int:
     manifest = prepare(opts)
     s = manifest["splits"]
     letters = "residues" if manifest["tokenizer"].get("alphabet") == "protein" else "bases"
-    print(f"{manifest['out']}: {manifest['totals']['records']:,} records, "
+    print(f"{manifest['out']}: {plural(manifest['totals']['records'], 'record')}, "
           f"{manifest['totals']['bases']:,} {letters} -> train {s['train']['tokens']:,} tokens "
           f"({s['train']['windows']:,} windows), val {s['val']['tokens']:,} tokens "
           f"({s['val']['windows']:,} windows)" + (" [up to date]" if manifest.get("reused") else ""))
@@ -204,9 +204,10 @@ def prepare(opts: PrepareArgs) -> dict:
             "seconds": round(time.perf_counter() - t0, 3),
         }
         if 0 < opts.val_fraction < 1 and splits["val"]["records"] == 0:
-            manifest["warnings"] = [f"validation split is empty: {manifest['totals']['records']} "
-                                    "record(s) were all hashed into train; add records or raise "
-                                    "--val-fraction"]
+            n = manifest["totals"]["records"]
+            manifest["warnings"] = [f"validation split is empty: {'its one record was' if n == 1 else f'all {n:,} records were'} "
+                                    "hashed into train (a record is never split); add records, raise "
+                                    "--val-fraction, or hold out the end of every record with --split region"]
             print(f"genolm prepare: warning: {manifest['warnings'][0]}", file=sys.stderr)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

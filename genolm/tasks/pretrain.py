@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 
 from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainArgs
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "pretrain a transformer (causal or masked), LSTM or CNN on a prepared corpus"
 
@@ -38,8 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run directory (checkpoint, metrics, TensorBoard)")
     p.add_argument("--config", default=None, help="YAML recipe: any option below, model_config: {…}")
     p.add_argument("--model", default=None, help=f"flavor: debug | tiny | small | base | large (default: {d['model']})")
-    p.add_argument("--family", default=None, choices=FAMILIES, help=f"(default: {d['family']})")
-    p.add_argument("--objective", default=None, choices=OBJECTIVES, help=f"(default: {d['objective']})")
+    p.add_argument("--family", default=None, choices=FAMILIES, help=f"model family: a transformer, or an LSTM or dilated CNN baseline (default: {d['family']})")
+    p.add_argument("--objective", default=None, choices=OBJECTIVES, help=f"clm: predict the next token (generation, likelihoods); mlm: predict masked tokens "
+                        f"(embeddings) (default: {d['objective']})")
     p.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default: {d['steps']})")
     p.add_argument("--minutes", type=float, default=None,
                    help="train for this many minutes of wall time: the step count (at most --steps) and the "
@@ -50,19 +52,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=None, help="tokens per window (default: the corpus's)")
     p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default: {d['lr']})")
     p.add_argument("--warmup", type=int, default=None, help="warmup steps (default: 5%% of --steps)")
-    p.add_argument("--weight-decay", type=float, default=None, help=f"(default: {d['weight_decay']})")
-    p.add_argument("--grad-clip", type=float, default=None, help=f"(default: {d['grad_clip']})")
+    p.add_argument("--weight-decay", type=float, default=None, help=f"AdamW weight decay (default: {d['weight_decay']})")
+    p.add_argument("--grad-clip", type=float, default=None, help=f"clip the gradient norm to this (default: {d['grad_clip']})")
     p.add_argument("--no-rc-augment", dest="rc_augment", action="store_const", const=False, default=None,
                    help="do not reverse-complement half of the training windows")
-    p.add_argument("--seed", type=int, default=None, help=f"(default: {d['seed']})")
+    add_seed(p, "initialisation, window order and masks (default: 0)", default=None)
     p.add_argument("--eval-every", type=int, default=None, help=f"steps between validations (default: {d['eval_every']})")
-    p.add_argument("--eval-batches", type=int, default=None, help=f"(default: {d['eval_batches']})")
+    p.add_argument("--eval-batches", type=int, default=None, help=f"batches of the validation split scored at each validation (the same first windows "
+                        f"every time; genolm evaluate scores all of them) (default: {d['eval_batches']})")
     p.add_argument("--save-every", type=int, default=None,
                    help=f"steps between checkpoints; 0: none, not even at the end (a timing run) "
                         f"(default: {d['save_every']})")
-    p.add_argument("--log-every", type=int, default=None, help=f"(default: {d['log_every']})")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda (default: auto)")
-    p.add_argument("--precision", default=None, choices=PRECISIONS, help="(default: bf16 on GPU, fp32 on CPU)")
+    p.add_argument("--log-every", type=int, default=None, help=f"steps between lines of metrics.jsonl (default: {d['log_every']})")
+    add_device(p, default=None)
+    p.add_argument("--precision", default=None, choices=PRECISIONS, help="number format of the forward pass (default: bf16 on GPU, fp32 on CPU)")
     p.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile the model")
     p.add_argument("--parallel", default=None, choices=PARALLEL, help="with several processes (default: ddp)")
     p.add_argument("--init", default=None, metavar="RUN",
@@ -70,8 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "optimizer and schedule: continued pretraining on this corpus")
     p.add_argument("--resume", action="store_const", const=True, default=None,
                    help="continue the run in --out from its last checkpoint")
-    p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None,
-                   help="no progress display (by default a bar on a terminal, otherwise a line every 30 s)")
+    add_no_progress(p, dest="progress")
 
 
 def setup(args: argparse.Namespace) -> int:

@@ -22,14 +22,15 @@ HELP = "one self-contained HTML page (plots, tables, a summary sentence) from ge
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="genolm output folders or files")
     p.add_argument("--out", required=True, help="the HTML file to write")
-    p.add_argument("--title", default="genolm report")
+    p.add_argument("--title", default="genolm report", help="the page's title")
     p.add_argument("--plotly-js", default="inline", metavar="inline|FILE",
                    help="inline Plotly's JavaScript (default), or link this local file")
 
 
 def setup(args: argparse.Namespace) -> int:
+    from genolm.io.progress import plural
     from genolm.report import write_report
 
     secs = write_report(args.paths, args.out, args.title, args.plotly_js)
-    print(f"{args.out}: {len(secs)} sections (" + ", ".join(s.kind for s in secs) + ")")
+    print(f"{args.out}: {plural(len(secs), 'section')} (" + ", ".join(s.kind for s in secs) + ")")
     return 0

@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
+from genolm.tasks.options import add_device, add_no_progress
 
 HELP = "score every nucleotide or amino-acid substitution of sequences under a model"
 LETTERS = "ACGT"
@@ -51,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
     p.add_argument("--model", required=True, help="genolm run (char tokenizer)")
     p.add_argument("--out", required=True, help="output Parquet file")
-    p.add_argument("--level", choices=("nt", "aa"), default="nt")
+    p.add_argument("--level", choices=("nt", "aa"), default="nt",
+                   help="nt: every single-nucleotide substitution; aa: every amino acid of every codon (in --frame)")
     p.add_argument("--method", choices=("auto", "llr", "masked-marginal"), default="auto",
                    help="auto: llr for a causal model, masked-marginal for a masked one")
     p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame of --level aa (default: 0)")
@@ -62,12 +64,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="tokens of context before a substitution in long sequences (default: half the model's length)")
     p.add_argument("--suffix", type=int, default=0,
                    help="llr: score only the changed tokens and N after them (default 0: to the window's end, exact)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="variant sequences per forward pass")
     p.add_argument("--naive", action="store_true", help="one full forward pass per substitution (slow; a reference)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    add_device(p)
     p.add_argument("--fp32", action="store_true",
                    help="on a GPU, compute in fp32 instead of bf16 (slower; bf16 scores drift by up to ~1 nat)")
-    p.add_argument("--no-progress", action="store_true")
+    add_no_progress(p)
 
 
 # ---- substitutions -----------------------------------------------------------------------------
@@ -288,7 +290,7 @@ def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: b
 
 def setup(args: argparse.Namespace) -> int:
     r = run(args)
-    print(f"{args.out}: {r['rows']:,} substitutions of {r['sequences']} sequences, {r['method']} "
+    print(f"{args.out}: {r['rows']:,} substitutions of {plural(r['sequences'], 'sequence')}, {r['method']} "
           f"({r['strand']} strand{'s' if r['strand'] == 'both' else ''}), {r['seconds']:.1f} s "
           f"({r['rows'] / max(r['seconds'], 1e-9):,.0f} per second)")
     return 0

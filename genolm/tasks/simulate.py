@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress
+from genolm.io.progress import plural, progress
+from genolm.tasks.options import add_no_progress, add_seed
 
 HELP = "simulate Illumina reads of a mock community (InSilicoSeq error models) with a truth table"
 MODELS = {"novaseq": "NovaSeq", "hiseq": "HiSeq", "miseq": "MiSeq", "nextseq": "NextSeq"}
@@ -76,14 +77,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--taxa", default=None, help="TSV of genome, taxon (default: taxon = genome name)")
     p.add_argument("--single", action="store_true", help="single reads (the first read of each pair)")
     p.add_argument("--read-length", type=int, default=None, help="trim reads to this length (3' end)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "reads, their errors and positions")
     p.add_argument("--cpus", type=int, default=min(4, os.cpu_count() or 1), help="InSilicoSeq processes")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(p)
 
 
 def setup(args: argparse.Namespace) -> int:
     manifest = simulate(args)
-    print(f"{args.out}: {manifest['reads']:,} reads from {len(manifest['genomes'])} genomes "
+    print(f"{args.out}: {manifest['reads']:,} reads from {plural(len(manifest['genomes']), 'genome')} "
           f"({args.model}{', single' if args.single else ', paired'}); truth in truth.tsv")
     return 0
 
@@ -210,8 +211,8 @@ def simulate(args: argparse.Namespace) -> dict:
                "--readcount_file", str(work / "readcount.tsv"), "--output", str(work / "iss"),
                "--seed", str(args.seed), "--cpus", str(max(1, args.cpus)), "--debug"]
         cmd += ["--mode", args.model] if args.model in MODES else ["--model", MODELS[args.model]]
-        print(f"genolm simulate: {sum(k for _, k in plan):,} {'reads' if args.single else 'pairs'} "
-              f"from {len(genomes)} genomes with InSilicoSeq ({args.model})", file=sys.stderr)
+        print(f"genolm simulate: {plural(sum(k for _, k in plan), 'read' if args.single else 'pair')} "
+              f"from {plural(len(genomes), 'genome')} with InSilicoSeq ({args.model})", file=sys.stderr)
         bar = progress(sum(k for _, k in plan), "simulate", "read" if args.single else "pair",
                        enabled=not getattr(args, "no_progress", False))
         with bar, subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -24,6 +24,7 @@ from genolm.bio.codon import translate
 from genolm.bio.codon_tables import TABLE_IDS
 from genolm.bio.seq import reverse_complement, transcribe
 from genolm.errors import GenolmError
+from genolm.io.progress import plural
 from genolm.io.seqio import SeqRecord, read_records, write_fasta
 
 HELP = "translate DNA/RNA to protein in any frame and genetic code, or transcribe it to mRNA"
@@ -81,9 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def setup(args: argparse.Namespace) -> int:
     opts = TranslateArgs(input=args.input, table=args.table, frame=args.frame, to_stop=args.to_stop,
                          to=args.to, unknown=args.unknown, out=args.out)
-    records = _translated(opts)
+    counts = {"records": 0, "written": 0}
+    records = _translated(opts, counts)
     if opts.out:
         write_fasta(records, opts.out)  # atomic: an error leaves no output behind
+        what = "mRNA" if opts.to == "mrna" else "protein"
+        print(f"{opts.out}: {plural(counts['written'], what + ' sequence')} from {plural(counts['records'], 'record')} "
+              f"(frame {opts.frame}" + ("" if opts.to == "mrna" else f", table {opts.table}") + ")")
     else:
         out = binary_stdout()
         write_fasta(records, out)
@@ -91,12 +96,16 @@ def setup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _translated(opts: TranslateArgs) -> Iterator[SeqRecord]:
-    """Output records for every input record and frame."""
+def _translated(opts: TranslateArgs, counts: dict | None = None) -> Iterator[SeqRecord]:
+    """Output records for every input record and frame (``counts``: records read, written)."""
+    counts = {"records": 0, "written": 0} if counts is None else counts
     alphabet = "nucleotide" if opts.unknown == "error" else None  # the reader names file and line
     for rec in read_records(opts.input, alphabet=alphabet):
+        counts["records"] += 1
         try:
-            yield from _one(rec, opts)
+            for out in _one(rec, opts):
+                counts["written"] += 1
+                yield out
         except GenolmError as err:
             raise err.with_context(file=opts.input, record=rec.id) from None
 

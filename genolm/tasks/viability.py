@@ -52,8 +52,9 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress as progress_bar
+from genolm.io.progress import plural, progress as progress_bar
 from genolm.report import figures
+from genolm.tasks.options import add_device, add_no_progress, add_seed
 
 HELP = "judge generated sequences against real genomes (composition, genes, novelty, discriminator)"
 
@@ -74,7 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=0,
                    help="reference window length (0: the median length of the first set)")
     p.add_argument("--max-reference", type=int, default=1000, help="reference windows drawn at most")
-    p.add_argument("--markov-order", type=int, default=6)
+    p.add_argument("--markov-order", type=int, default=6,
+                   help="order of the Markov model fit on the reference, for bits per base")
     p.add_argument("--model", help="also score bits per base under this causal genolm run")
     p.add_argument("--coverage", type=float, default=0.95,
                    help="central share of the reference's values that passes each criterion")
@@ -83,10 +85,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--disc-k", type=int, default=4, help="k-mer length of the discriminator's features")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the discriminator")
     p.add_argument("--gene-maps", type=int, default=3, help="sequences per set drawn in gene_maps.png")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="for --model: auto | cpu | cuda")
+    add_seed(p, "reference windows and the discriminator's folds")
+    add_device(p, "--model")
     p.add_argument("--batch-size", type=int, default=32, help="for --model")
-    p.add_argument("--no-progress", action="store_true")
+    add_no_progress(p)
 
 
 # ----------------------------------------------------------------------------- input
@@ -314,7 +316,7 @@ def run(args: argparse.Namespace) -> dict:
     in_b = np.r_[half, np.zeros(len(seqs) - len(ref_seqs), bool)]
     in_a = is_ref & ~in_b
 
-    print(f"viability: {len(ref_seqs)} reference windows of {window:,} bases; "
+    print(f"viability: {plural(len(ref_seqs), 'reference window')} of {window:,} bases; "
           + ", ".join(f"{n}: {len(s)}" for n, _, s in sets), file=sys.stderr)
     genes = call_all_genes(seqs, progress)
     table = basic_stats(seqs, genes)
