@@ -44,6 +44,9 @@ demo: install
 	$(VENV)/bin/genolm pretrain --data $(DEMO)/region --out $(DEMO)/lstm --config recipes/demo-cpu.yaml --family lstm
 	$(VENV)/bin/genolm pretrain --data $(DEMO)/region --out $(DEMO)/cnn --config recipes/demo-cpu.yaml --family cnn
 	@echo "== 4. held-out bits per base (lower is better; 2.0 = a uniform guess over ACGT)"
+	@echo "   Each network here sees 1.2M tokens (a minute of CPU): about what an order-12 Markov model knows."
+	@echo "   With 100M tokens on a GPU, a 10.6M transformer reaches 1.778 on unseen regions of 16 bacteria"
+	@echo "   against the Markov model's 1.903 (BENCHMARKS.md, benchmarks/bench_bacteria.py)."
 	$(VENV)/bin/genolm evaluate --data $(DEMO)/region --markov 12 $(DEMO)/transformer $(DEMO)/lstm $(DEMO)/cnn \
 	    --out $(DEMO)/bits_per_base.tsv
 	@echo "== 5. one page of it all: open $(DEMO)/report.html in a browser"

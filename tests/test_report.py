@@ -182,6 +182,9 @@ def test_evaluate_table_names_the_winner(tmp_path):
     assert "0.0348 below the Markov k<=12 baseline (1.9053)" in sec.summary and "blind guess" in sec.summary
     assert sec.figures[0][1]["data"][0]["x"] == [1.9053, 1.8705, 1.93]
     assert "scores every window of the validation split" in sec.summary  # not the training loop's first windows
+    t.write_text(EVALUATED.replace("1.9300", "1.93"))  # how evaluate writes round(1.93, 4)
+    (sec,) = sections(discover([str(t)]))
+    assert [r[4] for r in sec.tables[0][2]] == ["1.9053", "1.8705", "1.9300"]  # every row to 4 decimals
 
 
 def test_evaluate_says_why_the_markov_baseline_wins_and_which_models_guess_worse_than_blind(tmp_path):

@@ -740,7 +740,9 @@ def evaluate_section(path: Path) -> Section:
                                                  "range": [0, 1.1 * max([2.0, *map(bpb, scored)])]},
                                           yaxis={"autorange": "reversed"}, shapes=[guess], annotations=[note],
                                           margin={"l": 260, "r": 20, "t": 60, "b": 50}, height=140 + 40 * len(scored))})]
-    rows = [[f"{int(c):,}" if c.isdigit() else c for c in r] for r in rows]  # _table_html shows None as a dash
+    # thousands separators, bits to 4 decimals (1.8570, not 1.857); _table_html shows None as a dash
+    rows = [[f"{int(c):,}" if c.isdigit() else f"{bpb(r):.4f}" if k == col["val_bpb"] and math.isfinite(bpb(r))
+             else c for k, c in enumerate(r)] for r in rows]
     return Section(f"Held-out bits per base: {path.name}", "evaluate", str(path), summary, figs,
                    [("Models", head, rows)])
 
