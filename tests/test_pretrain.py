@@ -369,10 +369,12 @@ def test_evaluate_table_with_markov(tmp_path, capsys, corpus):
     assert "more than a blind guess (2 bits)" in out
 
 
-def test_evaluate_an_empty_validation_split_is_an_error(tmp_path, capsys):
+def test_an_empty_validation_split_is_said_by_pretrain_and_refused_by_evaluate(tmp_path, capsys):
     empty = tmp_path / "empty"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(empty), window=64, val_fraction=0.0,
                         progress=False))
+    code, out, err = run_cli(["pretrain", "--data", empty, "--out", tmp_path / "run", *FAST, "--steps", "2"], capsys)
+    assert code == 0 and "has no validation windows: no held-out bits per base" in err and "val_bpb" not in out
     code, out, err = run_cli(["evaluate", "--data", empty, "--markov", "3"], capsys)
     assert code == 2 and "validation split is empty" in err and "--val-fraction" in err and "nan" not in out
 

@@ -76,3 +76,20 @@ def test_switched_off_it_draws_nothing_but_still_writes_messages():
 def test_plural():
     assert [plural(n, "record") for n in (0, 1, 2, 12345)] == ["0 records", "1 record", "2 records", "12,345 records"]
     assert plural(3, "batch", "batches") == "3 batches"
+
+
+def test_a_bar_keeps_redrawing_when_the_work_slows_down():
+    # tqdm's default learns from fast first updates to skip the next ~hundreds: a run that then
+    # slows down (validation, a busy machine) showed no change for minutes.
+    import time
+
+    term = Terminal()
+    p = progress(10_000, "pretrain", "step", stream=term)
+    for _ in range(2000):
+        p.update(1)
+    before = term.getvalue().count("\r")
+    for _ in range(3):
+        time.sleep(0.15)  # more than tqdm's 0.1 s between draws
+        p.update(1)
+    assert term.getvalue().count("\r") - before == 3
+    p.close()

@@ -70,8 +70,10 @@ class Progress:
         if mode == "bar":
             from tqdm import tqdm
 
+            # miniters=1: redraw whenever 0.1 s have passed; tqdm's default learns how many updates
+            # to skip from the first ones, and a job that then slows down can sit still for minutes
             self._bar = tqdm(total=total, initial=initial, desc=desc, unit=unit, file=stream,
-                             dynamic_ncols=True, unit_scale=unit_scale)
+                             dynamic_ncols=True, unit_scale=unit_scale, miniters=1)
 
     def __bool__(self) -> bool:  # always usable, whatever tqdm thinks of a bar without a total
         return True
