@@ -6,7 +6,7 @@
 
 Case 1, sequences of one length (default 1 kb, random bases): sequences/s of
   genolm   a bidirectional genolm transformer of --flavor (random weights, char tokens), embedded
-           with genolm.tasks.embedding.Embedder (token-budget batches, bf16 on GPU, mean pooling);
+           with genolm.infer.embedding.Embedder (token-budget batches, bf16 on GPU, mean pooling);
   hf-esm   transformers.EsmModel of the same width, depth and heads (GELU MLP of 4 d, rotary
            positions, single-letter tokens plus <cls>/<eos>), padded batches of --hf-batch
            sequences, bf16 on GPU, SDPA attention, mean pooling over the sequence's tokens.
@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from genolm.tasks.embedding import Embedder  # noqa: E402
+from genolm.infer.embedding import Embedder  # noqa: E402
 from genolm.model import build_model, config_for  # noqa: E402
 from genolm.tokenize import PAD, get_tokenizer  # noqa: E402
 

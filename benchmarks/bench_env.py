@@ -1,7 +1,7 @@
 """Sequence → environment on the Tara Oceans RNA-virus contigs, held out by station (issue 6).
 
 Builds the sample sheet with data/tara_sheet.py, joins the contigs to their samples, and scores
-with cross-validation grouped by station (genolm.tasks.env_eval): ridge regression R² for each
+with cross-validation grouped by station (genolm.environment.evaluation): ridge regression R² for each
 environmental target with enough contigs, and balanced accuracy for the depth layer (surface vs
 deep chlorophyll maximum), for these feature sets, all in one run:
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "data"))
 from genolm.bio.kmers import clr, kmer_profiles  # noqa: E402
 from genolm.io.samples import read_sample_sheet  # noqa: E402
 from genolm.io.seqio import read_records  # noqa: E402
-from genolm.tasks.env_eval import cv_classification, cv_regression, group_folds  # noqa: E402
+from genolm.environment.evaluation import cv_classification, cv_regression, group_folds  # noqa: E402
 import tara_sheet  # noqa: E402
 
 TARGETS = ["temperature_c", "salinity_psu", "oxygen_umol_kg", "nitrate_umol_l", "phosphate_umol_l",

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genolm.tasks.evolve_eval import candidate_scores, dated_records, proteins  # noqa: E402
+from genolm.evolution.baselines import candidate_scores, dated_records, proteins  # noqa: E402
 
 
 def main() -> None:

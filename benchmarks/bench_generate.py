@@ -4,7 +4,7 @@ model exported as LlamaForCausalLM, in the same run: new tokens per second at ba
   python benchmarks/bench_generate.py --flavor base --device cuda --new 512 --hf-compile --out o
   python benchmarks/bench_generate.py --flavor debug --device cpu --new 64 --batches 1 4 --engines eager static --out o
 
-genolm rows, one per ``--engines`` entry (see genolm.tasks.generate.sample_batch): eager (a Python
+genolm rows, one per ``--engines`` entry (see genolm.infer.sampling.sample_batch): eager (a Python
 step on a sliced cache), graph (a fixed-shape step captured in a CUDA graph), compile (that step
 compiled by torch.compile, then captured); on a GPU with bf16 weights as ``genolm generate`` runs,
 plus "eager, autocast" (fp32 weights under bf16 autocast, the first version's form).
@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genolm.model import build_model, config_for, export_llama  # noqa: E402
-from genolm.tasks.generate import bf16_weights, sample_batch  # noqa: E402
+from genolm.infer.sampling import bf16_weights, sample_batch  # noqa: E402
 from genolm.tokenize import SEP, get_tokenizer  # noqa: E402
 
 

@@ -89,8 +89,7 @@ def markov(args) -> None:
 
 def selfcheck(args) -> None:
     from genolm.train.distributed import resolve_device
-    from genolm.tasks.evolve import sequence_bits
-    from genolm.tokenize import SEP
+    from genolm.infer.likelihood import bits_per_base, letters_only
     from genolm.train.checkpoint import load_model
 
     device = resolve_device(args.device)
@@ -100,8 +99,8 @@ def selfcheck(args) -> None:
     real = [ref[i * n: (i + 1) * n] for i in range(min(args.num, len(ref) // n))]
     for name, seqs in [("held-out windows", real)] + [(f, [r.seq[:n] for r in read_records(f)][: args.num])
                                                        for f in args.sets]:
-        rows = [np.r_[SEP, np.asarray(tok.encode(s), np.int64)] for s in seqs]
-        bits = sequence_bits(model, tok, rows, device)
+        rows = [np.asarray(tok.encode(s), np.int64) for s in seqs]
+        bits = bits_per_base(model, tok, rows, device=device, weight=letters_only(tok), dtype=None)
         print(f"selfcheck {args.model}: {name}: {np.mean(bits):.4f} bits per base ({len(seqs)} x {n})", flush=True)
 
 

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from genolm.bio.kmers import clr, kmer_profiles  # noqa: E402
-from genolm.tasks.bin import _strip_mate, read_inputs, read_truth  # noqa: E402
-from genolm.tasks.embedding import Embedder  # noqa: E402
+from genolm.metagenome.reads import read_inputs, read_truth, strip_mate  # noqa: E402
+from genolm.infer.embedding import Embedder  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     ids, _, seqs = read_inputs([args.reads], 0)
     pick = np.random.default_rng(0).choice(len(seqs), min(args.n, len(seqs)), replace=False)
     seqs = [seqs[i] for i in pick]
-    y = np.array([truth[_strip_mate(ids[i])] for i in pick])
+    y = np.array([truth[strip_mate(ids[i])] for i in pick])
     k = len(set(y))
     rows = []
 

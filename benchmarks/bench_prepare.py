@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from genolm.io.seqio import read_batches  # noqa: E402
-from genolm.tasks.prepare import PrepareArgs, prepare  # noqa: E402
+from genolm.data.prepare import PrepareArgs, prepare  # noqa: E402
 
 
 def inputs(data: Path) -> list[Path]:

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genolm.io.seqio import read_records  # noqa: E402
-from genolm.tasks.score import Scorer, nt_substitutions  # noqa: E402
+from genolm.evolution.scoring import Scorer, nt_substitutions  # noqa: E402
 
 
 def models(args):

@@ -28,8 +28,8 @@ import time
 import numpy as np
 
 from genolm.bio.kmer_index import KmerIndex, em_abundance, resolve_ties
-from genolm.tasks.bin import _strip_mate, read_inputs, read_truth
-from genolm.tasks.classify import load_references, mate_units
+from genolm.metagenome.reads import read_inputs, read_truth, strip_mate
+from genolm.metagenome.classify import load_references, mate_units
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     true = np.full(len(members), -1)
     for i, (r, u) in enumerate(zip(reads, unit)):
         members[u].append(r)
-        true[u] = names.index(truth[_strip_mate(ids[i])])
+        true[u] = names.index(truth[strip_mate(ids[i])])
     index = KmerIndex.build(genomes, list(range(len(names))), args.k)
     calls = index.classify(["N".join(m) for m in members])
     counted = calls.genome_votes / np.maximum(calls.kmers, 1) >= args.threshold

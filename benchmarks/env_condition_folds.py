@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genolm.tasks.env_condition import permutation_test  # noqa: E402
+from genolm.environment.conditioned import permutation_test  # noqa: E402
 
 
 def combine(runs: list[Path], permutations: int, seed: int = 0) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from genolm.report.figures import evolve_seasons  # noqa: E402
-from genolm.tasks.evolve import _json, _tsv, print_summary, summarize  # noqa: E402
+from genolm.evolution.forecast import print_summary, strict_json, summarize, summary_tsv  # noqa: E402
 
 
 def main() -> None:
@@ -42,8 +42,8 @@ def main() -> None:
     summary["missing"] = missing
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(_json({"summary": summary, "seasons": results}))
-    (out / "summary.tsv").write_text(_tsv(results))
+    (out / "summary.json").write_text(strict_json({"summary": summary, "seasons": results}))
+    (out / "summary.tsv").write_text(summary_tsv(results))
     evolve_seasons(results, out / "seasons.png")
     print_summary(summary, str(out))
     if missing:

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from genolm.tasks.bench import find_tasks, split_file  # noqa: E402
-from genolm.tasks.finetune import read_labelled  # noqa: E402
+from genolm.finetune.gue import find_tasks, split_file  # noqa: E402
+from genolm.finetune.finetune import read_labelled  # noqa: E402
 
 
 def main() -> None:

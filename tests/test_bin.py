@@ -74,7 +74,7 @@ def test_embedding_in_parts_gives_the_same_vectors(tmp_path, monkeypatch):
     parts must join into exactly the vectors of one pass, in input order."""
     import argparse
 
-    import genolm.tasks.bin as b
+    import genolm.metagenome.binning as b
     from test_embed import make_run
 
     run = make_run(tmp_path, "transformer", causal=False)
@@ -140,7 +140,7 @@ def deep_and_shallow(tmp_path_factory):
 
 
 def test_kmer_abundance_is_the_depth_of_the_reads_genome(tmp_path, capsys, deep_and_shallow):
-    from genolm.tasks.bin import abundance
+    from genolm.metagenome.binning import abundance
 
     sim = deep_and_shallow
     recs = list(read_records(sim / "reads.fastq.gz"))

@@ -11,7 +11,7 @@ import pytest
 from conftest import DATA, run_cli
 from genolm.bio.kmer_index import KmerIndex
 from genolm.bio.seq import reverse_complement
-from genolm.train.cluster_metrics import classification_scores
+from genolm.metagenome.metrics import classification_scores
 
 
 def random_seq(rng, n):

@@ -44,7 +44,7 @@ def test_commands_table_points_at_task_modules():
     assert COMMANDS, "the CLI has commands"
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        assert module_name.startswith("genolm.tasks.")
+        assert module_name.startswith("genolm.commands.")
         for attr in ("HELP", "add_arguments", "setup"):
             assert hasattr(module, attr), f"{module_name} lacks {attr}"
         assert isinstance(module.HELP, str) and module.HELP.strip()

@@ -3,7 +3,7 @@
 import pytest
 
 from genolm.errors import GenolmError
-from genolm.train.cluster_metrics import binning_scores
+from genolm.metagenome.metrics import binning_scores
 
 
 def test_toy_binning_by_hand():

@@ -16,9 +16,9 @@ import torch
 
 from conftest import DATA, run_cli
 from genolm.bio.seq import reverse_complement
-from genolm.tasks.embedding import Embedder
+from genolm.infer.embedding import Embedder
 from genolm.model import build_model, config_for
-from genolm.tasks.prepare import PrepareArgs, prepare
+from genolm.data.prepare import PrepareArgs, prepare
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

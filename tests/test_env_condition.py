@@ -15,7 +15,8 @@ from test_env import planted
 
 from genolm.errors import GenolmError
 from genolm.model import build_model, config_for
-from genolm.tasks.env_condition import permutation_test, sequence_nats
+from genolm.environment.conditioned import permutation_test
+from genolm.infer.likelihood import sequence_nats
 from genolm.tokenize import get_tokenizer
 from genolm.tokenize.conditions import ConditionCodec
 
@@ -239,7 +240,7 @@ def test_every_fold_held_out_once_combines_into_one_test(tmp_path, capsys):
 
 
 def test_a_held_out_level_unseen_in_training_is_scored_as_unknown(tmp_path, capsys):
-    from genolm.tasks.env_eval import group_folds
+    from genolm.environment.evaluation import group_folds
 
     sheet = planted(tmp_path, n_samples=24, per_sample=12)
     lines = sheet.read_text().splitlines()

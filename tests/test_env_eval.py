@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genolm.errors import GenolmError
-from genolm.tasks.env_eval import cv_classification, cv_regression, group_folds, r2
+from genolm.environment.evaluation import cv_classification, cv_regression, group_folds, r2
 
 
 def stations(n_groups=20, seed=0):
@@ -67,7 +67,7 @@ def test_a_per_station_signal_leaks_under_a_row_split_and_not_under_the_station_
 
 
 def test_permutation_test_separates_a_real_signal_from_none():
-    from genolm.tasks.env_eval import permutation_test
+    from genolm.environment.evaluation import permutation_test
 
     rng = np.random.default_rng(4)
     groups = stations(16)

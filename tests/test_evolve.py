@@ -8,8 +8,8 @@ import pytest
 
 from conftest import run_cli
 from genolm.errors import GenolmError
-from genolm.tasks.evolve import nt_consensus, percentile_rank, recency_weights
-from genolm.tasks.evolve_eval import Date, lbi
+from genolm.evolution.forecast import nt_consensus, percentile_rank, recency_weights
+from genolm.evolution.baselines import Date, lbi
 
 # codons: ATG=M GCC=A AAA=K AGA=R GGC=G TTT=F CTG=L CCC=P GAA=E ACC=T TGG=W
 BASE = "ATGGCCAAAGGCTTTCTGCCCGAAACCTGG"  # M A K G F L P E T W
@@ -51,7 +51,7 @@ def toy(tmp_path_factory):
 
 
 def test_nothing_from_the_target_season_or_later_reaches_training(toy, tmp_path, capsys, monkeypatch):
-    import genolm.tasks.env_condition as ec
+    import genolm.evolution.forecast as ec
     from genolm.tokenize import get_tokenizer
 
     seen = {}
@@ -169,7 +169,7 @@ def test_helpers():
     assert nt_consensus(["ACGT", "ACGA", "NCGA"]) == "ACGA" and nt_consensus(["NA", "NC", "NC"]) == "NC"
     assert percentile_rank(np.array([3.0, 1.0, 1.0, 2.0])).tolist() == [1.0, 1 / 6, 1 / 6, 2 / 3]
     with pytest.raises(GenolmError):
-        from genolm.tasks.evolve import parse_range
+        from genolm.evolution.forecast import parse_range
         parse_range("2010-2001")
 
 

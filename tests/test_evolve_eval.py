@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from genolm.errors import GenolmError
-from genolm.tasks.evolve_eval import (Date, auroc, before, consensus, dated_records, distances, parse_date,
+from genolm.evolution.baselines import (Date, auroc, before, consensus, dated_records, distances, parse_date,
                                       precision_at, proteins, strain_pick_score, sweeps)
 
 
@@ -80,7 +80,7 @@ def test_sweeps_auroc_and_precision_on_a_known_answer():
 
 
 def test_season_baselines_on_a_toy_history(tmp_path):
-    from genolm.tasks.evolve_eval import candidate_scores
+    from genolm.evolution.baselines import candidate_scores
 
     # codons: ATG=M GCC=A AAA=K AGA=R GGC=G.  2001: mostly M-A-K; late in the year M-A-R takes over;
     # 2002: everything is M-A-R (a sweep K3R, seen in 2001 at 40%).

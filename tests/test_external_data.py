@@ -16,7 +16,7 @@ import pytest
 from conftest import run_cli
 from genolm.bio import translate
 from genolm.io.seqio import read_records
-from genolm.tasks.prepare import PrepareArgs, prepare
+from genolm.data.prepare import PrepareArgs, prepare
 
 pyrodigal = pytest.importorskip("pyrodigal")
 GOLD = Path(pyrodigal.__file__).parent / "tests" / "data"

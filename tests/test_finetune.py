@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from genolm.tasks.finetune import LoRALinear, add_lora, classification_metrics, regression_metrics
+from genolm.finetune.finetune import LoRALinear, add_lora, classification_metrics, regression_metrics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 MOTIF = "TATAATGC"
@@ -210,7 +210,7 @@ def test_bench_gue_runs_a_miniature_suite(tmp_path, capsys):
 def test_bench_reuses_finished_runs_and_takes_a_first_seed(tmp_path, capsys, monkeypatch):
     import gzip
 
-    from genolm.tasks import finetune
+    from genolm.finetune import gue
 
     d = tmp_path / "gue" / "tf" / "0"
     d.mkdir(parents=True)
@@ -229,7 +229,7 @@ def test_bench_reuses_finished_runs_and_takes_a_first_seed(tmp_path, capsys, mon
     def no_training(ft):
         raise AssertionError(f"re-ran {ft.out}")
 
-    monkeypatch.setattr(finetune, "run", no_training)
+    monkeypatch.setattr(gue, "finetune_run", no_training)
     code, out, err = run_cli(base + ["--seeds", "3"], capsys)
     assert code == 0, err
     assert out.count("reusing the finished fine-tuning") == 3
@@ -283,7 +283,7 @@ def test_bench_rejects_unknown_tasks(tmp_path, capsys):
 
 
 def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch):
-    from genolm.tasks import bench, finetune
+    from genolm.finetune import gue
 
     for name in ("a", "b"):
         (tmp_path / "gue" / name).mkdir(parents=True)
@@ -297,12 +297,12 @@ def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch
             raise KeyboardInterrupt  # killed during the second task
         return {"test_mcc": 0.5, "val_mcc": 0.6, "train_seconds": 1.0}
 
-    monkeypatch.setattr(finetune, "run", fake_run)
+    monkeypatch.setattr(gue, "finetune_run", fake_run)
     args = argparse.Namespace(suite="gue", model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"),
                               tasks=None, seeds=1, first_seed=0, collect=False, epochs=1, patience=1, min_steps=0, batch_size=2, lr=None, lora=0,
                               flavor="debug", freeze=False, pool="mean", device="cpu", no_progress=True)
     with pytest.raises(KeyboardInterrupt):
-        bench.setup(args)
+        gue.run(args)
     lines = (tmp_path / "out" / "results.tsv").read_text().splitlines()
     assert [line.split("\t")[:3] for line in lines[1:]] == [["a", "mcc_x100", "50.00"], ["average", "mcc_x100", "50.00"]]
 

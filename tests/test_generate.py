@@ -7,7 +7,7 @@ import torch
 
 from conftest import run_cli
 from genolm.model import build_model, config_for
-from genolm.tasks.generate import choose, filter_logits, sample_batch
+from genolm.infer.sampling import choose, filter_logits, sample_batch
 from genolm.tokenize import SEP, get_tokenizer
 
 TOK = get_tokenizer("char")

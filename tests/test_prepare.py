@@ -11,7 +11,7 @@ from conftest import DATA, SHARED, run_cli
 from genolm.data.shards import PreparedCorpus
 from genolm.errors import GenolmError
 from genolm.io.seqio import read_records, write_fasta
-from genolm.tasks.prepare import PrepareArgs, prepare
+from genolm.data.prepare import PrepareArgs, prepare
 
 SMALL = [DATA / "lambda.fasta.gz", DATA / "camisim_reads.fasta.gz", DATA / "biomarks18S_2k.fasta.gz"]
 

@@ -18,7 +18,7 @@ from conftest import DATA, ROOT, run_cli
 from genolm.data.loader import BatchSampler, complement_table, mask_for_mlm, reverse_complement_ids
 from genolm.data.shards import PreparedCorpus, TokenWindows
 from genolm.errors import GenolmError
-from genolm.tasks.prepare import PrepareArgs, prepare
+from genolm.data.prepare import PrepareArgs, prepare
 from genolm.tokenize import MASK, get_tokenizer
 from genolm.train.args import TrainArgs, load_recipe
 from genolm.train.losses import IGNORE, clm_targets
@@ -398,7 +398,7 @@ def test_evaluate_markov_fit_on_another_corpus(tmp_path, capsys, corpus):
 def test_markov_weights_skip_tails_that_copy_the_training_heads():
     """Sibling strains: record B's last 5% is a copy of record A's sequence, so it is left out of
     the weight fitting; A's own (novel) tail stays."""
-    from genolm.tasks.evaluate import weight_fitting_tails
+    from genolm.train.evaluation import weight_fitting_tails
 
     rng = np.random.default_rng(0)
     a = "".join(rng.choice(list("ACGT"), 40_000))

@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, run_cli
 from genolm.errors import GenolmError
 from genolm.io.samples import read_sample_sheet
-from genolm.tasks.prepare import PrepareArgs, prepare
+from genolm.data.prepare import PrepareArgs, prepare
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from conftest import run_cli
 from genolm.bio.seq import reverse_complement
 from genolm.errors import GenolmError
 from genolm.model import build_model, config_for
-from genolm.tasks.score import CODONS, Scorer, both_strands, codon_substitutions, nt_substitutions
+from genolm.evolution.scoring import CODONS, Scorer, both_strands, codon_substitutions, nt_substitutions
 from genolm.tokenize import SEP, get_tokenizer
 
 TOK = get_tokenizer("char")

@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, run_cli
 from genolm.bio.seq import reverse_complement
 from genolm.io.seqio import read_records
-from genolm.tasks.simulate import apportion
+from genolm.metagenome.simulate import apportion
 
 
 @pytest.fixture(scope="module")

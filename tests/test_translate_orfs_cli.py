@@ -15,7 +15,7 @@ from Bio.Seq import Seq
 
 from genolm.bio import find_orfs, reverse_complement
 from genolm.cli import main
-from genolm.tasks.orfs import COLUMNS
+from genolm.commands.orfs import COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = str(REPO / "data" / "lambda.fasta.gz")

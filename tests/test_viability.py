@@ -14,7 +14,7 @@ from genolm.bio.genome_stats import (aa_counts, coding_density, gc_skew, js_dive
                                      longest_homopolymer, stop_rate)
 from genolm.bio.match_index import MatchIndex
 from genolm.model.markov import MarkovModel
-from genolm.tasks.viability import discriminator_auroc, thresholds, verdicts
+from genolm.generation.viability import discriminator_auroc, thresholds, verdicts
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -199,3 +199,34 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, case, message):
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "kmer:6"])
+def test_model_bits_per_base_count_every_base_a_token_stands_for(tmp_path, capsys, tokenizer):
+    # A model that knows nothing (uniform over its V tokens) needs log2(V) bits per token: per
+    # base that is log2(V) / 6 for 6-mers.  Dividing by tokens instead reported 6x too much.
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from conftest import DATA
+    from genolm.tokenize import get_tokenizer
+
+    corpus, run = tmp_path / "corpus", tmp_path / "run"
+    assert run_cli(["prepare", DATA / "lambda.fasta.gz", "--out", corpus, "--tokenizer", tokenizer, "--window", "64",
+                    "--no-progress"], capsys)[0] == 0
+    assert run_cli(["pretrain", "--data", corpus, "--out", run, "--model", "debug", "--steps", "1", "--batch-size", "2",
+                    "--eval-batches", "1", "--device", "cpu"], capsys)[0] == 0
+    weights = run / "checkpoint" / "model.safetensors"
+    state = load_file(weights)
+    save_file({k: torch.zeros_like(v) if "embed" in k or "lm_head" in k else v for k, v in state.items()}, weights)
+    rng = np.random.default_rng(0)
+    (tmp_path / "gen.fa").write_text("".join(f">g{i}\n{''.join(rng.choice(list('ACGT'), 600))}\n" for i in range(4)))
+    code, _, err = run_cli(["viability", tmp_path / "gen.fa", "--reference", DATA / "lambda.fasta.gz", "--model", run,
+                            "--max-reference", "20", "--folds", "2", "--markov-order", "3", "--device", "cpu",
+                            "--out", tmp_path / "v"], capsys)
+    assert code == 0, err
+    table = pq.read_table(tmp_path / "v" / "sequences.parquet").to_pydict()
+    bits = [b for s, b in zip(table["set"], table["genolm_bpb"]) if s == "gen"]
+    per_token = math.log2(get_tokenizer(tokenizer).vocab_size)
+    expected = per_token / (6 if tokenizer == "kmer:6" else 1)
+    assert len(bits) == 4 and np.allclose(bits, expected, atol=1e-4), (expected, bits)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from genolm.bio.kmers import KMER_CODE, _check_k, _windows, canonical_kmers, MAX_DENSE_K
+from genolm.bio.kmers import KMER_CODE, check_k, window_codes, canonical_kmers, MAX_DENSE_K
 from genolm.bio.seq import check_unknown
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -101,13 +101,13 @@ def kmer_spectra(seqs: Sequence[str | bytes], k: int) -> np.ndarray:
     >>> kmer_spectra(["ACGT", "AAAT"], 2).sum(1).tolist()
     [3, 3]
     """
-    k = _check_k(k, MAX_DENSE_K)
+    k = check_k(k, MAX_DENSE_K)
     cols = canonical_kmers(k)
     column = np.full(4 ** k, -1, np.int64)
     column[cols] = np.arange(len(cols))
     out = np.zeros((len(seqs), len(cols)), np.int64)
     for i, s in enumerate(seqs):
-        code, ok = _windows(np.frombuffer(check_unknown(s, "n"), dtype=np.uint8), k, True)
+        code, ok = window_codes(np.frombuffer(check_unknown(s, "n"), dtype=np.uint8), k, True)
         out[i] = np.bincount(column[code[ok].astype(np.intp)], minlength=len(cols))
     return out
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genolm.bio.kmers import _check_k, _windows, MAX_K
+from genolm.bio.kmers import check_k, window_codes, MAX_K
 from genolm.bio.seq import check_unknown
 
 SHARED = -1
@@ -66,7 +66,7 @@ class KmerIndex:
     def build(cls, references: Sequence[Sequence[str]], taxa: Sequence[int], k: int = 12,
               progress=None) -> "KmerIndex":
         """``references[i]``: the sequences (records) of reference i; ``taxa[i]``: its taxon index."""
-        k = _check_k(k, MAX_K)
+        k = check_k(k, MAX_K)
         per_ref = []
         for records in references:
             codes = [_codes(s, k) for s in records]
@@ -113,7 +113,7 @@ class KmerIndex:
         """Fill ``out`` for reads ``lo...``; False (nothing written) when the part has too many
         (read, reference) pairs to vote at once."""
         joined = b"N".join(check_unknown(s, "n") for s in part)  # no window crosses two reads
-        code, ok = _windows(np.frombuffer(joined, dtype=np.uint8), self.k, True)
+        code, ok = window_codes(np.frombuffer(joined, dtype=np.uint8), self.k, True)
         valid = np.flatnonzero(ok)
         starts = np.cumsum([0] + [len(s) + 1 for s in part[:-1]])
         read = np.searchsorted(starts, valid, side="right") - 1
@@ -152,7 +152,7 @@ def _unique(sorted_codes: np.ndarray) -> np.ndarray:
 
 
 def _codes(seq: str, k: int) -> np.ndarray:
-    code, ok = _windows(np.frombuffer(check_unknown(seq, "n"), dtype=np.uint8), k, True)
+    code, ok = window_codes(np.frombuffer(check_unknown(seq, "n"), dtype=np.uint8), k, True)
     return code[ok]
 
 

@@ -29,7 +29,7 @@ for _i, _bases in enumerate(("Aa", "Cc", "Gg", "TtUu")):
         KMER_CODE[ord(_b)] = _i
 
 
-def _check_k(k: int, limit: int) -> int:
+def check_k(k: int, limit: int) -> int:
     if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= limit:
         return int(k)
     dense = limit == MAX_DENSE_K and isinstance(k, int) and MAX_DENSE_K < k <= MAX_K
@@ -44,12 +44,12 @@ def kmer_codes(seq: str | bytes, k: int, *, canonical: bool = False, unknown: st
     >>> kmer_codes("ACGT", 3).tolist(), kmer_codes("ACGT", 3, canonical=True).tolist()
     ([6, 27], [6, 6])
     """
-    k = _check_k(k, MAX_K)
-    codes, valid = _windows(np.frombuffer(check_unknown(seq, unknown), dtype=np.uint8), k, canonical)
+    k = check_k(k, MAX_K)
+    codes, valid = window_codes(np.frombuffer(check_unknown(seq, unknown), dtype=np.uint8), k, canonical)
     return codes[valid]
 
 
-def _windows(raw: np.ndarray, k: int, canonical: bool) -> tuple[np.ndarray, np.ndarray]:
+def window_codes(raw: np.ndarray, k: int, canonical: bool) -> tuple[np.ndarray, np.ndarray]:
     """(n_windows,) uint64 index of every k-mer window of the bytes ``raw``, and whether the
     window is made only of A/C/G/T/U (the others' indices mean nothing)."""
     c = KMER_CODE[raw]
@@ -79,7 +79,7 @@ def canonical_kmers(k: int) -> np.ndarray:
     >>> len(canonical_kmers(4)), [kmer_string(int(i), 2) for i in canonical_kmers(2)][:4]
     (136, ['AA', 'AC', 'AG', 'AT'])
     """
-    k = _check_k(k, MAX_DENSE_K)
+    k = check_k(k, MAX_DENSE_K)
     idx = np.arange(4 ** k, dtype=np.uint64)
     rc = np.zeros_like(idx)
     for j in range(k):
@@ -98,7 +98,7 @@ def kmer_profiles(seqs, k: int = 4, *, canonical: bool = True, unknown: str = "e
     >>> p.shape, p[1].max(), float(p[2].sum())
     ((3, 10), np.float32(1.0), 0.0)
     """
-    k = _check_k(k, MAX_DENSE_K)
+    k = check_k(k, MAX_DENSE_K)
     cols = canonical_kmers(k) if canonical else np.arange(4 ** k)
     column = np.full(4 ** k, -1, dtype=np.int64)
     column[cols] = np.arange(len(cols))
@@ -107,7 +107,7 @@ def kmer_profiles(seqs, k: int = 4, *, canonical: bool = True, unknown: str = "e
         part = seqs[lo: lo + chunk]
         # One pass over the part, joined by N (no window crosses two sequences).
         joined = b"N".join(check_unknown(s, unknown) for s in part)
-        code, ok = _windows(np.frombuffer(joined, dtype=np.uint8), k, canonical)
+        code, ok = window_codes(np.frombuffer(joined, dtype=np.uint8), k, canonical)
         valid = np.flatnonzero(ok)
         if not len(valid):
             continue
@@ -148,7 +148,7 @@ def kmer_counts(seq: str | bytes, k: int, *, canonical: bool = False, unknown: s
     >>> int(counts[kmer_index("AAA")]), int(counts[kmer_index("AAC")]), int(counts.sum())
     (2, 1, 3)
     """
-    k = _check_k(k, MAX_DENSE_K)
+    k = check_k(k, MAX_DENSE_K)
     codes = kmer_codes(seq, k, canonical=canonical, unknown=unknown)
     return np.bincount(codes.astype(np.intp), minlength=4 ** k).astype(np.int64)
 
@@ -200,11 +200,11 @@ def kmer_coverage(seqs: Sequence[str], k: int = 21, chunk: int = 50_000) -> np.n
     >>> kmer_coverage(["ACGTACGTAAAC", "ACGTACGTAAAC", "GTTTACGTACGT", "CCCCGGGGATAT"], k=8).tolist()
     [3.0, 3.0, 3.0, 1.0]
     """
-    k = _check_k(k, MAX_K)
+    k = check_k(k, MAX_K)
 
     def hashed(part):  # (32-bit hash of each whole k-mer, its sequence's index in part)
         joined = b"N".join(check_unknown(s, "n") for s in part)  # no k-mer spans two sequences
-        code, ok = _windows(np.frombuffer(joined, dtype=np.uint8), k, True)
+        code, ok = window_codes(np.frombuffer(joined, dtype=np.uint8), k, True)
         where = np.flatnonzero(ok)
         starts = np.cumsum([0] + [len(s) + 1 for s in part[:-1]])
         h = ((code[where] * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)).astype(np.uint32)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from genolm.bio.kmers import _check_k, _windows, MAX_K
+from genolm.bio.kmers import check_k, window_codes, MAX_K
 from genolm.bio.seq import check_unknown, reverse_complement
 from genolm.errors import GenolmError
 
@@ -54,11 +54,11 @@ class MatchIndex:
     @classmethod
     def build(cls, seqs: Iterable[str | bytes], k: int = 32) -> "MatchIndex":
         """Index every k-mer of ``seqs`` made only of A/C/G/T (k <= 32; N and other codes break k-mers)."""
-        k = _check_k(k, MAX_K)
+        k = check_k(k, MAX_K)
         codes, pos, offsets, at = [], [], [], 0
         for s in seqs:
             raw = np.frombuffer(check_unknown(s, "n"), dtype=np.uint8)
-            c, ok = _windows(raw, k, False)
+            c, ok = window_codes(raw, k, False)
             where = np.flatnonzero(ok)
             codes.append(c[where])
             pos.append((where + at).astype(np.int64))
@@ -77,7 +77,7 @@ class MatchIndex:
 
     def _hits(self, seq: str | bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each k-mer of ``seq`` (valid ones only): query offset, first and end row in the index."""
-        c, ok = _windows(np.frombuffer(check_unknown(seq, "n"), dtype=np.uint8), self.k, False)
+        c, ok = window_codes(np.frombuffer(check_unknown(seq, "n"), dtype=np.uint8), self.k, False)
         q = np.flatnonzero(ok)
         c = c[q]
         return q, np.searchsorted(self.codes, c, "left"), np.searchsorted(self.codes, c, "right")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
@@ -247,3 +248,19 @@ def _write(records, path, fmt) -> None:
             for rec in _records(records):
                 fh.write(fmt(rec))
 
+
+def binary_stdout():
+    """stdout as a binary stream (pending text flushed first), for writers that take one."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        return buffer
+
+    class _Text:  # e.g. a StringIO swapped in for sys.stdout
+        def write(self, data: bytes) -> None:
+            sys.stdout.write(data.decode())
+
+        def flush(self) -> None:
+            sys.stdout.flush()
+
+    return _Text()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-UNBINNED = "unbinned"  # genolm.tasks.bin's name for sequences in no bin
+UNBINNED = "unbinned"  # what genolm bin calls the sequences in no bin
 
 
 def gue_results(rows: list[dict], path: Path, model: str) -> None:

@@ -62,6 +62,23 @@ def resolve_device(device: str | None = "auto") -> str:
     return device
 
 
+def autocast(device: str, dtype: "torch.dtype | str | None" = "auto"):
+    """The one precision context of training and inference: ``"auto"`` is bf16 autocast on a GPU
+    and full precision on the CPU; ``None`` is full precision; a dtype autocasts to it.
+
+    >>> with autocast("cpu"):
+    ...     torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype
+    torch.float32
+    """
+    import contextlib
+
+    if dtype == "auto":
+        dtype = torch.bfloat16 if str(device).startswith("cuda") else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda" if str(device).startswith("cuda") else "cpu", dtype=dtype)
+
+
 def setup(device: str = "auto") -> Dist:
     """Read the torchrun environment, pick the device, start the process group if needed."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

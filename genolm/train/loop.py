@@ -34,7 +34,7 @@ from genolm.model.config import ModelConfig
 from genolm.tokenize import SEP
 from genolm.train import checkpoint, distributed
 from genolm.train.args import TrainArgs
-from genolm.train.losses import IGNORE, bits_per_base, clm_targets, token_losses
+from genolm.train.losses import IGNORE, bits_per_base, clm_targets, scored_nats, token_losses
 from genolm.train.optim import build_optimizer, build_scheduler, lr_factor
 
 METRICS = "metrics.jsonl"
@@ -172,7 +172,7 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
         for k, (inputs, targets, docs) in enumerate(batches):
             sync = contextlib.nullcontext() if k == len(batches) - 1 or not hasattr(wrapped, "no_sync") \
                 else wrapped.no_sync()
-            with sync, _autocast(d.device, dtype):
+            with sync, distributed.autocast(d.device, dtype):
                 logits = wrapped(inputs.to(d.device), doc_ids=None if docs is None else docs.to(d.device))
                 nats = token_losses(logits, targets.to(d.device)).sum()
                 (nats * (d.world / max(total, 1.0))).backward()
@@ -323,12 +323,6 @@ class _Budget:
         return planned == done
 
 
-def _autocast(device: str, dtype):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
-
-
 @torch.no_grad()
 def evaluate(model, val, tok, args: TrainArgs, d, dtype, advance: torch.Tensor) -> dict:
     """Validation loss (nats per scored token) and bits per base over the first
@@ -345,13 +339,12 @@ def evaluate(model, val, tok, args: TrainArgs, d, dtype, advance: torch.Tensor) 
         inputs, targets = (mask_for_mlm(ids, tok, args.mask_prob, gen) if args.objective == "mlm"
                            else (ids, clm_targets(ids, tok.first_symbol_id)))
         docs = doc_ids(ids) if bool((ids == SEP).any()) else None
-        with _autocast(d.device, dtype):
+        with distributed.autocast(d.device, dtype):
             logits = model(inputs.to(d.device), doc_ids=None if docs is None else docs.to(d.device))
-        losses = token_losses(logits, targets.to(d.device)).double().cpu()
-        scored = targets != IGNORE
-        nats += float(losses.sum())
-        count += float(scored.sum())
-        bases += float(advance[targets.clamp(min=0)][scored].sum())
+        row_nats, row_bases = scored_nats(logits, targets.to(d.device), advance)
+        nats += float(row_nats.sum())
+        count += float((targets != IGNORE).sum())
+        bases += float(row_bases.sum())
     model.train()
     nats, count, bases = distributed.all_sum([nats, count, bases], d)
     return {"val_loss": nats / max(count, 1), "val_bpb": bits_per_base(nats, bases), "val_tokens": int(count)}

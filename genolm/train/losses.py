@@ -41,3 +41,21 @@ def mean_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def bits_per_base(nats: float, bases: float) -> float:
     return nats / math.log(2) / bases if bases else float("nan")
+
+
+def scored_nats(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one likelihood of held-out tokens: (B,) nats and (B,) bases of each row.
+
+    ``weight`` (vocabulary,) is the bases a target token stands for (``tok.advance``); a target
+    of weight 0 (an ambiguous letter a caller leaves out, a special token) is not scored.  Bits
+    per base of a row = nats / ln 2 / bases, whatever the tokenizer: a 6-mer's loss counts for 6 bases.
+
+    >>> logits = torch.zeros(1, 3, 4)  # a uniform guess over 4 tokens
+    >>> nats, bases = scored_nats(logits, torch.tensor([[2, 3, IGNORE]]), torch.tensor([0, 0, 1, 6]))
+    >>> round(float(nats[0] / math.log(2) / bases[0]), 4), int(bases[0])  # 2 x 2 bits over 7 bases
+    (0.5714, 7)
+    """
+    w = weight.to(targets.device)[targets.clamp(min=0)] * (targets != IGNORE)  # (B, T) bases per target
+    nats = token_losses(logits, targets) * (w > 0)  # (B, T)
+    return nats.double().sum(1), w.double().sum(1)

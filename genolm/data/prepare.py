@@ -1,25 +1,17 @@
-"""Turn FASTA/FASTQ files into a tokenized, windowed training corpus.
+"""Preparing a corpus: sequence files -> a tokenizer (trained for BPE) -> token shards of both
+splits in worker processes, ``records.parquet`` and ``manifest.json``, written atomically and
+reused when the inputs and options are unchanged.  The command is ``genolm prepare``.
 
-Reads any number of sequence files (plain, gz, bz2, xz or zst; detected from their bytes),
-tokenizes every record, and writes memory-mapped token shards, a ``records.parquet`` table (where
-every token came from) and a ``manifest.json`` (tokenizer, inputs, samples, counts, options).
-Records are assigned to train or validation whole, by a seeded hash of file and id, so a genome
-never sits on both sides.  Re-running with the same inputs and options reuses the result.
-
-Example:
-  genolm prepare data/lambda.fasta.gz data/camisim_reads.fasta.gz --out corpus \\
-      --tokenizer kmer:6 --window 512 --val-fraction 0.1
-  genolm prepare --samples samples.tsv --out ocean --tokenizer char   # files from the sheet
+>>> PrepareArgs(inputs=["x.fa"], out="corpus").window
+1024
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -28,18 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from genolm import __version__
-from genolm.data.build import FileResult, append_parts, tokenize_file
-from genolm.data.shards import MANIFEST, RECORDS, SPLITS, TOKENIZER, ShardWriter
+from genolm.data.build import append_parts, FileResult, tokenize_file
+from genolm.data.shards import MANIFEST, RECORDS, ShardWriter, SPLITS, TOKENIZER
 from genolm.errors import GenolmError
-from genolm.io.progress import plural, progress
 from genolm.io.alphabet import get_alphabet
 from genolm.io.atomic import atomic_dir
+from genolm.io.progress import progress
 from genolm.io.samples import read_sample_sheet
 from genolm.io.seqio import read_records, sniff_format
 from genolm.tokenize import Tokenizer
-from genolm.tasks.options import add_no_progress
 
-HELP = "turn FASTA/FASTQ files into tokenized, windowed training shards"
 FORMAT_VERSION = 1
 
 
@@ -87,48 +77,6 @@ class PrepareArgs:
         get_alphabet(self.alphabet)
         if not self.inputs and not self.samples:
             raise GenolmError("no input files", hint="give FASTA/FASTQ paths or --samples SHEET")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ files (any compression)")
-    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--tokenizer", default="char",
-                   help="char | kmer:K | kmer:K:STRIDE | codon | aa | bpe:VOCAB")
-    p.add_argument("--alphabet", default="dna", help="dna | rna | protein")
-    p.add_argument("--window", type=int, default=1024, help="tokens per training window")
-    p.add_argument("--stride", type=int, default=None, help="tokens between window starts (default: window)")
-    p.add_argument("--val-fraction", type=float, default=0.05,
-                   help="fraction of records (--split region: of every record's bases) held out; "
-                        "1 = an evaluation-only corpus")
-    p.add_argument("--split", default="record", choices=("record", "region"),
-                   help="record: each record goes whole to train or validation (by a seeded hash of "
-                        "its id); region: the last --val-fraction of every record validates, the "
-                        "rest trains (an unseen region of every genome)")
-    p.add_argument("--samples", default=None, help="sample sheet (TSV/CSV: sample_id, path, metadata…)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the window order")
-    p.add_argument("--unknown", default="error", choices=("error", "n", "skip"),
-                   help="characters outside the alphabet: stop with an error, replace with N/X, "
-                        "or skip the record")
-    p.add_argument("--case", default="fold", choices=("fold", "keep"),
-                   help="fold soft-masked lowercase to uppercase, or keep it as separate tokens")
-    p.add_argument("--workers", type=int, default=0,
-                   help="processes; files are spread over them, and the output is the same for any "
-                        "number (default: 0 = one per CPU core)")
-    p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
-    p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
-    add_no_progress(p, dest="progress")
-
-
-def setup(args: argparse.Namespace) -> int:
-    opts = PrepareArgs(**{k: v for k, v in vars(args).items() if k in PrepareArgs.__dataclass_fields__})
-    manifest = prepare(opts)
-    s = manifest["splits"]
-    letters = "residues" if manifest["tokenizer"].get("alphabet") == "protein" else "bases"
-    print(f"{manifest['out']}: {plural(manifest['totals']['records'], 'record')}, "
-          f"{manifest['totals']['bases']:,} {letters} -> train {s['train']['tokens']:,} tokens "
-          f"({s['train']['windows']:,} windows), val {s['val']['tokens']:,} tokens "
-          f"({s['val']['windows']:,} windows)" + (" [up to date]" if manifest.get("reused") else ""))
-    return 0
 
 
 # ----------------------------------------------------------------------------- the job

@@ -1,38 +1,7 @@
-"""Classify reads: assign each to one of the reference genomes (and its taxon), or "unassigned".
-
-Two methods:
-
-- ``embedding`` (with ``--model``): each reference genome is cut into ``--ref-fragments`` pieces of
-  the reads' length at random places; reads and pieces are embedded (mean-pooled over both
-  strands); a read takes the genome most of its ``--neighbours`` nearest pieces (cosine) come from,
-  when that majority is at least ``--threshold`` of the votes; likewise its taxon.
-- ``kmer``: exact canonical k-mer lookup (``--k``, default 12; ``genolm.bio.kmer_index``): a read
-  takes the reference that most of its reference-specific k-mers name, and a taxon from its
-  taxon-specific k-mers when no reference is clear; ``--threshold`` is then the winner's share of
-  the read's k-mers (default 0.1: at k = 12 a read from an organism that is not among the
-  references shares ~1% of its k-mers with a bacterial genome by chance, while a read of a
-  reference, sequencing errors and all, shares most of them).
-
-References are FASTA files, one genome per file, named after the file (``E.coli_K12.fasta.gz`` →
-``E.coli_K12``), or with ``--per-record`` one reference per record, named by its id (a 16S
-database); ``--taxa`` maps those names to taxa (TSV name, taxon; default: the name itself).
-
-The two mates of a pair (``X/1`` and ``X/2``, in one file or two) are classified together — their
-k-mers pooled, their embeddings averaged — and both get the pair's answer (``--no-pairs``: each
-on its own).
-
-Writes ``--out`` (TSV: id, length, genome, taxon, score; atomically).  With ``--truth`` (the
-read → genome table of ``genolm simulate`` or CAMISIM, or a read → taxon table; a read whose
-genome or taxon is not among the references should be unassigned) it scores genome and taxon calls — accuracy (unassigned counts as
-wrong), share assigned, precision, per-genome precision/recall/F1, ARI, AMI — and in the same run
-the k-mer baseline, into ``OUT.metrics.json`` beside ``--out``.
-
-Example:
-  genolm simulate refs/*.fasta.gz --reads 20000 --single --out mock
-  genolm classify mock/reads.fastq.gz --references refs/*.fasta.gz --model run --truth mock/truth.tsv --out calls.tsv
-  genolm classify reads.fastq.gz --references refs/*.fasta.gz --taxa species.tsv --out calls.tsv   # k-mers only
-  genolm classify reads.fastq.gz --references strains/*.fasta.gz --k 31 --ties em --out strains.tsv
-"""
+"""Read classification: assign each read to one of the reference genomes (and its taxon), or
+leave it unassigned — by its nearest reference pieces in embedding space, or by exact k-mer
+lookup (the baseline) — and score the calls against a truth table.  The command is
+``genolm classify`` (its --help describes the methods and outputs)."""
 
 from __future__ import annotations
 
@@ -44,64 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import plural, progress
-from genolm.tasks.options import add_device, add_no_progress, add_seed
+from genolm.io.progress import progress
 
-HELP = "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned"
 UNASSIGNED = "unassigned"
 METHODS = ("embedding", "kmer")
 DEFAULT_THRESHOLD = {"embedding": 0.5, "kmer": 0.1}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads (any compression)")
-    p.add_argument("--references", nargs="+", required=True, metavar="REF",
-                   help="reference genomes: FASTA files, one genome per file")
-    p.add_argument("--out", required=True, help="output TSV (id, length, genome, taxon, score)")
-    p.add_argument("--model", default=None, help="genolm run or Hugging Face folder (method embedding)")
-    p.add_argument("--method", choices=METHODS, default=None,
-                   help="embedding (default with --model) or kmer (default without)")
-    p.add_argument("--per-record", action="store_true",
-                   help="every record of the reference files is a reference of its own, named by its id "
-                        "(e.g. a 16S database); --taxa then maps record ids to taxa")
-    p.add_argument("--taxa", default=None, help="TSV of genome, taxon (default: taxon = genome name)")
-    p.add_argument("--truth", default=None,
-                   help="TSV with a read column and a genome column (genome and taxon scored) or a taxon "
-                        "column (taxon scored): score the calls, and the k-mer baseline")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="least share of the votes that assigns (default: 0.5 embedding, 0.1 kmer)")
-    p.add_argument("--k", type=int, default=12, help="k-mer length of the k-mer method (default: 12)")
-    p.add_argument("--ties", choices=("none", "em"), default="none",
-                   help="k-mer method, a read tied between references: none (no genome; their shared taxon, "
-                        "if any) or em (the most abundant of them, abundance by EM) (default: none)")
-    p.add_argument("--neighbours", type=int, default=10, help="nearest reference pieces that vote (default: 10)")
-    p.add_argument("--ref-fragments", type=int, default=2000,
-                   help="pieces embedded per reference genome (default: 2000)")
-    p.add_argument("--fragment-length", type=int, default=None,
-                   help="length of those pieces (default: the reads' median length)")
-    p.add_argument("--no-pairs", action="store_true",
-                   help="classify each mate on its own (default: mates X/1 and X/2 are classified together)")
-    add_seed(p, "reference fragments")
-    add_device(p, "embeddings")
-    add_no_progress(p)
-
-
-def setup(args: argparse.Namespace) -> int:
-    summary = run(args)
-    print(f"{args.out}: {plural(summary['reads'], 'read')}, {summary['assigned']:.1%} assigned to one of "
-          f"{plural(summary['references'], 'reference')} ({summary['method']}), {summary['reads_per_s']:,.0f} reads/s")
-    if summary.get("abundance"):
-        top = sorted(summary["abundance"].items(), key=lambda kv: -kv[1])
-        shown = ", ".join(f"{name} {share:.1%}" for name, share in top[:8] if share > 0)
-        print(f"abundance (k-mer calls, EM): {shown}" + (f" … ({len(top) - 8} more)" if len(top) > 8 else ""))
-    if "metrics" in summary:
-        print(f"{'method':10s} {'level':7s} {'accuracy':>8s} {'assigned':>8s} {'precision':>9s} {'macro F1':>8s} {'ARI':>6s}")
-        for method, levels in summary["metrics"].items():
-            for level, m in levels.items():
-                ari = f"{m['ari']:6.3f}" if m["ari"] is not None else "     -"
-                print(f"{method:10s} {level:7s} {m['accuracy']:8.3f} {m['assigned']:8.3f} {m['precision']:9.3f} "
-                      f"{m['macro_f1']:8.3f} {ari}")
-    return 0
 
 
 def check(args: argparse.Namespace) -> str:
@@ -122,7 +38,7 @@ def load_references(paths: list[str], taxa_path: str | None, per_record: bool = 
                     ) -> tuple[list[str], list[list[str]], list[str]]:
     """Genome names, each genome's sequences, and each genome's taxon."""
     from genolm.io.seqio import read_records
-    from genolm.tasks.simulate import genome_name, read_table
+    from genolm.metagenome.simulate import genome_name, read_table
 
     names, seqs, seen = [], [], {}
     for p in map(Path, paths):
@@ -191,17 +107,17 @@ def mate_units(ids: list[str], pairs: bool) -> np.ndarray:
     >>> mate_units(["a/1", "b", "a/2", "c/1"], True).tolist(), mate_units(["a/1", "a/2"], False).tolist()
     ([0, 1, 0, 2], [0, 1])
     """
-    from genolm.tasks.bin import _strip_mate
+    from genolm.metagenome.reads import strip_mate
 
     index: dict[str, int] = {}
-    return np.array([index.setdefault(_strip_mate(i) if pairs else i, len(index)) for i in ids], np.int64)
+    return np.array([index.setdefault(strip_mate(i) if pairs else i, len(index)) for i in ids], np.int64)
 
 
 def embedding_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]], taxon_of: np.ndarray,
                     threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.neighbors import NearestNeighbors
 
-    from genolm.tasks.embedding import Embedder
+    from genolm.infer.embedding import Embedder
 
     rng = np.random.default_rng(args.seed)
     length = args.fragment_length or int(np.median([len(r) for r in reads]))
@@ -251,8 +167,8 @@ def kmer_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]
 
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_file
-    from genolm.tasks.bin import _strip_mate, read_inputs
-    from genolm.train.cluster_metrics import classification_scores
+    from genolm.metagenome.reads import read_inputs, strip_mate
+    from genolm.metagenome.metrics import classification_scores
 
     method = check(args)
     truth, level = read_classify_truth(args.truth) if args.truth else (None, None)
@@ -285,12 +201,12 @@ def run(args: argparse.Namespace) -> dict:
         summary["abundance"] = {n: round(float(a), 6) for n, a in zip(names, abundance["share"])}
     metrics = {}
     if truth is not None:
-        keep = [i for i, r in enumerate(ids) if _strip_mate(r) in truth]
+        keep = [i for i, r in enumerate(ids) if strip_mate(r) in truth]
         if not keep:
             raise GenolmError("no read id is in the truth table", file=args.truth, found=ids[0],
                               hint="the truth's read column must name the input's records")
         known = set(names) if level == "genome" else set(taxa)
-        true = [truth[_strip_mate(ids[i])] for i in keep]
+        true = [truth[strip_mate(ids[i])] for i in keep]
         if not set(true) & known:
             raise GenolmError(f"no {level} of the truth table is among the references'", file=args.truth,
                               found=", ".join(sorted(set(true))[:3]),
@@ -323,7 +239,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def read_classify_truth(path: str) -> tuple[dict[str, str], str]:
     """{read: genome} (level "genome") when the table has a genome column, else {read: taxon}."""
-    from genolm.tasks.bin import GENOME_COLUMNS, read_truth
+    from genolm.metagenome.reads import GENOME_COLUMNS, read_truth
 
     try:
         with open(path) as f:

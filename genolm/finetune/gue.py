@@ -1,26 +1,6 @@
-"""Benchmark suites: fine-tune one model on every task of a suite and compare with published numbers.
-
-``genolm bench gue`` runs ``genolm finetune`` on each GUE task (a folder with train, dev and test
-CSVs of ``sequence,label``; ``.csv`` or ``.csv.gz``): the model is picked on dev (early stopping)
-and scored once on test.  Metric: MCC × 100 on test, the GUE convention; with ``--seeds N`` the
-mean and standard deviation over N fine-tuning seeds.  Writes ``--out/results.tsv`` (task, metric,
-genolm, sd, seeds, published DNABERT-2, NT-2500M-multi and the best published figure),
-``--out/results.png`` and each run's folder (``TASK/seed_K``), and prints the table.
-
-Tasks: every folder under --data holding the three splits (named by its path, e.g. ``tf/0`` or
-``prom/prom_300_tata``); ``--tasks`` keeps some of them, by name or as paths to other task folders
-(any folder with train/dev/test CSVs can be added that way).  Published figures: DNABERT-2 paper
-(Zhou et al. 2024, ICLR), Table 4, MCC × 100.
-
-Example:
-  genolm bench gue --model run --data ../shared/data/benchmarks/gue --out gue_run
-  genolm bench gue --model cnn --flavor small --data gue --out gue_cnn --tasks tf/0 prom/prom_300_tata --seeds 3
-  genolm bench gue --model run --data gue --out gue_run --seeds 2 --first-seed 2   # seeds 2-3, e.g. on a 2nd GPU
-
-A task/seed folder that already holds a finished fine-tuning with the same settings is reused, so
-an interrupted bench continues where it stopped, and ``--collect`` gathers the table of parallel
-runs into the same --out without training anything.
-"""
+"""Benchmark suites: fine-tune one model on every task of a suite (GUE: folders of train, dev
+and test CSVs) over several seeds, and compare with the published figures (DNABERT-2 paper,
+Table 4, MCC x 100).  Finished task/seed folders are reused.  The command is ``genolm bench``."""
 
 from __future__ import annotations
 
@@ -30,10 +10,10 @@ import statistics
 from pathlib import Path
 
 from genolm.errors import GenolmError
+from genolm.finetune.finetune import model_stamp
+from genolm.finetune.finetune import run as finetune_run
 from genolm.report import figures
-from genolm.tasks.options import add_device, add_no_progress
 
-HELP = "fine-tune a model on every task of a benchmark suite (GUE) and compare with published numbers"
 
 # DNABERT-2 paper, Table 4 (MCC x 100): (DNABERT-2, NT-2500M-multi, DNABERT 6-mer).
 PUBLISHED = {
@@ -45,30 +25,6 @@ PUBLISHED = {
     "prom/prom_core_tata": (74.17, 72.97, 76.06), "prom/prom_300_tata": (71.59, 79.43, 61.56),
 }
 SPLITS = {"train": ("train",), "val": ("dev", "val"), "test": ("test",)}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suite", choices=("gue",), help="benchmark suite")
-    p.add_argument("--model", required=True, help="genolm run, Hugging Face folder, or cnn | lstm | transformer")
-    p.add_argument("--data", required=True, help="folder of task folders (each with train/dev/test CSVs)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--tasks", nargs="*", default=None, help="task names under --data, or paths to task folders")
-    p.add_argument("--seeds", type=int, default=1, help="fine-tuning seeds per task (default: 1)")
-    p.add_argument("--first-seed", type=int, default=0,
-                   help="seeds run from this one (default: 0); e.g. one GPU runs seeds 0-1, another 2-3")
-    for flag, default, kind in (("--epochs", 10, int), ("--patience", 3, int), ("--min-steps", 0, int),
-                                ("--batch-size", 32, int),
-                                ("--lr", None, float), ("--lora", 0, int), ("--flavor", "tiny", str)):
-        p.add_argument(flag, type=kind, default=default, help="as in genolm finetune")
-    p.add_argument("--freeze", action="store_true", help="linear probes (as in genolm finetune)")
-    p.add_argument("--pool", default="mean", choices=("mean", "last", "cls"),
-                   help="how the classification head pools the backbone's tokens")
-    p.add_argument("--compile", action="store_true", help="torch.compile each model (as in genolm finetune)")
-    p.add_argument("--collect", action="store_true",
-                   help="train nothing: make the table from the task/seed folders already finished in --out "
-                        "with these settings (e.g. after seeds ran in parallel); a task with none is left out")
-    add_device(p)
-    add_no_progress(p)
 
 
 def split_file(folder: Path, split: str) -> Path | None:
@@ -104,9 +60,8 @@ def find_tasks(data: Path, wanted: list[str] | None) -> dict[str, Path]:
     return tasks
 
 
-def setup(args: argparse.Namespace) -> int:
-    from genolm.tasks import finetune
-
+def run(args: argparse.Namespace) -> list[dict]:
+    """Fine-tune (or collect) every task and seed; the rows of results.tsv, the average last."""
     if args.seeds < 1:
         raise GenolmError("--seeds must be at least 1", found=str(args.seeds))
     tasks = find_tasks(Path(args.data), args.tasks)
@@ -124,7 +79,7 @@ def setup(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size, lr=args.lr,
                 weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress,
                 compile=getattr(args, "compile", False))
-            m = finished(ft) or (None if args.collect else finetune.run(ft))
+            m = finished(ft) or (None if args.collect else finetune_run(ft))
             if m is None:
                 continue
             scores.append(100 * m["test_mcc"])
@@ -152,8 +107,7 @@ def setup(args: argparse.Namespace) -> int:
     (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if not k.startswith("_")},
                                              indent=1, default=str) + "\n")
     figures.gue_results(rows, out / "results.png", str(args.model))
-    print_table(rows)
-    return 0
+    return rows
 
 
 # Settings that make two fine-tunings the same run (not where they write or how they report).
@@ -164,8 +118,6 @@ SAME_RUN = ("model", "train", "val", "test", "labels", "task", "freeze", "lora",
 def finished(ft: argparse.Namespace) -> dict | None:
     """The metrics of a fine-tuning already in ``ft.out`` with the same settings and model weights
     (an interrupted bench, or seeds run in parallel, continue without redoing it); None otherwise."""
-    from genolm.tasks import finetune
-
     folder = Path(ft.out)
     try:
         done = json.loads((folder / "finetune.json").read_text())["args"]
@@ -174,7 +126,7 @@ def finished(ft: argparse.Namespace) -> dict | None:
     except (OSError, ValueError, KeyError):
         return None
     defaults = {"min_steps": 0}  # settings added later: a folder written before them used the default
-    if stamp != finetune.model_stamp(ft.model) or any(done.get(k, defaults.get(k)) != (str(v) if isinstance(v, Path) else v)
+    if stamp != model_stamp(ft.model) or any(done.get(k, defaults.get(k)) != (str(v) if isinstance(v, Path) else v)
                                                       for k, v in vars(ft).items() if k in SAME_RUN):
         return None
     print(f"  {folder}: reusing the finished fine-tuning", flush=True)
@@ -188,7 +140,7 @@ def write_results(rows: list[dict], path: Path) -> None:
     from genolm.io.atomic import atomic_file
 
     with atomic_file(path) as tmp:
-        tmp.write_text("\t".join(KEYS) + "\n" + "".join("\t".join(_cell(r[k]) for k in KEYS) + "\n" for r in rows))
+        tmp.write_text("\t".join(KEYS) + "\n" + "".join("\t".join(cell(r[k]) for k in KEYS) + "\n" for r in rows))
 
 
 def mean_row(rows: list[dict]) -> dict:
@@ -204,17 +156,7 @@ def mean_row(rows: list[dict]) -> dict:
             "note": f"published averages over {len(published)} of {len(rows)} tasks"}
 
 
-def _cell(v) -> str:
+def cell(v) -> str:
     if v is None:
         return "-"
     return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-
-def print_table(rows: list[dict]) -> None:
-    print(f"\n{'task':28s} {'genolm':>8s} {'± sd':>6s} {'DNABERT-2':>10s} {'NT-2.5B':>8s} {'best pub.':>9s}")
-    for r in rows:
-        sd = f"{r['sd']:.2f}" if r["sd"] else "-"
-        print(f"{r['task']:28s} {r['genolm']:8.2f} {sd:>6s} {_cell(r['dnabert2']):>10s} "
-              f"{_cell(r['nt_2500m_multi']):>8s} {_cell(r['best_published']):>9s}")
-
-

@@ -1,25 +1,8 @@
-"""Held-out bits per base of trained models, next to an order-k Markov baseline, on one corpus.
-
-For every RUN (from ``genolm pretrain``): the model's bits per base on the validation split of
---data (every window; next-token likelihood for causal models, masked-token pseudo-likelihood for
-masked ones), its size, the tokens it was trained on and its training time.  With ``--markov K``,
-an interpolated Markov model of orders 0..K is fit on the training split (both strands; its
-smoothing weights on the last 5% of every training record, less its near copies of the rest) and
-scored on the validation records (or fit on another corpus with ``--markov-data``) —
-the baseline a language model has to beat.  Prints a table; ``--out`` writes it as TSV.
-
-Example:
-  genolm prepare data/H.Pylori__G27.fasta.gz data/H.Pylori__SJM180.fasta.gz --split region \\
-      --val-fraction 0.1 --window 256 --out corpus
-  genolm pretrain --data corpus --out tf --model tiny --steps 400
-  genolm pretrain --data corpus --out lstm --family lstm --model tiny --steps 400
-  genolm evaluate --data corpus tf lstm --markov 12 --out table.tsv
-  genolm evaluate --data test_only --markov 12 --markov-data corpus   # Markov fit on another corpus
-"""
+"""Held-out bits per base of trained runs, and the order-k Markov baseline fit on the training
+side only, on a prepared corpus's validation split.  The command is ``genolm evaluate``."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -28,53 +11,6 @@ import numpy as np
 import torch
 
 from genolm.errors import GenolmError
-from genolm.tasks.options import add_device
-
-HELP = "held-out bits per base of trained runs and a Markov baseline on one corpus"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("runs", nargs="*", metavar="RUN", help="run directories from 'genolm pretrain'")
-    p.add_argument("--data", required=True, help="prepared corpus (its validation split is scored)")
-    p.add_argument("--markov", type=int, default=None, metavar="K", help="add an order-0..K Markov baseline")
-    p.add_argument("--markov-data", default=None, metavar="CORPUS",
-                   help="fit the Markov model on the training split of this corpus (default: --data's), "
-                        "e.g. when --data is an evaluation-only corpus (--val-fraction 1)")
-    p.add_argument("--batch-size", type=int, default=16, help="validation windows per forward pass")
-    add_device(p)
-    p.add_argument("--out", default=None, help="write the table as TSV")
-
-
-def setup(args: argparse.Namespace) -> int:
-    from genolm.data.shards import PreparedCorpus
-    from genolm.report import bits_verdict
-    from genolm.train.distributed import resolve_device
-
-    if not args.runs and args.markov is None:
-        raise GenolmError("nothing to evaluate", hint="give RUN directories and/or --markov K")
-    corpus = PreparedCorpus(args.data)
-    if not corpus.manifest["splits"]["val"]["tokens"]:
-        raise GenolmError("the corpus's validation split is empty: there is nothing held out to score",
-                          file=corpus.root, hint="prepare it with --val-fraction above 0 (1: an evaluation-only "
-                                                 "corpus, with --markov-data for the baseline)")
-    device = resolve_device(args.device)
-    rows = []
-    if args.markov is not None:
-        rows.append(markov_row(PreparedCorpus(args.markov_data) if args.markov_data else corpus, args.markov,
-                               test=corpus))
-    for run in args.runs:
-        rows.append(run_row(Path(run), corpus, args.batch_size, device))
-    print_table(rows)
-    for line in bits_verdict([(r["model"], r["val_bpb"], r["tokens_seen"]) for r in rows]):
-        print(line)
-    if args.out:
-        from genolm.io.atomic import atomic_file
-
-        with atomic_file(args.out) as tmp:
-            keys = list(rows[0])
-            tmp.write_text("\t".join(keys) + "\n" + "".join(
-                "\t".join(str(r[k]) for k in keys) + "\n" for r in rows))
-    return 0
 
 
 def run_row(run: Path, corpus, batch_size: int, device: str) -> dict:
@@ -151,10 +87,3 @@ def weight_fitting_tails(train: list[str], heads: list[str]) -> list[str]:
     pieces = [Piece(str(i), len(h), len(s), s[len(h):]) for i, (s, h) in enumerate(zip(train, heads)) if len(s) > len(h)]
     kept = drop_near_copies(pieces, kmer_set(Piece(str(i), 0, len(h), h) for i, h in enumerate(heads))).kept
     return [p.seq for p in (kept or pieces)]
-
-
-def print_table(rows: list[dict]) -> None:
-    print(f"{'model':34s} {'params':>11s} {'tokens seen':>12s} {'train s':>8s} {'val bits/base':>13s}")
-    for r in rows:
-        params = f"{r['params']:,}" if r["params"] else "-"
-        print(f"{r['model'][:34]:34s} {params:>11s} {r['tokens_seen']:>12,} {r['train_s']:>8} {r['val_bpb']:>13.4f}")

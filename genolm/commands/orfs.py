@@ -30,7 +30,7 @@ from genolm.io.progress import plural
 from genolm.io.atomic import atomic_file
 from genolm.io.compression import compression_for_name, open_write
 from genolm.io.seqio import SeqRecord, format_fasta, read_records
-from genolm.tasks.translate import binary_stdout
+from genolm.io.seqio import binary_stdout
 
 HELP = "find ORFs or call genes (Prodigal); write a TSV table and protein FASTA"
 COLUMNS = ("sequence_id", "orf_id", "start", "end", "strand", "frame", "length_nt", "length_aa",

@@ -1,45 +1,8 @@
-"""Forecast next season's virus from the seasons before it, and measure the forecast.
-
-``genolm evolve`` reads dated, aligned, in-frame nucleotide sequences (the date from a header
-field, or from a ``--metadata`` table), trains a causal model (new, or fine-tuning ``--init``)
-only on the sequences dated up to ``--until`` (checked: the latest training date is recorded, and
-nothing from a later season is ever encoded), with recent sequences weighted up (their weight
-halves every ``--half-life`` years), and makes two forecasts for season ``--predict``:
-
-* **Strain pick**: among the sequences of season ``--until`` (the candidates), the one the model
-  finds most likely (bits per A/C/G/T base): the recency-weighted model's idea of the coming virus.
-* **Mutation pick**: every amino-acid substitution away from the last season's consensus, ranked by
-  its log-likelihood ratio on the last season's nucleotide consensus (the log-sum-exp over the
-  substitution's codons, as ``genolm score --level aa``, in fp32).  ``genolm + frequency`` ranks by
-  the mean of the percentile ranks of that score and of the last-season frequency.
-
-The baselines come in the same run: the candidate closest to the last season's consensus, the one
-closest to the amino-acid profile of the last ``--months`` months, the one with the highest local
-branching index (Neher et al. 2014) on the UPGMA tree of the candidates; for mutations, each amino
-acid's last-season frequency and its rise over the season before.  When the target season is in
-the data, every pick is scored: strain pick (0 = a random candidate, 1 = the best one, in amino
-acids to the target season's sequences), mutation AUROC and precision@10 against the
-substitutions that reach 50% in the target season, and the sweeps no frequency baseline can see
-(absent from the last season) with the rank genolm gives them.
-
-Writes to --out (atomically): ``forecast.json`` (picks, top mutations, evaluation),
-``mutations.parquet`` (every substitution with every score), ``candidates.tsv``,
-``landscape.png`` (score of every substitution along the protein, true sweeps marked) and
-``checkpoint/`` (the model: --out is a genolm run for ``genolm score --model``).
-``--backtest 2001-2010`` forecasts every season of the range, each from the years before it only,
-into ``--out/season_YYYY/``, and writes ``summary.json``, ``summary.tsv`` and ``seasons.png``
-(score per season, genolm and baselines).
-
-One HA1 season takes one to two minutes on one GPU (1,500 training steps, then the exact scores of
-20,727 codon changes).  On a 2-core CPU a step takes about 4 s and the scoring about ten minutes,
-so use a GPU (or fewer --steps) there.
-
-Example:
-  genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --until 2004 --predict 2005 --out flu_2005
-  genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --backtest 2001-2010 --device cuda --out flu_backtest
-  genolm evolve --data sarscov2.fasta --metadata metadata.tsv --id-column strain --date-column date \\
-      --until 2021 --out sars_2022
-"""
+"""Forecasting a virus's next season: train a causal model only on the seasons before the target
+(recent sequences weighted up), pick the candidate strain it finds most likely, rank every
+amino-acid substitution of the last season's consensus, and score both against what really
+circulated, beside the simple baselines (consensus, recent profile, LBI, frequency and its rise).
+The command is ``genolm evolve`` (its --help lists the outputs)."""
 
 from __future__ import annotations
 
@@ -53,47 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import plural, progress
+from genolm.evolution.scoring import aa_rows, codon_substitutions, Scorer
+from genolm.infer.likelihood import bits_per_base, letters_only
+from genolm.io.progress import progress
 from genolm.report import figures
-from genolm.tasks.options import add_device, add_no_progress, add_seed
-
-HELP = "forecast next season's virus (strain and mutations) from earlier seasons, and score it"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="aligned, in-frame nucleotide FASTA of dated sequences")
-    p.add_argument("--metadata", help="TSV/CSV with the dates (default: a field of each header)")
-    p.add_argument("--id-column", default="id", help="--metadata column matching the record ids (default: id)")
-    p.add_argument("--date-column", default="date", help="--metadata column of the dates (default: date)")
-    p.add_argument("--date-field", type=int, default=2,
-                   help="0-based --sep-separated header field holding the date (default: 2, as strain|acc|date|…)")
-    p.add_argument("--sep", default="|", help="header field separator (default: |)")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--until", type=int, help="last observed season (calendar year): train on it and the years before")
-    g.add_argument("--backtest", help="forecast every season FIRST-LAST (e.g. 2001-2010), each from the years before")
-    p.add_argument("--predict", type=int, help="season to forecast (default: --until + 1)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--init", help="a causal genolm run (one-letter DNA tokenizer) to fine-tune")
-    p.add_argument("--flavor", default="tiny", help="size of a new model (default: tiny)")
-    p.add_argument("--steps", type=int, default=1500, help="training steps per season (default: 1500)")
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per training step")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 new, 2e-4 --init)")
-    p.add_argument("--half-life", type=float, default=1.0,
-                   help="years after which a sequence's training weight halves (0: all equal; default: 1)")
-    p.add_argument("--months", type=int, default=3, help="months of the profile baseline (default: 3)")
-    p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame (default: 0)")
-    p.add_argument("--table", type=int, default=1, help="NCBI genetic code (default: 1)")
-    p.add_argument("--top", type=int, default=20, help="mutations listed in forecast.json (default: 20)")
-    add_device(p)
-    add_seed(p, "model's initialisation and training")
-    add_no_progress(p)
+from genolm.train.conditioned import train_conditioned
 
 
 # ---- reading -------------------------------------------------------------------------------------
 
 def read_dated(args: argparse.Namespace):
     """The records of --data with their dates (header field, or --metadata)."""
-    from genolm.tasks.evolve_eval import Dated, dated_records, parse_date
+    from genolm.evolution.baselines import Dated, dated_records, parse_date
 
     if not Path(args.data).is_file():
         raise GenolmError("no such input file", file=args.data)
@@ -178,27 +112,6 @@ def _model(args, device: str, length: int):
     return build_model(cfg).to(device), tok
 
 
-def sequence_bits(model, tok, rows: list[np.ndarray], device: str, batch_size: int = 64) -> np.ndarray:
-    """Bits per A/C/G/T base of each row (<sep> first), ambiguous bases not scored; fp32."""
-    import torch
-
-    from genolm.tasks.embedding import pad_rows
-    from genolm.tokenize import PAD
-    from genolm.train.losses import clm_targets, token_losses
-
-    acgt = torch.as_tensor([tok.token_to_id(c) for c in "ACGT"])
-    out = np.zeros(len(rows))
-    model.eval()
-    with torch.no_grad():
-        for lo in range(0, len(rows), batch_size):
-            ids, _ = pad_rows(rows[lo: lo + batch_size], PAD, "cpu")
-            targets = clm_targets(ids, tok.first_symbol_id)
-            keep = torch.isin(targets, acgt)
-            nats = token_losses(model(ids.to(device)), targets.to(device)).cpu() * keep
-            out[lo: lo + len(ids)] = (nats.sum(1) / keep.sum(1).clamp(min=1) / math.log(2)).numpy()
-    return out
-
-
 def nt_consensus(seqs: list[str]) -> str:
     """Most frequent A/C/G/T per column (N where a column has none)."""
     arr = np.array([list(s) for s in seqs])
@@ -225,9 +138,7 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
     Returns (result for forecast.json, model, tokenizer, the tables behind the output files)."""
     import torch
 
-    from genolm.tasks.env_condition import train_conditioned
-    from genolm.tasks.evolve_eval import baselines, before, evaluate, proteins
-    from genolm.tasks.score import Scorer, _aa_rows, codon_substitutions
+    from genolm.evolution.baselines import baselines, before, evaluate, proteins
     from genolm.bio.codon import translate
     from genolm.io.seqio import SeqRecord
     from genolm.tokenize import SEP
@@ -263,8 +174,8 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
 
     # strain pick: the most likely candidate
     cand = base["candidates"]
-    bits = sequence_bits(model, tok, [np.r_[SEP, np.asarray(tok.encode(data.seqs[i]), np.int64)] for i in cand],
-                         device, 2 * args.batch_size)
+    bits = bits_per_base(model, tok, [np.asarray(tok.encode(data.seqs[i]), np.int64) for i in cand], device=device,
+                         batch_size=2 * args.batch_size, weight=letters_only(tok), dtype=None)  # fp32: a ranking
     picks = {"genolm": int(np.argmin(bits)), **base["picks"]}
 
     # mutation pick: aa log-likelihood ratios on the last season's nucleotide consensus
@@ -272,9 +183,9 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
     subs = codon_substitutions(ref, 0)
     with progress(len(subs), f"evolve {predict}: score", "sub", enabled=not args.no_progress) as bar:
         scorer = Scorer(model, tok, "llr", device, batch_size=4 * args.batch_size, bf16=False, progress=bar.update)
-        aa_rows = _aa_rows(SeqRecord("consensus", ref, None, ""), subs, scorer.score(ref, subs), args.table, 0,
-                           translate)
-    llr = {(c - 1, a): s for c, a, s in zip(aa_rows["codon"], aa_rows["alt_aa"], aa_rows["score"])}
+        table = aa_rows(SeqRecord("consensus", ref, None, ""), subs, scorer.score(ref, subs), args.table, 0,
+                        translate)
+    llr = {(c - 1, a): s for c, a, s in zip(table["codon"], table["alt_aa"], table["score"])}
     muts = base["mutations"]
     floor = min(llr.values()) if llr else 0.0
     ref_aa = translate(ref, args.table)
@@ -316,7 +227,7 @@ def forecast(data, until: int, predict: int, args: argparse.Namespace, device: s
     return result, model, tok, tables
 
 
-def _json(obj) -> str:
+def strict_json(obj) -> str:
     """Strict JSON: NaN (a metric with one class only, e.g. AUROC of a season without sweeps) -> null."""
     from genolm.io.atomic import json_safe
 
@@ -334,7 +245,7 @@ def write_season(out: Path, result: dict, model, tok, tables: dict, data, args) 
 
     from genolm.train import checkpoint
 
-    (out / "forecast.json").write_text(_json(result))
+    (out / "forecast.json").write_text(strict_json(result))
     muts, scores, truth = tables["muts"], tables["scores"], tables["truth"]
     cols = {"codon": [j + 1 for j, _ in muts], "ref_aa": [str(tables["cons"][j]) for j, _ in muts],
             "alt_aa": [a for _, a in muts], "mutation": tables["names"],
@@ -403,7 +314,7 @@ def summarize(results: list[dict]) -> dict:
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.train.distributed import resolve_device
-    from genolm.tasks.evolve_eval import proteins
+    from genolm.evolution.baselines import proteins
 
     if args.steps < 1 or args.batch_size < 1:
         raise GenolmError("--steps and --batch-size must be at least 1", found=f"{args.steps}, {args.batch_size}")
@@ -424,18 +335,18 @@ def run(args: argparse.Namespace) -> dict:
             write_season(folder, r, model, tok, tables, data, args)
             results.append(r)
             if args.backtest is not None:
-                print(_line(r), file=sys.stderr, flush=True)
+                print(season_line(r), file=sys.stderr, flush=True)
         if args.backtest is not None:
             summary = summarize(results)
-            (tmp / "summary.json").write_text(_json({"summary": summary, "seasons": results}))
-            (tmp / "summary.tsv").write_text(_tsv(results))
+            (tmp / "summary.json").write_text(strict_json({"summary": summary, "seasons": results}))
+            (tmp / "summary.tsv").write_text(summary_tsv(results))
             if summary["seasons"]:
                 figures.evolve_seasons(results, tmp / "seasons.png")
             return {"summary": summary, "seasons": results}
     return results[0]
 
 
-def _line(r: dict) -> str:
+def season_line(r: dict) -> str:
     if "evaluation" not in r:
         return f"{r['predict']}: strain pick {r['strain_pick']['genolm']}"
     e = r["evaluation"]
@@ -444,7 +355,7 @@ def _line(r: dict) -> str:
             f" | sweeps {len(e['sweeps'])} ({e['sweeps_unseen_last_season']} unseen)")
 
 
-def _tsv(results: list[dict]) -> str:
+def summary_tsv(results: list[dict]) -> str:
     rows = [r for r in results if "evaluation" in r]
     if not rows:
         return "season\n" + "".join(f"{r['predict']}\n" for r in results)
@@ -475,20 +386,3 @@ def print_summary(s: dict, where: str) -> None:
         print(f"{k:28s} {cell(s['strain_pick'].get(k)):>18s} {cell(s['auroc'].get(k)):>14s} "
               f"{cell(s['precision@10'].get(k)):>14s}")
     print(f"{'ceiling':28s} {'':>18s} {'':>14s} {s['precision@10_ceiling']['mean']:>14.3f}")
-
-
-def setup(args: argparse.Namespace) -> int:
-    r = run(args)
-    if "summary" in r:
-        print_summary(r["summary"], args.out)
-        return 0
-    print(f"{args.out}: trained on {plural(r['train']['sequences'], 'sequence')} up to {r['train']['latest_date']} "
-          f"({r['train']['left_out_later']:,} later ones left out); {r['candidates']} candidates from {r['until']}")
-    print(f"strain pick for {r['predict']}: {r['strain_pick']['genolm']}")
-    print("top mutations: " + ", ".join(m["mutation"] for m in r["top_mutations"][:10]))
-    if "evaluation" in r:
-        e = r["evaluation"]
-        print("strain-pick score: " + ", ".join(f"{k} {v:.3f}" for k, v in e["strain_pick"].items()))
-        print("precision@10: " + ", ".join(f"{k} {v['precision@10']:.2f}" for k, v in e["mutation_pick"].items()) +
-              f" (ceiling {e['precision@10_ceiling']:.1f})")
-    return 0

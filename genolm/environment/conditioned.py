@@ -1,41 +1,7 @@
-"""Environment → sequence: a causal language model conditioned on the sample's conditions, and
-the likelihood of sequences under each condition.
-
-``genolm env condition`` trains (from scratch, or fine-tuning a causal genolm run with
-``--init``) a model whose every window starts with one condition token per ``--condition``
-column of the sample sheet: numeric columns binned at quantiles of the training samples, text
-columns one token per level, and an *unknown* token per column for missing values.  In training
-each column's token is replaced by *unknown* at random (``--drop``, and all of them together at
-the same rate), so that the same model also gives the unconditional likelihood.
-
-It holds out whole sites (``--group``, default the sheet's ``station``) and then asks the one
-question that matters: is a held-out sequence more likely under its own sample's conditions
-than under another sample's?  For every held-out sequence it computes the likelihood under the
-condition tuple of every held-out sample (strand-averaged), so that shuffling the tuples among
-the samples (``--permutations`` times) costs nothing more; the p-value is the share of
-shufflings whose held-out bits per base are as low as under the true conditions.  The same
-test is run per column with the other columns unknown.
-
-Writes to --out (atomically): ``checkpoint/`` (a genolm run: weights, tokenizer, and the
-condition layout in config.json), ``metrics.json``, ``metrics.jsonl`` (training loss),
-``scores.tsv`` (per held-out sequence: bits per base under its own, the unknown, and the
-average shuffled condition), ``permutation.png`` and ``held_out.npz`` (per held-out sample, the
-nats of its sequences under every held-out sample's conditions).
-
-The groups are cut into ``--folds`` folds, the same for every ``--seed``; ``--fold`` picks the one
-held out.  Run every fold and ``python benchmarks/env_condition_folds.py OUT_0 … OUT_4`` gives the
-test on every sample (shuffled within each fold).
-
-``genolm env explain`` gives, per sequence, the bits per base under each condition (every bin
-of every column, or the sets given with ``--at``) and the condition that explains it best.
-
-Example:
-  genolm env condition --samples tara/samples.tsv --id-pattern '^(?P<station>\\d+)(?P<layer>[A-Z]{3})\\d' \\
-      --id-pattern '^TARA_(?P<station>\\d+)_(?P<layer>[A-Z]{3})_' --sample-template 'S{station}{layer}' \\
-      --alias SRF=SUR --condition temperature_c --condition layer --steps 2000 --out env_lm
-  genolm env explain new_contigs.fasta --model env_lm --at temperature_c=25,layer=SUR \\
-      --at temperature_c=4,layer=MES --out explained.tsv
-"""
+"""Environment -> sequence: a causal model conditioned on each sample's conditions (one token per
+condition leads every window), tested on held-out sites against shuffled conditions with a
+permutation test, and the likelihood of new sequences under each condition.  The commands are
+``genolm env condition`` and ``genolm env explain`` (their --help says how it works)."""
 
 from __future__ import annotations
 
@@ -48,54 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import progress as progress_bar
+from genolm.infer.likelihood import sequence_nats
 from genolm.report import figures
-from genolm.tasks.options import add_device, add_no_progress, add_seed
+from genolm.train.conditioned import train_conditioned
 
 STRANDS = ("auto", "forward", "both")
-
-
-def add_condition_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ (default: the sheet's files)")
-    p.add_argument("--samples", required=True, help="sample sheet (sample_id, path, conditions with units)")
-    p.add_argument("--condition", action="append", required=True, help="sheet column to condition on (repeatable)")
-    p.add_argument("--bins", type=int, default=8, help="quantile bins per numeric condition (default: 8)")
-    p.add_argument("--init", default=None, help="causal genolm run to fine-tune (default: a new model)")
-    p.add_argument("--flavor", default="tiny", help="size of a new model (default: tiny)")
-    p.add_argument("--tokenizer", default="char", help="tokenizer of a new model (default: char)")
-    p.add_argument("--window", type=int, default=512, help="tokens per training window, prefix included (default: 512)")
-    p.add_argument("--batch-size", type=int, default=32, help="windows per training step")
-    p.add_argument("--steps", type=int, default=2000, help="optimizer steps of the conditioned model")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-3 new, 2e-4 with --init)")
-    p.add_argument("--drop", type=float, default=0.15,
-                   help="chance that a condition is hidden in a training window (default: 0.15)")
-    p.add_argument("--group", default=None,
-                   help="sheet column held out together (default: station if the sheet has it, else the sample)")
-    p.add_argument("--folds", type=int, default=5,
-                   help="the groups are cut into this many folds (the same for every --seed; default: 5)")
-    p.add_argument("--fold", type=int, default=0,
-                   help="the fold held out (default: 0); run each fold and combine them with "
-                        "benchmarks/env_condition_folds.py for a test on every sample")
-    p.add_argument("--permutations", type=int, default=9999, help="shufflings of the held-out conditions")
-    p.add_argument("--strand", choices=STRANDS, default="auto",
-                   help="score one strand or average both (auto: both for DNA/RNA letters)")
-    add_device(p)
-    add_seed(p, "model's initialisation, training and permutations")
-    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    add_no_progress(p)
-
-
-def add_explain_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
-    p.add_argument("--model", required=True, help="output directory of genolm env condition")
-    p.add_argument("--at", action="append", default=None, metavar="NAME=VALUE[,NAME=VALUE]",
-                   help="a condition set to score (repeatable; default: every bin of every condition)")
-    p.add_argument("--strand", choices=STRANDS, default="auto",
-                   help="score one strand or average both (auto: both for DNA/RNA letters)")
-    p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
-    add_device(p)
-    p.add_argument("--out", required=True, help="output TSV")
-    add_no_progress(p)
 
 
 # ---- model pieces --------------------------------------------------------------------------------
@@ -107,107 +30,6 @@ def _complement(tok, strand: str) -> np.ndarray | None:
     if strand == "both" and table is None:
         raise GenolmError("--strand both needs a one-letter DNA/RNA tokenizer", found=tok.spec)
     return None if strand == "forward" or table is None else table.numpy()
-
-
-def bf16_on_cuda(device: str):
-    """bf16 autocast on a GPU, nothing on the CPU (inference and the small training loop here)."""
-    import contextlib
-
-    import torch
-
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-
-
-def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, unknown: np.ndarray, *,
-                      steps: int, batch_size: int, window: int, lr: float, drop: float, table, device: str,
-                      seed: int, log=None, progress: bool = False, weights: np.ndarray | None = None) -> list[float]:
-    """Train ``model`` (causal) on windows of ``rows``, each after its prefix of condition ids
-    (``prefixes[i]``; a column becomes ``unknown`` with chance ``drop``, all of them with chance
-    ``drop``).  Windows are drawn uniformly over bases (times ``weights[i]`` per row when given);
-    half are reverse-complemented when ``table`` is given.  Returns the loss of every step."""
-    import torch
-
-    from genolm.tokenize import PAD
-    from genolm.train.losses import clm_targets, mean_loss
-    from genolm.train.optim import build_optimizer, build_scheduler
-
-    n_pre = prefixes.shape[1]
-    span = window - n_pre
-    lengths = np.array([len(r) for r in rows], float) * (1.0 if weights is None else np.asarray(weights, float))
-    weights = lengths / lengths.sum()
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    optimizer = build_optimizer(model, lr=lr, weight_decay=0.1, device=device)
-    scheduler = build_scheduler(optimizer, warmup=max(1, min(200, steps // 10)), total=steps, min_ratio=0.1)
-    model.train()
-    losses = []
-    bar = progress_bar(steps, "train", "step", enabled=progress)
-    for step in range(steps):
-        batch = np.full((batch_size, window), PAD, np.int64)
-        for b, i in enumerate(rng.choice(len(rows), size=batch_size, p=weights)):
-            r = rows[i]
-            start = int(rng.integers(0, max(1, len(r) - span + 1)))
-            w = r[start: start + span]
-            if table is not None and rng.random() < 0.5:
-                w = table[w][::-1]
-            batch[b, n_pre: n_pre + len(w)] = w
-            pre = unknown if rng.random() < drop else np.where(rng.random(n_pre) < drop, unknown, prefixes[i])
-            batch[b, :n_pre] = pre
-        ids = torch.from_numpy(batch)
-        targets = clm_targets(ids, tok.first_symbol_id).to(device)
-        with bf16_on_cuda(device):
-            logits = model(ids.to(device))
-        loss = mean_loss(logits, targets)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-        if log is not None and ((step + 1) % 50 == 0 or step + 1 == steps):
-            log({"step": step + 1, "loss": float(np.mean(losses[-50:])), "lr": optimizer.param_groups[0]["lr"]})
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        bar.update(1)
-    bar.close()
-    model.eval()
-    return losses
-
-
-def sequence_nats(model, tok, rows: list[np.ndarray], jobs: list[tuple[int, tuple[int, ...]]], *, window: int,
-                  batch_size: int, table, device: str, progress: bool = False) -> np.ndarray:
-    """Nats of each job's sequence ``rows[i]`` after the prefix ``ids`` (one job = (i, ids)),
-    summed over windows of ``window`` tokens (prefix included; each window starts again after the
-    prefix), and averaged over the two strands when ``table`` is given."""
-    import torch
-
-    from genolm.tasks.embedding import pad_rows
-    from genolm.tokenize import PAD
-    from genolm.train.losses import clm_targets, token_losses
-
-    strands = [rows] if table is None else [rows, [table[r][::-1] for r in rows]]
-    entries = []  # (length, job, strand rows, start)
-    for j, (i, pre) in enumerate(jobs):
-        span = window - len(pre)
-        if span < 1:
-            raise GenolmError("the window is not longer than the condition prefix", found=str(window))
-        for s in strands:
-            for lo in range(0, len(s[i]), span):
-                entries.append((min(span, len(s[i]) - lo), j, s[i], lo, pre))
-    entries.sort(key=lambda e: -e[0])
-    nats = np.zeros(len(jobs))
-    bar = progress_bar(len(entries), "score", "window", enabled=progress)
-    model.eval()
-    with torch.no_grad():
-        for lo in range(0, len(entries), batch_size):
-            part = entries[lo: lo + batch_size]
-            ids, _ = pad_rows([np.r_[pre, r[start: start + n]] for n, _, r, start, pre in part], PAD, "cpu")
-            with bf16_on_cuda(device):
-                logits = model(ids.to(device))
-            per_row = token_losses(logits, clm_targets(ids, tok.first_symbol_id).to(device)).sum(1)
-            np.add.at(nats, [e[1] for e in part], per_row.double().cpu().numpy())
-            bar.update(len(part))
-    bar.close()
-    return nats / len(strands)
 
 
 # ---- the permutation test ------------------------------------------------------------------------
@@ -283,8 +105,8 @@ def condition(args: argparse.Namespace) -> dict:
 
     from genolm.io.atomic import atomic_dir
     from genolm.train.distributed import resolve_device
-    from genolm.tasks.env import sheet_and_sequences
-    from genolm.tasks.env_eval import group_folds
+    from genolm.environment.sheet import sheet_and_sequences
+    from genolm.environment.evaluation import group_folds
     from genolm.tokenize.conditions import ConditionCodec
     from genolm.train import checkpoint
 
@@ -474,7 +296,7 @@ def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_s
     likely level (text: balanced accuracy)."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from genolm.tasks.env_eval import r2
+    from genolm.environment.evaluation import r2
 
     def posterior(n):
         ll = -(n - n.min(1, keepdims=True))
@@ -506,7 +328,7 @@ def explain(args: argparse.Namespace) -> dict:
     """Bits per base of each sequence under each condition set; the best per column (or set)."""
     from genolm.io.atomic import atomic_file
     from genolm.train.distributed import resolve_device
-    from genolm.tasks.env import read_sequences
+    from genolm.environment.sheet import read_sequences
     from genolm.tokenize.conditions import ConditionCodec
     from genolm.train import checkpoint
 

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -25,7 +24,7 @@ from genolm.bio.codon_tables import TABLE_IDS
 from genolm.bio.seq import reverse_complement, transcribe
 from genolm.errors import GenolmError
 from genolm.io.progress import plural
-from genolm.io.seqio import SeqRecord, read_records, write_fasta
+from genolm.io.seqio import binary_stdout, read_records, SeqRecord, write_fasta
 
 HELP = "translate DNA/RNA to protein in any frame and genetic code, or transcribe it to mRNA"
 FRAMES = ("1", "2", "3", "-1", "-2", "-3", "all")
@@ -124,20 +123,3 @@ def _one(rec: SeqRecord, opts: TranslateArgs) -> Iterator[SeqRecord]:
                             unknown=opts.unknown)
         name = f"{rec.id}_frame{frame:+d}" if len(opts.frames) > 1 else rec.id
         yield SeqRecord(name, protein, None, f"frame={frame:+d} table={opts.table}")
-
-
-def binary_stdout():
-    """stdout as a binary stream (pending text flushed first), for writers that take one."""
-    sys.stdout.flush()
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is not None:
-        return buffer
-
-    class _Text:  # e.g. a StringIO swapped in for sys.stdout
-        def write(self, data: bytes) -> None:
-            sys.stdout.write(data.decode())
-
-        def flush(self) -> None:
-            sys.stdout.flush()
-
-    return _Text()

@@ -1,33 +1,8 @@
-"""Score every substitution of a sequence under a language model: ``genolm score``.
-
-For each input sequence, every single-nucleotide substitution (``--level nt``) or every
-amino-acid substitution of every codon in frame (``--level aa``), with its score:
-
-* ``llr`` (causal models): log P(mutant) − log P(reference), in nats.  One reference pass keeps
-  every layer's keys and values; a substitution at position v then runs only the changed tokens
-  and what follows them, attending to the cached reference prefix (whose states a change at v
-  cannot alter).  Exact for sequences that fit the model's length; ``--suffix N`` scores only the
-  changed tokens and N after them (the effect of a change fades downstream), much faster.  Longer ones (a 30 kb genome)
-  are cut into overlapping reference windows. A substitution is scored in the window that gives it
-  at least ``--context`` tokens before it; ref and mutant then share exactly that context.
-* ``masked-marginal`` (masked models): log p(alt) − log p(ref) at the position, masked, in a
-  window around it; one masked pass per position serves its three substitutions (and a codon's
-  63 with ``--level aa``, the product of its three positions' marginals).
-
-An amino-acid substitution's score is the log-sum-exp over every codon that encodes the new amino
-acid (a likelihood ratio marginal over the codons), with the fewest nucleotide changes any of
-them needs.  ``--strand both`` averages a score with that of the same change on the reverse
-complement.  ``--naive`` runs one full forward pass per substitution instead (the reference the
-fast path is tested against, and the baseline of benchmarks/bench_score.py).
-
-Output: Parquet, one row per substitution. ``--level nt``: seq_id, position (1-based), ref, alt,
-score.  ``--level aa``: seq_id, codon (1-based), position (of the codon's first base), ref_codon,
-ref_aa, alt_aa, score, best_codon, nt_changes.
-
-Example:
-  genolm score ha1.fasta --model run --out ha1_nt.parquet
-  genolm score ha1.fasta --model run --level aa --table 1 --out ha1_aa.parquet
-"""
+"""Every substitution of a sequence scored under a language model: the log-likelihood ratio of
+the mutant (causal models, with the reference's keys and values cached) or the masked marginal
+(masked models), per nucleotide or per amino acid of every codon in frame.  The command is
+``genolm score`` (its --help says how each score is computed); ``genolm evolve`` ranks a season's
+candidate mutations with the same scorer."""
 
 from __future__ import annotations
 
@@ -40,36 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import plural, progress
-from genolm.tasks.options import add_device, add_no_progress
+from genolm.io.progress import progress
+from genolm.train.distributed import autocast
 
-HELP = "score every nucleotide or amino-acid substitution of sequences under a model"
 LETTERS = "ACGT"
 CODONS = ["".join(c) for c in itertools.product(LETTERS, repeat=3)]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
-    p.add_argument("--model", required=True, help="genolm run (char tokenizer)")
-    p.add_argument("--out", required=True, help="output Parquet file")
-    p.add_argument("--level", choices=("nt", "aa"), default="nt",
-                   help="nt: every single-nucleotide substitution; aa: every amino acid of every codon (in --frame)")
-    p.add_argument("--method", choices=("auto", "llr", "masked-marginal"), default="auto",
-                   help="auto: llr for a causal model, masked-marginal for a masked one")
-    p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame of --level aa (default: 0)")
-    p.add_argument("--table", type=int, default=1, help="NCBI genetic code of --level aa (default: 1)")
-    p.add_argument("--strand", choices=("forward", "both"), default="forward",
-                   help="both: average with the same change scored on the reverse complement")
-    p.add_argument("--context", type=int, default=None,
-                   help="tokens of context before a substitution in long sequences (default: half the model's length)")
-    p.add_argument("--suffix", type=int, default=0,
-                   help="llr: score only the changed tokens and N after them (default 0: to the window's end, exact)")
-    p.add_argument("--batch-size", type=int, default=64, help="variant sequences per forward pass")
-    p.add_argument("--naive", action="store_true", help="one full forward pass per substitution (slow; a reference)")
-    add_device(p)
-    p.add_argument("--fp32", action="store_true",
-                   help="on a GPU, compute in fp32 instead of bf16 (slower; bf16 scores drift by up to ~1 nat)")
-    add_no_progress(p)
 
 
 # ---- substitutions -----------------------------------------------------------------------------
@@ -123,7 +73,7 @@ class Scorer:
     def _ids(self, seq: str) -> np.ndarray:
         return np.r_[self.sep, np.asarray(self.tok.encode(seq), np.int64)]  # <sep> first: a record starts
 
-    def _windows(self, n: int) -> list[int]:
+    def window_codes(self, n: int) -> list[int]:
         """Start of each reference window over ``n`` tokens (the <sep> included)."""
         if n <= self.window:
             return [0]
@@ -145,7 +95,7 @@ class Scorer:
         import torch.nn.functional as F
 
         ids = self._ids(seq)
-        starts = self._windows(len(ids))
+        starts = self.window_codes(len(ids))
         out = np.zeros(len(subs))
         by_window: dict[int, list[int]] = {}
         for j, (pos, alt) in enumerate(subs):
@@ -226,7 +176,7 @@ class Scorer:
         from genolm.tokenize import MASK
 
         ids = self._ids(seq)
-        starts = self._windows(len(ids))
+        starts = self.window_codes(len(ids))
         out = np.zeros(len(subs))
 
         def total(row: np.ndarray, lo: int) -> float:  # log-likelihood of row tokens from lo on
@@ -269,11 +219,7 @@ class Scorer:
             return self.llr(seq, subs) if self.method == "llr" else self.masked_marginal(seq, subs)
 
     def _autocast(self):
-        import contextlib
-
-        from genolm.tasks.env_condition import bf16_on_cuda
-
-        return bf16_on_cuda(str(self.device)) if self.bf16 else contextlib.nullcontext()
+        return autocast(str(self.device), "auto" if self.bf16 else None)
 
 
 def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: bool = False) -> np.ndarray:
@@ -287,13 +233,6 @@ def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: b
 
 
 # ---- the command ---------------------------------------------------------------------------------
-
-def setup(args: argparse.Namespace) -> int:
-    r = run(args)
-    print(f"{args.out}: {r['rows']:,} substitutions of {plural(r['sequences'], 'sequence')}, {r['method']} "
-          f"({r['strand']} strand{'s' if r['strand'] == 'both' else ''}), {r['seconds']:.1f} s "
-          f"({r['rows'] / max(r['seconds'], 1e-9):,.0f} per second)")
-    return 0
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -331,8 +270,8 @@ def run(args: argparse.Namespace) -> dict:
             continue
         scores = (both_strands(scorer, rec.seq, subs, args.naive) if args.strand == "both"
                   else scorer.score(rec.seq, subs, args.naive))
-        rows = (_nt_rows(rec, subs, scores) if args.level == "nt"
-                else _aa_rows(rec, subs, scores, args.table, args.frame, translate))
+        rows = (nt_rows(rec, subs, scores) if args.level == "nt"
+                else aa_rows(rec, subs, scores, args.table, args.frame, translate))
         for k, v in rows.items():
             columns.setdefault(k, []).extend(v)
     bar.close()
@@ -348,13 +287,13 @@ def run(args: argparse.Namespace) -> dict:
             "seconds": time.perf_counter() - t0}
 
 
-def _nt_rows(rec, subs, scores) -> dict[str, list]:
+def nt_rows(rec, subs, scores) -> dict[str, list]:
     return {"seq_id": [rec.id] * len(subs), "position": [p + 1 for p, _ in subs],
             "ref": [rec.seq[p] for p, _ in subs], "alt": [a for _, a in subs],
             "score": scores.astype(np.float32).tolist()}
 
 
-def _aa_rows(rec, subs, scores, table: int, frame: int, translate) -> dict[str, list]:
+def aa_rows(rec, subs, scores, table: int, frame: int, translate) -> dict[str, list]:
     """Codon scores -> one row per (codon, amino acid): log-sum-exp over the codons of that amino acid."""
     aa_of = {c: translate(c, table) for c in CODONS}
     groups: dict[tuple[int, str], list[tuple[float, str]]] = {}

@@ -1,44 +1,8 @@
-"""Judge generated sequences against real genomes: would a biologist mistake them for DNA?
-
-For each SEQS file (generated sequences, or samples of a baseline model: one set per file) and for
-windows of the ``--reference`` genomes cut to the same length, every sequence gets:
-
-* ``gc``, ``gc_skew`` ((G-C)/(G+C)), ``homopolymer`` (longest run of one base);
-* ``js3`` ... ``js8``: Jensen-Shannon divergence (bits) of its canonical k-mer spectrum to the
-  reference's pooled spectrum;
-* genes called by pyrodigal in metagenomic mode (``prodigal -p meta``): ``genes``,
-  ``coding_density`` (fraction of bases in a gene), ``gene_aa`` (mean protein length), and the
-  protein sanity check ``aa_js`` (JS divergence of the proteins' amino-acid composition to the
-  reference proteins');
-* ``stop_rate``: stop codons per codon over the six frames (random DNA at 50% GC: 0.047);
-* ``markov_bpb``: bits per base under an order-``--markov-order`` Markov model of the reference
-  (``genolm_bpb`` too, under ``--model``, any causal genolm run);
-* with ``--train`` (the training corpus): ``longest_match``, the longest exact match on either
-  strand (k-mer index, matches of 31 bases or more), and ``shared_31mers``.
-
-Reference windows are split in two random halves A and B; a window of A is compared with B (its
-Markov model, its pooled spectra and proteins) and one of B with A, while the judged sets are
-compared with both and averaged, so nothing is judged against data that contains it.
-
-Verdict: ``pass_<stat>`` per criterion against the reference windows' own spread (the central
-``--coverage`` of their values, two-sided for gc, gc_skew, gene_aa, stop_rate and markov_bpb;
-one-sided for homopolymer, js6 and aa_js (at most the upper bound) and coding_density (at least
-the lower bound)) and ``viable`` when all pass; separately, ``pass_novel`` (longest_match below
-``--max-match``, with ``--train``): a copy of training DNA can be viable, but it is not new.  The reference's own pass rate shows what the thresholds cost real DNA.
-
-Per set: means, pooled k-mer JS to reference half A of as many of its sequences as half B has
-(``js6_pooled``; the reference row is B against A, the floor), and a discriminator: logistic
-regression on canonical k-mer frequencies (``--disc-k``) telling the set from the reference,
-cross-validated AUROC (0.5: indistinguishable on those features; the reference row: A vs B).
-
-Writes ``sequences.parquet`` (a row per sequence), ``genes.parquet``, ``summary.tsv``,
-``summary.json`` (with the thresholds), ``kmer_spectra.png``, ``gene_maps.png`` and
-``distributions.png``.
-
-Example:
-  genolm viability gen.fasta markov.fasta --reference heldout.fasta --train train.fasta --out viab
-  genolm viability gen.fasta --reference genomes/*.fasta.gz --window 5000 --model run --out viab
-"""
+"""Judging generated sequences against real genomes cut to the same length: composition (GC, skew,
+homopolymers, k-mer spectra), genes (pyrodigal: coding density, lengths, amino-acid composition),
+Markov and genolm bits per base, memorisation of the training data, and a k-mer discriminator,
+each criterion with a passing range from the real windows' own spread.  The command is
+``genolm viability`` (its --help lists the statistics and outputs)."""
 
 from __future__ import annotations
 
@@ -52,43 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.infer.likelihood import bits_per_base
 from genolm.io.progress import plural, progress as progress_bar
 from genolm.report import figures
-from genolm.tasks.options import add_device, add_no_progress, add_seed
+from genolm.train.distributed import resolve_device
 
-HELP = "judge generated sequences against real genomes (composition, genes, novelty, discriminator)"
 
 KS = (3, 4, 5, 6, 7, 8)
 # statistic -> which side of the reference's spread passes
 CRITERIA = {"gc": "both", "gc_skew": "both", "homopolymer": "upper", "js6": "upper",
             "coding_density": "lower", "gene_aa": "both", "stop_rate": "both", "aa_js": "upper",
             "markov_bpb": "both"}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("seqs", nargs="+", metavar="SEQS", help="FASTA files to judge, one set each")
-    p.add_argument("--reference", nargs="+", required=True, metavar="REAL",
-                   help="real genomes or windows (FASTA), cut to --window bases")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--train", nargs="*", default=[], metavar="FASTA",
-                   help="the training corpus, for the memorisation test (longest exact match)")
-    p.add_argument("--window", type=int, default=0,
-                   help="reference window length (0: the median length of the first set)")
-    p.add_argument("--max-reference", type=int, default=1000, help="reference windows drawn at most")
-    p.add_argument("--markov-order", type=int, default=6,
-                   help="order of the Markov model fit on the reference, for bits per base")
-    p.add_argument("--model", help="also score bits per base under this causal genolm run")
-    p.add_argument("--coverage", type=float, default=0.95,
-                   help="central share of the reference's values that passes each criterion")
-    p.add_argument("--max-match", type=int, default=200,
-                   help="an exact match to --train this long or longer fails the novelty test")
-    p.add_argument("--disc-k", type=int, default=4, help="k-mer length of the discriminator's features")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the discriminator")
-    p.add_argument("--gene-maps", type=int, default=3, help="sequences per set drawn in gene_maps.png")
-    add_seed(p, "reference windows and the discriminator's folds")
-    add_device(p, "--model")
-    p.add_argument("--batch-size", type=int, default=32, help="for --model")
-    add_no_progress(p)
 
 
 # ----------------------------------------------------------------------------- input
@@ -208,10 +146,8 @@ def markov_bits(model, seqs: list[str]) -> np.ndarray:
 
 
 def genolm_bits(run: str, seqs: list[str], device: str, batch_size: int, progress: bool) -> np.ndarray:
-    """Bits per base of each sequence under a causal genolm run (windows of its max_len)."""
-    from genolm.train.distributed import resolve_device
-    from genolm.tasks.env_condition import sequence_nats
-    from genolm.tokenize import SEP
+    """Bits per base of each sequence under a causal genolm run (windows of its max_len), for any
+    tokenizer: a k-mer's loss counts for the bases it stands for."""
     from genolm.train.checkpoint import load_model
 
     device = resolve_device(device)
@@ -219,10 +155,7 @@ def genolm_bits(run: str, seqs: list[str], device: str, batch_size: int, progres
     if not model.config.causal:
         raise GenolmError("--model must be a causal run (next-base bits per base)", file=run)
     rows = [np.asarray(tok.encode(s), np.int64) for s in seqs]
-    nats = sequence_nats(model, tok, rows, [(i, (SEP,)) for i in range(len(rows))],
-                         window=model.config.max_len, batch_size=batch_size, table=None, device=device,
-                         progress=progress)
-    return nats / np.maximum([len(r) for r in rows], 1) / math.log(2)
+    return bits_per_base(model, tok, rows, device=device, batch_size=batch_size, progress=progress)
 
 
 def thresholds(ref: dict[str, np.ndarray], coverage: float) -> dict[str, dict]:
@@ -427,7 +360,7 @@ def write_outputs(out: Path, names, ids, table, genes, summary, limits, args, wi
     with atomic_file(out / "summary.tsv") as tmp, open(tmp, "w") as f:
         f.write("\t".join(keys) + "\n")
         for row in summary:
-            f.write("\t".join(_cell(row.get(k)) for k in keys) + "\n")
+            f.write("\t".join(cell(row.get(k)) for k in keys) + "\n")
     meta = {"window": window, "coverage": args.coverage, "max_match": args.max_match if args.train else None,
             "markov_order": args.markov_order, "disc_k": args.disc_k, "folds": args.folds, "seed": args.seed,
             "reference": list(args.reference), "train": list(args.train), "sets": list(args.seqs),
@@ -436,29 +369,12 @@ def write_outputs(out: Path, names, ids, table, genes, summary, limits, args, wi
         json.dump(json_safe(meta), f, indent=1, allow_nan=False)
 
 
-def _cell(v) -> str:
+# ----------------------------------------------------------------------------- plots
+
+
+def cell(v) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
         return "nan" if not math.isfinite(v) else f"{v:.4g}"
     return str(v)
-
-
-# ----------------------------------------------------------------------------- plots
-
-
-def setup(args: argparse.Namespace) -> int:
-    r = run(args)
-    rows = r["summary"]
-    cols = [("set", "{}"), ("n", "{}"), ("gc", "{:.3f}"), ("coding_density", "{:.3f}"), ("gene_aa", "{:.0f}"),
-            ("stop_rate", "{:.4f}"), ("markov_bpb", "{:.3f}"), ("js6_ratio", "{:.2f}"),
-            ("discriminator_auroc", "{:.3f}"), ("viable", "{:.2f}"), ("longest_match_max", "{}"),
-            ("pass_novel", "{:.2f}")]
-    cols = [c for c in cols if c[0] in rows[0]]
-    print("\t".join(c for c, _ in cols))
-    for row in rows:
-        print("\t".join(f.format(row[c]) if not isinstance(row[c], float) or math.isfinite(row[c]) else "nan"
-                        for c, f in cols))
-    print(f"thresholds from {rows[0]['n']} reference windows of {r['window']:,} bases; "
-          f"tables and plots in {args.out}/")
-    return 0

@@ -1,33 +1,9 @@
-"""Bin a metagenome: group reads or contigs by organism without labels.
+"""Binning: group reads or contigs by organism without labels.
 
-Each sequence becomes a vector: its language-model embedding (``--model``, mean-pooled over both
-strands), its tetranucleotide composition (``--features tnf``: canonical 4-mer frequencies, centred
-log-ratio), or both side by side (``both``, each block scaled to the same total variance);
-``--abundance`` adds one more block, the log depth of each sequence's genome: ``kmer`` estimates
-it from the input itself (the median count of the sequence's 21-mers among all the input's —
-organisms at different depths separate even where their composition is alike), or a TSV gives
-it (contig coverage per sample, as from a read mapper).  The
-vectors are reduced by PCA, mapped by UMAP to a few dimensions where organisms form dense groups
-(single reads are too noisy for density clustering without it), and clustered by HDBSCAN, which
-finds the number of organisms itself and leaves what belongs to no dense group unbinned.  UMAP and
-HDBSCAN run on a random sample of ``--sample`` sequences; every sequence then takes the bin of its
-nearest sampled neighbours in PCA space (majority of ``--neighbours``; noise votes too), so memory
-and time grow linearly with the input.
-
-Writes to --out (atomically): ``bins.tsv`` (id, file, length, bin; ``unbinned`` for none),
-``bins/BIN.fasta`` (one per bin, and ``unbinned.fasta``), ``map.tsv`` and ``map.png`` (the UMAP of the clustered
-sample, coloured by bin and, with ``--truth``, by genome) and ``summary.json`` (bins, sizes,
-options, sequences/s).  With ``--truth`` (TSV with a read and a genome column: ``genolm simulate``'s
-truth.tsv, or CAMISIM's reads_mapping.tsv; a read's /1 or /2 suffix is ignored) it also scores the bins —
-ARI, AMI, base-weighted precision, recall and F1, per-genome completeness and contamination —
-and, for comparison in the same run, the composition baseline (``tnf``, same clustering), in
-``metrics.json``.
-
-Example:
-  genolm simulate genomes/*.fasta.gz --reads 100000 --single --out mock
-  genolm bin mock/reads.fastq.gz --features tnf --truth mock/truth.tsv --out bins_tnf
-  genolm bin mock/reads.fastq.gz --model run --truth mock/truth.tsv --out bins_lm
-  genolm bin contigs.fasta --abundance depth.tsv --out bins_cov   # depth.tsv: id, depth per sample
+Features (embeddings, tetranucleotide composition, abundance) -> PCA -> UMAP + HDBSCAN on a
+sample -> nearest sampled neighbours for the rest; scored against a truth table when there is
+one, beside the composition baseline.  The command is ``genolm bin`` (its --help describes the
+outputs).
 """
 
 from __future__ import annotations
@@ -41,103 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.io.progress import plural, progress
+from genolm.io.progress import progress
+from genolm.metagenome.reads import read_inputs, read_truth, strip_mate
 from genolm.report import figures
-from genolm.tasks.options import add_device, add_no_progress, add_seed
 
-HELP = "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)"
 FEATURES = ("embedding", "tnf", "both")
 UNBINNED = figures.UNBINNED  # the bin of sequences in no bin
-# Truth-table columns: genolm simulate's, and CAMISIM's reads_mapping.tsv.
-READ_COLUMNS = ("read", "id", "anonymous_read_id")
-GENOME_COLUMNS = ("genome", "genome_id")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads or contigs (any compression)")
-    p.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    p.add_argument("--model", default=None, help="genolm run or local Hugging Face model folder (for embeddings)")
-    p.add_argument("--features", default=None, choices=FEATURES,
-                   help="embedding | tnf | both (default: embedding with --model, else tnf)")
-    p.add_argument("--abundance", default=None, metavar="kmer|TSV",
-                   help="add each sequence's abundance to its features: kmer (the median count of its 21-mers "
-                        "in the input: its genome's depth) or a TSV of id and one or more depth columns "
-                        "(e.g. per-sample contig coverage); log-scaled")
-    p.add_argument("--min-length", type=int, default=0, help="leave out sequences shorter than this")
-    p.add_argument("--truth", default=None, help="TSV: read (or id) and genome columns; adds metrics.json")
-    p.add_argument("--sample", type=int, default=50000, help="sequences HDBSCAN clusters (default: 50000)")
-    p.add_argument("--min-cluster-size", type=int, default=None,
-                   help="smallest bin, in sampled sequences (default: 1%% of the sample, at least 10)")
-    p.add_argument("--neighbours", type=int, default=5, help="sampled neighbours that vote a bin (default: 5)")
-    p.add_argument("--dims", type=int, default=16, help="PCA dimensions (default: 16)")
-    p.add_argument("--umap-dims", type=int, default=2, help="UMAP dimensions clustered (default: 2)")
-    add_seed(p, "sample and the clustering")
-    add_device(p, "embeddings")
-    add_no_progress(p)
-
-
-def setup(args: argparse.Namespace) -> int:
-    summary = run(args)
-    line = f"{args.out}: {plural(summary['sequences'], 'sequence')} -> {plural(summary['bins'], 'bin')} " \
-           f"({summary['binned']:.1%} binned), {summary['sequences_per_s']:,.0f} sequences/s"
-    print(line)
-    if "metrics" in summary:
-        print(f"{'features':10s} {'ARI':>6s} {'AMI':>6s} {'prec.':>6s} {'recall':>6s} {'F1':>6s} {'bins':>5s}")
-        for name, m in summary["metrics"].items():
-            print(f"{name:10s} {_num(m['ari'])} {_num(m['ami'])} {_num(m['precision'])} {_num(m['recall'])} "
-                  f"{_num(m['f1'])} {m['n_bins']:5d}")
-    return 0
-
-
-def _num(x) -> str:
-    return f"{x:6.3f}" if x is not None else "     -"
-
-
-def read_inputs(paths: list[str], min_length: int, what: str = "bin") -> tuple[list[str], list[str], list[str]]:
-    from genolm.io.seqio import read_records
-
-    ids, files, seqs = [], [], []
-    seen: set[str] = set()
-    for p in map(Path, paths):
-        if not p.is_file():
-            raise GenolmError("no such input file", file=p)
-        for rec in read_records(p, case="upper"):
-            if len(rec.seq) < min_length:
-                continue
-            if rec.id in seen:
-                raise GenolmError("duplicate sequence id across the inputs", file=p, record=rec.id,
-                                  hint=f"{what} one file of a pair (R1), or give the reads unique ids")
-            seen.add(rec.id)
-            ids.append(rec.id)
-            files.append(p.name)
-            seqs.append(rec.seq)
-    if not seqs:
-        raise GenolmError(f"no sequences to {what}", found=", ".join(paths)[:100],
-                          hint="lower --min-length" if min_length else None)
-    return ids, files, seqs
-
-
-def read_truth(path: str, columns: tuple[str, ...] = GENOME_COLUMNS) -> dict[str, str]:
-    """{read id: label} from a TSV whose header names a read (or id) column and one of ``columns``
-    (default: a genome column)."""
-    try:
-        with open(path, newline="") as f:
-            rows = csv.reader(f, delimiter="\t")
-            header = next(rows, [])
-            cols = {c.lower(): i for i, c in enumerate(header)}
-            key = next((cols[c] for c in READ_COLUMNS if c in cols), None)
-            label = next((cols[c] for c in columns if c in cols), None)
-            if key is None or label is None:
-                raise GenolmError(f"truth table needs a read and a {columns[0]} column", file=path, line=1,
-                                  expected=f"one of {', '.join(READ_COLUMNS)}; one of {', '.join(columns)}",
-                                  found="\t".join(header)[:80])
-            return {_strip_mate(r[key]): r[label] for r in rows if len(r) > max(key, label)}
-    except OSError:
-        raise GenolmError("no such truth table", file=path) from None
-
-
-def _strip_mate(read_id: str) -> str:
-    return read_id[:-2] if read_id.endswith(("/1", "/2")) else read_id
 
 
 EMBED_PART = 200_000  # sequences embedded at once: one part's vectors (both strands) in flight, not all
@@ -150,7 +35,7 @@ def features(kind: str, seqs: list[str], args) -> np.ndarray:
     if kind in ("tnf", "both"):
         blocks.append(clr(kmer_profiles(seqs, 4, unknown="n")))
     if kind in ("embedding", "both"):
-        from genolm.tasks.embedding import Embedder
+        from genolm.infer.embedding import Embedder
 
         emb = Embedder.load(args.model, args.device)
         part = EMBED_PART
@@ -233,11 +118,11 @@ def abundance(source: str, ids: list[str], seqs: list[str]) -> np.ndarray:
                 raise GenolmError("bad abundance row", file=path, line=line, record=r[0],
                                   expected=f"{len(header) - 1} non-negative numbers", found="\t".join(r[1:])[:80])
             table[r[0]] = values
-    missing = [i for i in ids if i not in table and _strip_mate(i) not in table]
+    missing = [i for i in ids if i not in table and strip_mate(i) not in table]
     if missing:
         raise GenolmError(f"{len(missing):,} sequences have no abundance", file=path, record=missing[0],
                           hint="the table's first column must name every input sequence")
-    return np.array([table[i] if i in table else table[_strip_mate(i)] for i in ids], np.float64)
+    return np.array([table[i] if i in table else table[strip_mate(i)] for i in ids], np.float64)
 
 
 def bin_names(labels: np.ndarray) -> list[str]:
@@ -251,7 +136,7 @@ def bin_names(labels: np.ndarray) -> list[str]:
 def run(args: argparse.Namespace) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.io.seqio import SeqRecord, write_fasta
-    from genolm.train.cluster_metrics import binning_scores
+    from genolm.metagenome.metrics import binning_scores
 
     kind = args.features or ("embedding" if args.model else "tnf")
     if kind != "tnf" and not args.model:
@@ -279,11 +164,11 @@ def run(args: argparse.Namespace) -> dict:
                "options": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
     metrics = {}
     if truth is not None:
-        keep = [i for i, r in enumerate(ids) if _strip_mate(r) in truth]
+        keep = [i for i, r in enumerate(ids) if strip_mate(r) in truth]
         if not keep:
             raise GenolmError("no sequence id is in the truth table", file=args.truth,
                               found=ids[0], hint="the truth's read column must name the input's records")
-        genomes = [truth[_strip_mate(ids[i])] for i in keep]
+        genomes = [truth[strip_mate(ids[i])] for i in keep]
         w = [lengths[i] for i in keep]
         metrics[label] = binning_scores(genomes, [names[i] for i in keep], w)
         if label != "tnf":  # the composition baseline, same clustering, same run
@@ -306,7 +191,7 @@ def run(args: argparse.Namespace) -> dict:
         if metrics:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         if layout:
-            truth_of = None if truth is None else [truth.get(_strip_mate(ids[k]), "?") for k in layout["rows"]]
+            truth_of = None if truth is None else [truth.get(strip_mate(ids[k]), "?") for k in layout["rows"]]
             figures.bin_map(layout["xy"], [names[k] for k in layout["rows"]], truth_of, tmp / "map.png", label)
             with open(tmp / "map.tsv", "w") as f:  # the map's points, for genolm report
                 f.write("id\tx\ty\tbin" + ("\tgenome" if truth_of else "") + "\n")

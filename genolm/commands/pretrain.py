@@ -27,7 +27,7 @@ import argparse
 import dataclasses
 
 from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainArgs
-from genolm.tasks.options import add_device, add_no_progress, add_seed
+from genolm.commands.options import add_device, add_no_progress, add_seed
 
 HELP = "pretrain a transformer (causal or masked), LSTM or CNN on a prepared corpus"
 

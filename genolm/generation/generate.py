@@ -1,0 +1,106 @@
+"""Generating new sequences from a causal genolm run: the prompt (``<sep>``, or a conditioned
+model's condition tokens, then ``--prompt``), the letters that may be drawn, and the FASTA
+written batch by batch.  The command is ``genolm generate``; the sampler is
+``genolm.infer.sampling``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genolm.errors import GenolmError
+from genolm.infer.sampling import bf16_weights, sample_batch
+from genolm.io.progress import progress
+
+
+def _prompt(text: str | None) -> str:
+    if not text:
+        return ""
+    if Path(text).is_file():
+        from genolm.io.seqio import read_records
+
+        first = next(iter(read_records(text, case="upper")), None)
+        if first is None:
+            raise GenolmError("no sequence in the prompt file", file=text)
+        return first.seq
+    return text.strip().upper()
+
+
+def condition_prefix(config: dict, tok, condition: list[str] | None, run: str) -> tuple[np.ndarray, int | None]:
+    """The ids every sequence starts after, and the training window: ``<sep>`` for a plain model;
+    for a model from ``genolm env condition``, one condition token per variable (``--condition``
+    values; unknown where not given), as its training windows began."""
+    from genolm.tokenize import SEP
+    from genolm.tokenize.conditions import ConditionCodec
+
+    if "conditions" not in config:
+        if condition:
+            raise GenolmError("--condition needs a conditioned model (from genolm env condition)", file=run,
+                              found="no condition layout in its config.json")
+        return np.array([SEP], np.int64), None
+    codec = ConditionCodec.from_dict(config["conditions"])
+    values = codec.parse(",".join(condition or []))
+    if not condition:
+        print(f"generate: no --condition given; sampling with every condition unknown "
+              f"(the model knows {', '.join(codec.names)})", file=sys.stderr)
+    return np.asarray(codec.ids(values, tok), np.int64), config.get("window")
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+
+    from genolm.io.atomic import atomic_file
+    from genolm.train.distributed import resolve_device
+    from genolm.train.checkpoint import load_model
+
+    if args.num < 1 or args.length < 1 or args.batch_size < 1:
+        raise GenolmError("--num, --length and --batch-size must be at least 1",
+                          found=f"{args.num}, {args.length}, {args.batch_size}")
+    if args.temperature < 0 or not 0 < args.top_p <= 1 or args.top_k < 0:
+        raise GenolmError("sampling options out of range", expected="--temperature >= 0, 0 < --top-p <= 1, --top-k >= 0",
+                          found=f"{args.temperature}, {args.top_p}, {args.top_k}")
+    device = resolve_device(args.device)
+    model, tok, config = load_model(args.model, device)
+    if not model.config.causal or model.config.family not in ("transformer", "lstm"):
+        raise GenolmError("genolm generate needs a causal transformer or LSTM", file=args.model,
+                          found=f"{'causal' if model.config.causal else 'masked'} {model.config.family}")
+    if getattr(tok, "kind", None) != "char" or tok.alphabet.name not in ("dna", "rna"):
+        raise GenolmError("genolm generate needs a one-letter DNA/RNA tokenizer", found=tok.spec)
+    letters = "ACGU" if tok.alphabet.name == "rna" else "ACGT"
+    allowed = np.array([tok.token_to_id(c) for c in letters])
+    prompt = _prompt(args.prompt)
+    bad = next((c for c in prompt if c not in letters + "N"), None)
+    if bad is not None:
+        raise GenolmError("the prompt has a letter the model cannot read", found=repr(bad), expected=letters)
+    head, window = condition_prefix(config, tok, args.condition, args.model)
+    prefix = np.r_[head, np.asarray(tok.encode(prompt), np.int64)] if prompt else head
+    model.eval()
+    if device.startswith("cuda") and model.config.family == "transformer":
+        bf16_weights(model)  # as autocast would cast them, once, and no casts inside a compiled step
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    bar = progress(args.num * args.length, "generate", "base", enabled=not args.no_progress, unit_scale=True)
+    t0 = time.perf_counter()
+    done = 0
+    symbol = {int(i): c for i, c in zip(allowed, letters)}
+    with atomic_file(Path(args.out)) as tmp, open(tmp, "w") as f:
+        while done < args.num:
+            rows = min(args.batch_size, args.num - done)
+            ids = sample_batch(model, prefix, allowed, rows, args.length, temperature=args.temperature,
+                               top_k=args.top_k, top_p=args.top_p, generator=gen, device=device,
+                               step=bar.update, engine=args.engine,
+                               fixed=len(head) if "conditions" in config else 0,
+                               window=window)
+            for r in range(rows):
+                seq = prompt + "".join(symbol[int(i)] for i in ids[r])
+                f.write(f">{args.prefix}_{done + r + 1} seed={args.seed} temperature={args.temperature} "
+                        f"prompt={len(prompt)}\n")
+                f.writelines(seq[i: i + 80] + "\n" for i in range(0, len(seq), 80))
+            f.flush()
+            done += rows
+    bar.close()
+    seconds = time.perf_counter() - t0
+    return {"sequences": args.num, "bases": args.num * args.length, "seconds": seconds, "device": device}

@@ -1,0 +1,2 @@
+"""Inference shared by every capability: embeddings (:mod:`.embedding`), the one likelihood
+(:mod:`.likelihood`) and sampling (:mod:`.sampling`), on whatever device ``--device`` names."""
