@@ -36,13 +36,10 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.environment.conditioned import condition, explain, STRANDS
 from genolm.environment.fit import fit, predict
-from genolm.errors import GenolmError
-from genolm.io.progress import plural, progress as progress_bar
+from genolm.io.progress import plural
 
 CONDITION_HELP = """Environment → sequence: a causal language model conditioned on the sample's conditions, and
 the likelihood of sequences under each condition.
@@ -233,116 +230,3 @@ def add_explain_arguments(p: argparse.ArgumentParser) -> None:
     add_device(p)
     p.add_argument("--out", required=True, help="output TSV")
     add_no_progress(p)
-
-
-# ---- model pieces --------------------------------------------------------------------------------
-
-
-def bf16_on_cuda(device: str):
-    """bf16 autocast on a GPU, nothing on the CPU (inference and the small training loop here)."""
-    import contextlib
-
-    import torch
-
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-
-
-def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, unknown: np.ndarray, *,
-                      steps: int, batch_size: int, window: int, lr: float, drop: float, table, device: str,
-                      seed: int, log=None, progress: bool = False, weights: np.ndarray | None = None) -> list[float]:
-    """Train ``model`` (causal) on windows of ``rows``, each after its prefix of condition ids
-    (``prefixes[i]``; a column becomes ``unknown`` with chance ``drop``, all of them with chance
-    ``drop``).  Windows are drawn uniformly over bases (times ``weights[i]`` per row when given);
-    half are reverse-complemented when ``table`` is given.  Returns the loss of every step."""
-    import torch
-
-    from genolm.tokenize import PAD
-    from genolm.train.losses import clm_targets, mean_loss
-    from genolm.train.optim import build_optimizer, build_scheduler
-
-    n_pre = prefixes.shape[1]
-    span = window - n_pre
-    lengths = np.array([len(r) for r in rows], float) * (1.0 if weights is None else np.asarray(weights, float))
-    weights = lengths / lengths.sum()
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    optimizer = build_optimizer(model, lr=lr, weight_decay=0.1, device=device)
-    scheduler = build_scheduler(optimizer, warmup=max(1, min(200, steps // 10)), total=steps, min_ratio=0.1)
-    model.train()
-    losses = []
-    bar = progress_bar(steps, "train", "step", enabled=progress)
-    for step in range(steps):
-        batch = np.full((batch_size, window), PAD, np.int64)
-        for b, i in enumerate(rng.choice(len(rows), size=batch_size, p=weights)):
-            r = rows[i]
-            start = int(rng.integers(0, max(1, len(r) - span + 1)))
-            w = r[start: start + span]
-            if table is not None and rng.random() < 0.5:
-                w = table[w][::-1]
-            batch[b, n_pre: n_pre + len(w)] = w
-            pre = unknown if rng.random() < drop else np.where(rng.random(n_pre) < drop, unknown, prefixes[i])
-            batch[b, :n_pre] = pre
-        ids = torch.from_numpy(batch)
-        targets = clm_targets(ids, tok.first_symbol_id).to(device)
-        with bf16_on_cuda(device):
-            logits = model(ids.to(device))
-        loss = mean_loss(logits, targets)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-        if log is not None and ((step + 1) % 50 == 0 or step + 1 == steps):
-            log({"step": step + 1, "loss": float(np.mean(losses[-50:])), "lr": optimizer.param_groups[0]["lr"]})
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        bar.update(1)
-    bar.close()
-    model.eval()
-    return losses
-
-
-def sequence_nats(model, tok, rows: list[np.ndarray], jobs: list[tuple[int, tuple[int, ...]]], *, window: int,
-                  batch_size: int, table, device: str, progress: bool = False) -> np.ndarray:
-    """Nats of each job's sequence ``rows[i]`` after the prefix ``ids`` (one job = (i, ids)),
-    summed over windows of ``window`` tokens (prefix included; each window starts again after the
-    prefix), and averaged over the two strands when ``table`` is given."""
-    import torch
-
-    from genolm.infer.embedding import pad_rows
-    from genolm.tokenize import PAD
-    from genolm.train.losses import clm_targets, token_losses
-
-    strands = [rows] if table is None else [rows, [table[r][::-1] for r in rows]]
-    entries = []  # (length, job, strand rows, start)
-    for j, (i, pre) in enumerate(jobs):
-        span = window - len(pre)
-        if span < 1:
-            raise GenolmError("the window is not longer than the condition prefix", found=str(window))
-        for s in strands:
-            for lo in range(0, len(s[i]), span):
-                entries.append((min(span, len(s[i]) - lo), j, s[i], lo, pre))
-    entries.sort(key=lambda e: -e[0])
-    nats = np.zeros(len(jobs))
-    bar = progress_bar(len(entries), "score", "window", enabled=progress)
-    model.eval()
-    with torch.no_grad():
-        for lo in range(0, len(entries), batch_size):
-            part = entries[lo: lo + batch_size]
-            ids, _ = pad_rows([np.r_[pre, r[start: start + n]] for n, _, r, start, pre in part], PAD, "cpu")
-            with bf16_on_cuda(device):
-                logits = model(ids.to(device))
-            per_row = token_losses(logits, clm_targets(ids, tok.first_symbol_id).to(device)).sum(1)
-            np.add.at(nats, [e[1] for e in part], per_row.double().cpu().numpy())
-            bar.update(len(part))
-    bar.close()
-    return nats / len(strands)
-
-
-# ---- the permutation test ------------------------------------------------------------------------
-
-
-# ---- env condition -------------------------------------------------------------------------------
-
-
-# ---- env explain ---------------------------------------------------------------------------------

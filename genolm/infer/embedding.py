@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from genolm.errors import GenolmError
-from genolm.train.distributed import resolve_device
+from genolm.train.distributed import autocast, compiled, resolve_device
 
 POOLS = ("mean", "max", "last", "cls")
 STRANDS = ("forward", "both")
@@ -108,7 +108,7 @@ class Embedder:
         # One graph per width bucket (at most 10 below 32 x BUCKET) and per length of which a whole
         # batch is made (uniform inputs: 1 kb fragments, 150 bp reads); past the limit, eager.
         dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
-        self._compiled = torch.compile(self.backbone.model if self.hf else self.backbone, dynamic=False)
+        self._compiled = compiled(self.backbone.model if self.hf else self.backbone, dynamic=False)
         return self
 
     def _batch_width(self, width: int) -> int:
@@ -313,8 +313,7 @@ class Embedder:
         empty = np.zeros(0, np.int64)  # filler rows (all padding) up to n_rows: static batch shapes
         rows = [p.ids for p in batch] + [empty] * ((n_rows or len(batch)) - len(batch))
         ids, pad = pad_rows(rows, self.pad_id, self.device, width)
-        cuda = self.device.startswith("cuda")
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        with autocast(self.device):
             hidden = self._hidden(ids, pad, layer).float()  # (B, T, d)
         keep = ~pad & ~torch.isin(ids, torch.as_tensor(self.special_ids, device=ids.device))  # (B, T)
         if pool == "cls":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.train.distributed import compiled
 
 
 def filter_logits(logits, temperature: float, top_k: int, top_p: float):
@@ -174,10 +175,8 @@ _COMPILED: list = []
 
 def _compiled_step():
     """:func:`_static_step` through torch.compile, made once (recompiled per shape, not per call)."""
-    import torch
-
     if not _COMPILED:
-        _COMPILED.append(torch.compile(_static_step, dynamic=False))
+        _COMPILED.append(compiled(_static_step, dynamic=False))
     return _COMPILED[0]
 
 

@@ -10,6 +10,7 @@ import torch
 from genolm.io.progress import progress as progress_bar
 from genolm.tokenize import PAD
 from genolm.train.distributed import autocast
+from genolm.train import loop
 from genolm.train.losses import clm_targets, mean_loss
 from genolm.train.optim import build_optimizer, build_scheduler
 
@@ -32,7 +33,8 @@ def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, 
     model.train()
     losses = []
     bar = progress_bar(steps, "train", "step", enabled=progress)
-    for step in range(steps):
+
+    def backward(step: int) -> torch.Tensor:
         batch = np.full((batch_size, window), PAD, np.int64)
         for b, i in enumerate(rng.choice(len(rows), size=batch_size, p=weights)):
             r = rows[i]
@@ -49,15 +51,16 @@ def train_conditioned(model, tok, rows: list[np.ndarray], prefixes: np.ndarray, 
             logits = model(ids.to(device))
         loss = mean_loss(logits, targets)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
-        if log is not None and ((step + 1) % 50 == 0 or step + 1 == steps):
-            log({"step": step + 1, "loss": float(np.mean(losses[-50:])), "lr": optimizer.param_groups[0]["lr"]})
+        return loss.detach()
+
+    def after_step(done: int, _loss, _norm) -> None:
+        if log is not None and (done % 50 == 0 or done == steps):
+            log({"step": done, "loss": float(np.mean(losses[-50:])), "lr": optimizer.param_groups[0]["lr"]})
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         bar.update(1)
+
+    loop.fit(model, optimizer, scheduler, backward, steps=steps, grad_clip=1.0, after_step=after_step)
     bar.close()
     model.eval()
     return losses

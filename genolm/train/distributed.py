@@ -104,6 +104,12 @@ def teardown() -> None:
             dist.destroy_process_group()
 
 
+def compiled(fn, *, dynamic: bool | None = None):
+    """``torch.compile`` of a model or a step, made here for every caller (training, embedding,
+    decoding), so there is one place to set how genolm compiles."""
+    return torch.compile(fn, dynamic=dynamic)
+
+
 def wrap(model: torch.nn.Module, d: Dist, *, strategy: str = "ddp", compile: bool = False) -> torch.nn.Module:
     """DDP: compile (optional), then wrap; FSDP2: shard in place, then compile; one process: the
     model itself (compiled if asked).  Build the optimizer after this: FSDP2 replaces parameters."""
@@ -117,9 +123,9 @@ def wrap(model: torch.nn.Module, d: Dist, *, strategy: str = "ddp", compile: boo
         for block in _blocks(model):
             fully_shard(block)
         fully_shard(model)
-        return torch.compile(model) if compile else model
+        return compiled(model) if compile else model
     if compile:
-        model = torch.compile(model)
+        model = compiled(model)
     if not d.enabled or strategy == "none":
         return model
     from torch.nn.parallel import DistributedDataParallel

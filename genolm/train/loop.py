@@ -41,6 +41,44 @@ METRICS = "metrics.jsonl"
 budget_clock = time.perf_counter  # what a --minutes run's planner reads; tests put a fake clock here
 
 
+def fit(model: torch.nn.Module, optimizer, scheduler, backward: Callable[[int], object], *,
+        steps: int | Callable[[], int], start: int = 0, grad_clip: float | None = 1.0,
+        after_step: Callable[[int, object, torch.Tensor | None], bool | None] | None = None) -> int:
+    """The one fitting loop of genolm: pretraining, fine-tuning, and the conditioned and
+    forecasting models all step through it.
+
+    For each step, ``backward(step)`` runs the forward and backward passes of that step's batch
+    (all its micro-batches) and returns what the caller wants to see of its loss; the loop then
+    clips the gradient norm of ``model``'s parameters to ``grad_clip``, steps the optimizer and
+    the schedule, and clears the gradients.  ``after_step(done, loss, grad_norm)`` logs,
+    validates, saves and may end the run early (by returning True: early stopping, Ctrl-C).
+    ``steps`` may be a function, read before every step (a --minutes run re-plans its length).
+    Returns the number of steps done.
+
+    >>> w = torch.nn.Parameter(torch.tensor([3.0]))
+    >>> opt = torch.optim.SGD([w], lr=0.1)
+    >>> def backward(step):  # minimise w^2
+    ...     loss = (w ** 2).sum()
+    ...     loss.backward()
+    ...     return float(loss.detach())
+    >>> fit(torch.nn.ParameterList([w]), opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0), backward, steps=80)
+    80
+    >>> abs(float(w.detach())) < 0.01
+    True
+    """
+    step = start
+    while step < (steps() if callable(steps) else steps):
+        loss = backward(step)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip else None
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        if after_step is not None and after_step(step, loss, grad_norm):
+            break
+    return step
+
+
 def train(args: TrainArgs) -> dict:
     """Run ``genolm pretrain``; return the last metrics (also in ``OUT/metrics.jsonl``)."""
     d = distributed.setup(args.device)
@@ -154,9 +192,8 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
     budget = _Budget(args, d, start) if args.minutes is not None and not resume else None
     if budget is not None:
         budget.provisional(scheduler)
-    step = start - 1
-    while step + 1 < args.steps and not stop.requested:  # args.steps may shrink once a --minutes run has planned its length
-        step += 1
+    def backward(step: int) -> tuple[float, int]:
+        """Forward and backward passes of the step's micro-batches; (summed loss, scored tokens)."""
         loss_sum, scored = 0.0, 0
         gen = step_generator(args.seed, step, d.rank)
         batches = []
@@ -178,35 +215,40 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
                 (nats * (d.world / max(total, 1.0))).backward()
             loss_sum += float(nats.detach())
             scored += int((targets != IGNORE).sum())
-        grad_norm = torch.nn.utils.clip_grad_norm_(wrapped.parameters(), args.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        return loss_sum, scored
+
+    def after_step(done: int, loss: tuple[float, int], grad_norm) -> bool:
+        """Plan (--minutes), log, validate, save; True when Ctrl-C asked the run to stop."""
+        nonlocal budget, tokens_seen, last
         tokens_seen += args.batch_size * window
-        done = step + 1
         # a --minutes run may end at this step: plan first, so that the last step is logged
         if budget is not None and budget.check(done, scheduler, config, log):
             budget = None
         if log is not None:
-            loss = distributed.all_sum([loss_sum, scored], d)
+            loss = distributed.all_sum(list(loss), d)
             last = log.step(done, loss[0] / max(loss[1], 1), optimizer.param_groups[0]["lr"],
                             float(grad_norm), tokens_seen, elapsed0 + time.perf_counter() - t0)
         elif d.enabled:
-            distributed.all_sum([loss_sum, scored], d)
+            distributed.all_sum(list(loss), d)
         if done % args.eval_every == 0 or done == args.steps:
             metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
             if log is not None and metrics:
                 last.update(log.eval(done, metrics))
         if args.save_every and (done % args.save_every == 0 or done == args.steps or stop.requested):
             save(done)
+        return stop.requested
+
+    # args.steps may shrink once a --minutes run has planned its length: read before every step
+    done = fit(wrapped, optimizer, scheduler, backward, steps=lambda: args.steps, start=start,
+               grad_clip=args.grad_clip, after_step=after_step)
     if log is not None:
         log.close()
     if stop.requested:  # Ctrl-C: the step in flight finished, its checkpoint is saved
         if args.save_every:
-            print(f"genolm pretrain: stopped at step {step + 1} of {args.steps}, checkpoint saved; continue with:\n"
+            print(f"genolm pretrain: stopped at step {done} of {args.steps}, checkpoint saved; continue with:\n"
                   f"  genolm pretrain --data {args.data} --out {args.out} --resume", file=sys.stderr)
         else:
-            print(f"genolm pretrain: stopped at step {step + 1} of {args.steps}; no checkpoint "
+            print(f"genolm pretrain: stopped at step {done} of {args.steps}; no checkpoint "
                   f"(--save-every 0), so it cannot be resumed", file=sys.stderr)
         raise KeyboardInterrupt
     return last
