@@ -39,16 +39,19 @@ def read_fasta(path):
     return out
 
 
-def test_static_cache_states_equal_a_full_pass():
+def test_cached_states_equal_a_full_pass():
     b = model().backbone
     ids = torch.randint(LETTERS.min(), LETTERS.max() + 1, (3, 40))
     full = b(ids)
-    cache = b.new_cache(3, torch.float32, "cpu")
-    steps = [b.forward_static(ids[:, :25], 0, cache)] + [b.forward_static(ids[:, t: t + 1], t, cache) for t in range(25, 40)]
-    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
-    cache = b.new_cache(3, torch.float32, "cpu")
-    b.forward_static(ids[:, :10], 0, cache)
-    assert torch.allclose(b.forward_static(ids[:, 10:], 10, cache), full[:, 10:], atol=1e-5)  # a block after a prefix
+    with torch.no_grad():
+        cache = b.new_cache(3, torch.float32, "cpu")
+        steps = [b(ids[:, :25], cache=cache)] + [b(ids[:, t: t + 1], cache=cache) for t in range(25, 40)]
+        assert cache.start == 40 and torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+        cache = b.new_cache(3, torch.float32, "cpu")
+        b(ids[:, :10], cache=cache)
+        assert torch.allclose(b(ids[:, 10:], cache=cache), full[:, 10:], atol=1e-5)  # a block after a prefix
+        cache.start = 0  # a refill from the start overwrites what was there
+        assert torch.allclose(b(ids[:, :30], cache=cache), full[:, :30], atol=1e-5)
 
 
 def test_greedy_decoding_equals_argmax_of_full_passes():
@@ -65,8 +68,9 @@ def test_greedy_decoding_equals_argmax_of_full_passes():
 def test_past_the_window_it_continues_from_the_last_half():
     m = model(max_len=32)
     calls = []
-    real = m.backbone.forward_static
-    m.backbone.forward_static = lambda ids, start, cache: calls.append((ids[0].tolist(), start)) or real(ids, start, cache)
+    real = m.backbone.forward
+    m.backbone.forward = lambda ids, cache=None: (cache is not None and calls.append((ids[0].tolist(), cache.start))
+                                                  or real(ids, cache=cache))
     prefix = np.array([SEP])
     got = sample_batch(m, prefix, LETTERS, 1, 70, temperature=0, top_k=0, top_p=1, generator=None, device="cpu")
     seq = [SEP] + got[0].tolist()
@@ -124,10 +128,13 @@ def test_static_decode_step_equals_the_sliced_cache():
     b = model().backbone
     ids = torch.randint(LETTERS.min(), LETTERS.max() + 1, (3, 30))
     full = b(ids)
-    cache = b.new_cache(3, torch.float32, "cpu")
-    b.forward_static(ids[:, :12], 0, cache)
-    steps = [b.decode_step(ids[:, t: t + 1], torch.tensor([t]), cache) for t in range(12, 30)]
-    assert torch.allclose(torch.stack(steps, 1), full[:, 12:], atol=1e-5)
+    with torch.no_grad():
+        cache = b.new_cache(3, torch.float32, "cpu")
+        b(ids[:, :12], cache=cache)
+        position = torch.tensor([12])
+        static = cache.at(position)
+        steps = [b(ids[:, t: t + 1], cache=static)[:, -1] for t in range(12, 30)]
+    assert int(position) == 30 and torch.allclose(torch.stack(steps, 1), full[:, 12:], atol=1e-5)
 
 
 @pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, 0, 1.0), (0.8, 3, 0.9), (0, 0, 1.0)])
@@ -190,9 +197,10 @@ def conditioned_run(tmp_path):
 def test_conditions_lead_every_window(tmp_path, capsys, monkeypatch):
     run, m, codec = conditioned_run(tmp_path)
     calls = []
-    real = type(m.backbone).forward_static
-    monkeypatch.setattr(type(m.backbone), "forward_static",
-                        lambda self, ids, start, cache: calls.append(ids[0].tolist()) or real(self, ids, start, cache))
+    real = type(m.backbone).forward
+    monkeypatch.setattr(type(m.backbone), "forward",
+                        lambda self, ids, cache=None: (cache is not None and calls.append(ids[0].tolist())
+                                                       or real(self, ids, cache=cache)))
     argv = ["generate", "--model", run, "--num", "2", "--length", "40", "--device", "cpu", "--seed", "1"]
     code, _, _ = run_cli(argv + ["--out", tmp_path / "w.fa", "--condition", "temperature_c=25", "layer=DCM"], capsys)
     assert code == 0

@@ -105,3 +105,32 @@ def test_the_training_loops_validation_uses_the_same_scoring(monkeypatch):
     args = TrainArgs(data="c", out="r", batch_size=2, eval_batches=2)
     metrics = loop.evaluate(model, val, tok, args, Dist(), None, torch.as_tensor(tok.advance, dtype=torch.float64))
     assert len(seen) == 2 and metrics["val_bpb"] > 0
+
+
+def test_score_generate_and_evaluation_run_the_one_transformer_forward(tmp_path, capsys, monkeypatch):
+    from genolm.model.transformer import Transformer
+
+    assert [m for m in vars(Transformer) if m.startswith(("forward_", "decode"))] == []  # no second path
+    seen = []
+    real = Transformer.forward
+
+    def spy(self, input_ids, doc_ids=None, n_blocks=None, cache=None):
+        seen.append(type(cache).__name__)
+        return real(self, input_ids, doc_ids, n_blocks, cache)
+
+    monkeypatch.setattr(Transformer, "forward", spy)
+    corpus, run = tmp_path / "corpus", tmp_path / "run"
+    assert run_cli(["prepare", DATA / "lambda.fasta.gz", "--out", corpus, "--split", "region", "--window", "64",
+                    "--no-progress"], capsys)[0] == 0
+    assert run_cli(["pretrain", "--data", corpus, "--out", run, "--model", "debug", "--steps", "2", "--batch-size", "2",
+                    "--eval-batches", "1", "--device", "cpu"], capsys)[0] == 0
+    assert "NoneType" in seen  # training and validation: no cache
+    seen.clear()
+    (tmp_path / "one.fa").write_text(">one\nACGTACGTTGCATGCAACGT\n")
+    assert run_cli(["score", tmp_path / "one.fa", "--model", run, "--out", tmp_path / "s.parquet", "--device", "cpu",
+                    "--no-progress"], capsys)[0] == 0
+    assert {"KVCache", "PrefixCache"} <= set(seen)  # the reference once, then every substitution after it
+    seen.clear()
+    assert run_cli(["generate", "--model", run, "--num", "2", "--length", "10", "--out", tmp_path / "g.fa",
+                    "--device", "cpu", "--no-progress"], capsys)[0] == 0
+    assert set(seen) == {"KVCache"} and len(seen) == 10  # the prompt, then one token a step

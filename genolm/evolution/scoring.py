@@ -73,7 +73,7 @@ class Scorer:
     def _ids(self, seq: str) -> np.ndarray:
         return np.r_[self.sep, np.asarray(self.tok.encode(seq), np.int64)]  # <sep> first: a record starts
 
-    def window_codes(self, n: int) -> list[int]:
+    def _window_starts(self, n: int) -> list[int]:
         """Start of each reference window over ``n`` tokens (the <sep> included)."""
         if n <= self.window:
             return [0]
@@ -95,7 +95,7 @@ class Scorer:
         import torch.nn.functional as F
 
         ids = self._ids(seq)
-        starts = self.window_codes(len(ids))
+        starts = self._window_starts(len(ids))
         out = np.zeros(len(subs))
         by_window: dict[int, list[int]] = {}
         for j, (pos, alt) in enumerate(subs):
@@ -105,8 +105,9 @@ class Scorer:
             w0 = starts[k]
             ref = torch.as_tensor(ids[w0: w0 + self.window], device=self.device)[None]
             W = ref.shape[1]
+            cache = backbone.new_cache(1, self._cache_dtype(), self.device, W)
             with self._autocast():
-                hidden, kv = backbone.forward_kv(ref)
+                hidden = backbone(ref, cache=cache)
                 logp_ref = F.log_softmax(head(hidden).float(), -1)[0]  # (W, V): row t predicts token t+1
             tok_ref = logp_ref[:-1].gather(1, ref[0, 1:, None])[:, 0]  # log p(token t | before), t = 1..W-1
             suffix_ref = torch.cat([tok_ref.flip(0).cumsum(0).flip(0), tok_ref.new_zeros(1)])  # sum from t on
@@ -126,10 +127,8 @@ class Scorer:
                 valid = (v[:, None] + shift) < W
                 positions = (v[:, None] + shift).clamp(max=W - 1)
                 past_valid = torch.arange(last, device=self.device)[None] < v[:, None]  # keys before each v
-                past = [(kk[:, :, :last].expand(len(part), -1, -1, -1), vv[:, :, :last].expand(len(part), -1, -1, -1))
-                        for kk, vv in kv]
                 with self._autocast():
-                    h = backbone.forward_cached(rows, positions, past, past_valid)
+                    h = backbone(rows, cache=cache.prefix(len(part), last, positions, past_valid))
                     lp = F.log_softmax(head(h).float(), -1)  # (B, S, V)
                 nxt = lp[:, :-1].gather(2, rows[:, 1:, None])[..., 0] * valid[:, 1:]  # log p(row token s+1)
                 alt_ll = logp_ref[v - 1].gather(1, alts[:, :1])[:, 0] + nxt.sum(1)
@@ -176,7 +175,7 @@ class Scorer:
         from genolm.tokenize import MASK
 
         ids = self._ids(seq)
-        starts = self.window_codes(len(ids))
+        starts = self._window_starts(len(ids))
         out = np.zeros(len(subs))
 
         def total(row: np.ndarray, lo: int) -> float:  # log-likelihood of row tokens from lo on
@@ -217,6 +216,12 @@ class Scorer:
             if naive:
                 return self.naive(seq, subs)
             return self.llr(seq, subs) if self.method == "llr" else self.masked_marginal(seq, subs)
+
+    def _cache_dtype(self):
+        """What the keys are made in: bf16 under a GPU's autocast, else float32."""
+        import torch
+
+        return torch.bfloat16 if self.bf16 and str(self.device).startswith("cuda") else torch.float32
 
     def _autocast(self):
         return autocast(str(self.device), "auto" if self.bf16 else None)

@@ -99,16 +99,17 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         # the positions decoding reaches: a static step reads the whole cache, so no more than that
         reach = min(W, ctx.shape[1] + length - 1)
         cache = backbone.new_cache(rows, torch.bfloat16 if device.startswith("cuda") else torch.float32, device, reach)
-        tok = pick(backbone.forward_static(ctx, 0, cache)[:, -1], 0)
+        tok = pick(backbone(ctx, cache=cache)[:, -1], 0)
         pos, t = ctx.shape[1], 1
         if engine == "eager":
             while t < length:
                 if pos == W:  # the window is full: continue from its last `keep` tokens, from position 0
                     recent = torch.cat([head_ids, torch.cat([ctx[:, fixed:], out[:, :t]], 1)[:, fixed - keep:]], 1)
-                    h = backbone.forward_static(recent, 0, cache)[:, -1]
+                    cache.start = 0
+                    h = backbone(recent, cache=cache)[:, -1]
                     pos = recent.shape[1]
                 else:
-                    h = backbone.forward_static(tok[:, None], pos, cache)[:, -1]
+                    h = backbone(tok[:, None], cache=cache)[:, -1]
                     pos += 1
                 tok = pick(h, t)
                 t += 1
@@ -117,7 +118,8 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         tok_buf = tok[:, None].clone()
         pos_buf = torch.tensor([pos], device=device)
         t_buf = torch.tensor([t], device=device)
-        bufs = (backbone, head, tok_buf, pos_buf, t_buf, cache, noise, out, allowed_t, temperature, top_k, top_p)
+        static = cache.at(pos_buf)  # the same buffers, addressed by pos_buf
+        bufs = (backbone, head, tok_buf, t_buf, static, noise, out, allowed_t, temperature, top_k, top_p)
 
         def static_step():
             (_compiled_step() if engine == "compile" else _static_step)(*bufs)
@@ -143,7 +145,8 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         while t < length:
             if pos == W:  # as in eager: refill from the last `keep` tokens, from position 0
                 recent = torch.cat([head_ids, torch.cat([ctx[:, fixed:], out[:, :t]], 1)[:, fixed - keep:]], 1)
-                tok = pick(backbone.forward_static(recent, 0, cache)[:, -1], t)
+                cache.start = 0
+                tok = pick(backbone(recent, cache=cache)[:, -1], t)
                 pos, t = recent.shape[1], t + 1
                 tok_buf.copy_(tok[:, None])
                 pos_buf.fill_(pos)
@@ -156,17 +159,16 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
     return out.cpu().numpy()
 
 
-def _static_step(backbone, head, tok_buf, pos_buf, t_buf, cache, noise, out, allowed_t, temperature: float,
+def _static_step(backbone, head, tok_buf, t_buf, cache, noise, out, allowed_t, temperature: float,
                  top_k: int, top_p: float) -> None:
-    """One decoding step on device buffers only: the token in ``tok_buf`` at ``pos_buf`` goes
-    through the model, the next one is drawn with ``noise[t_buf]`` into ``out[:, t_buf]`` and
-    ``tok_buf``, and both counters advance."""
-    h = backbone.decode_step(tok_buf, pos_buf, cache)
+    """One decoding step on device buffers only: the token in ``tok_buf`` at the cache's
+    ``position`` goes through the model, the next one is drawn with ``noise[t_buf]`` into
+    ``out[:, t_buf]`` and ``tok_buf``, and both counters advance (the position in the forward)."""
+    h = backbone(tok_buf, cache=cache)[:, -1]
     z = noise.index_select(0, t_buf)[0]
     new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p)]
     out.index_copy_(1, t_buf, new[:, None])
     tok_buf.copy_(new[:, None])
-    pos_buf.add_(1)
     t_buf.add_(1)
 
 

@@ -125,13 +125,14 @@ class Attention(nn.Module):
         q, k = (z.transpose(1, 2) for z in qk.unbind(2))  # (B, nh, T, hs) views
         return q, k, qkv[:, :, 2].transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, doc_mask=None, kv_out=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, doc_mask=None, cache=None,
+                layer: int = 0) -> torch.Tensor:
         B, T, d = x.shape
         q, k, v = self.project(x, cos, sin)
-        if kv_out is not None:  # the keys and values, for a cache
-            kv_out.append((k, v))
         p = self.dropout if self.training else 0.0
-        if doc_mask is None:
+        if cache is not None:  # after the tokens a key/value cache holds (see KVCache)
+            y = cache.attend(layer, q, k, v)
+        elif doc_mask is None:
             # No explicit mask, so flash / cuDNN kernels apply.
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
         elif isinstance(doc_mask, torch.Tensor):
@@ -142,45 +143,110 @@ class Attention(nn.Module):
         return self.out(y)
 
 
-    def forward_cached(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, past_k: torch.Tensor,
-                       past_v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """New tokens ``x`` (B, S, d) after cached keys/values (B, nh, C, hs); ``mask`` (B, 1, S, C + S)
-        says which keys each new token may see."""
-        B, S, d = x.shape
-        q, k, v = self.project(x, cos, sin)
-        y = F.scaled_dot_product_attention(q, torch.cat([past_k, k], 2), torch.cat([past_v, v], 2), attn_mask=mask)
-        return self.out(y.transpose(1, 2).reshape(B, S, d))
+# ---- key/value caches ------------------------------------------------------------------------------
 
-    def forward_static(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache_k: torch.Tensor,
-                       cache_v: torch.Tensor, start: int) -> torch.Tensor:
-        """New tokens ``x`` (B, S, d) at positions start .. start+S-1 of every row: their keys and
-        values go into the preallocated cache (B, nh, max_len, hs), and each attends to everything
-        before it and to itself."""
-        B, S, d = x.shape
-        q, k, v = self.project(x, cos, sin)
-        cache_k[:, :, start: start + S] = k
-        cache_v[:, :, start: start + S] = v
-        keys, values = cache_k[:, :, : start + S], cache_v[:, :, : start + S]
+class KVCache:
+    """Keys and values of the tokens a causal transformer has already read, per layer
+    ((B, nh, length, hs) buffers, zeroed: masked keys must be finite), for the one forward:
+    ``model(ids, cache=cache)`` reads ``ids`` after what the cache holds, and adds them to it.
+
+    Where the new tokens go:
+
+    - ``cache.start`` (an int, 0 when made): at positions start .. start+S-1 of every row, each
+      seeing everything before it and itself; ``start`` then advances by S.  A prompt, then one
+      token per call; setting ``start = 0`` refills the cache from the beginning.
+    - ``cache.at(position)`` (a (1,) long tensor on the device): a view of the same buffers that
+      reads one token per row at that position, with static shapes and no host sync (the whole
+      cache is read, masked past the position), so the step can be captured in a CUDA graph; the
+      tensor advances in place.
+
+    :meth:`prefix` gives a read-only view for scoring many variants of a sequence after a shared
+    start (:class:`PrefixCache`).
+    """
+
+    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor]) -> None:
+        self.keys, self.values = keys, values
+        self.start = 0
+        self.position: torch.Tensor | None = None
+        self._visible = None
+
+    @property
+    def length(self) -> int:
+        return self.keys[0].shape[2]
+
+    def rotary(self, cos: torch.Tensor, sin: torch.Tensor, S: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rotary rows of the new tokens (and, for a static step, which cache slots they see)."""
+        if self.position is not None:
+            self._visible = (torch.arange(self.length, device=self.position.device) <= self.position)[None]
+            return cos.index_select(0, self.position), sin.index_select(0, self.position)  # (1, hs)
+        if self.start + S > self.length:
+            raise GenolmError("position beyond the cache (the model's max_len at most)",
+                              expected=f"<= {self.length}", found=str(self.start + S))
+        return cos[self.start: self.start + S], sin[self.start: self.start + S]
+
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Store the new keys and values (B, nh, S, hs), and attend to the cache up to them."""
+        ck, cv = self.keys[layer], self.values[layer]
+        if self.position is not None:
+            ck.index_copy_(2, self.position, k)
+            cv.index_copy_(2, self.position, v)
+            return F.scaled_dot_product_attention(q, ck, cv, attn_mask=self._visible)
+        start, S = self.start, q.shape[2]
+        ck[:, :, start: start + S] = k
+        cv[:, :, start: start + S] = v
+        keys, values = ck[:, :, : start + S], cv[:, :, : start + S]
         if S == 1:  # one new token: it sees the whole cache
-            y = F.scaled_dot_product_attention(q, keys, values)
-        elif start == 0:
-            y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
-        else:
-            mask = torch.ones(S, start + S, dtype=torch.bool, device=x.device).tril(diagonal=start)
-            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        return self.out(y.transpose(1, 2).reshape(B, S, d))
+            return F.scaled_dot_product_attention(q, keys, values)
+        if start == 0:
+            return F.scaled_dot_product_attention(q, keys, values, is_causal=True)
+        mask = torch.ones(S, start + S, dtype=torch.bool, device=q.device).tril(diagonal=start)
+        return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
 
-    def decode_step(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache_k: torch.Tensor,
-                    cache_v: torch.Tensor, pos: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-        """One new token per row (B, 1, d) at position ``pos`` ((1,) long tensor): its key and value
-        go into the cache, and it attends over the whole cache with ``visible`` (1, cache length) as the
-        mask.  Static shapes, no host sync: capturable in a CUDA graph."""
-        B, S, d = x.shape
-        q, k, v = self.project(x, cos, sin)
-        cache_k.index_copy_(2, pos, k)
-        cache_v.index_copy_(2, pos, v)
-        y = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=visible)
-        return self.out(y.transpose(1, 2).reshape(B, S, d))
+    def advance(self, S: int) -> None:
+        if self.position is not None:
+            self.position.add_(1)
+        else:
+            self.start += S
+
+    def at(self, position: torch.Tensor) -> "KVCache":
+        """The same buffers, addressed by a (1,) long position tensor on the device: static shapes
+        and no host sync, for a decoding step captured in a CUDA graph."""
+        view = KVCache(self.keys, self.values)
+        view.position = position
+        return view
+
+    def prefix(self, rows: int, upto: int, positions: torch.Tensor, valid: torch.Tensor) -> "PrefixCache":
+        """A read-only view of this cache's first ``upto`` slots (filled by one row), shared by
+        ``rows`` new rows; see :class:`PrefixCache`."""
+        return PrefixCache([k[:, :, :upto].expand(rows, -1, -1, -1) for k in self.keys],
+                           [v[:, :, :upto].expand(rows, -1, -1, -1) for v in self.values], positions, valid)
+
+
+class PrefixCache:
+    """Read-only cached keys and values (B, nh, C, hs) of a shared start, for new tokens (B, S) at
+    their own ``positions`` (B, S): each new token sees the cached tokens its row marks in
+    ``valid`` (B, C) and the row's new tokens up to itself; nothing is stored.  The states are
+    exactly those of a full causal pass over the visible cached tokens followed by the new ones
+    (``genolm score`` runs each substitution this way after the reference's unchanged start)."""
+
+    def __init__(self, keys, values, positions: torch.Tensor, valid: torch.Tensor) -> None:
+        self.keys, self.values, self.positions, self.valid = keys, values, positions, valid
+        B, S = positions.shape
+        causal = torch.ones(S, S, dtype=torch.bool, device=positions.device).tril()
+        self._mask = torch.cat([valid[:, None, :].expand(B, S, -1), causal.expand(B, S, S)], 2)[:, None]
+
+    def rotary(self, cos: torch.Tensor, sin: torch.Tensor, S: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if int(self.positions.max()) >= len(cos):
+            raise GenolmError("position beyond the model's max_len", expected=f"< {len(cos)}",
+                              found=str(int(self.positions.max())))
+        return cos[self.positions], sin[self.positions]  # (B, S, hs)
+
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return F.scaled_dot_product_attention(q, torch.cat([self.keys[layer], k], 2),
+                                              torch.cat([self.values[layer], v], 2), attn_mask=self._mask)
+
+    def advance(self, S: int) -> None:
+        pass
 
 
 def document_mask(doc_ids: torch.Tensor, causal: bool) -> torch.Tensor:
@@ -268,24 +334,12 @@ class Block(nn.Module):
         self.mlp = SwiGLU(cfg.d_model, cfg.d_ff)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cos, sin, doc_mask=None, kv_out=None):
+    def forward(self, x, cos, sin, doc_mask=None, cache=None, layer: int = 0):
         h = self.attn_norm(x)
-        # kv_out only when asked: benchmarks swap in attention variants with the plain signature
-        x = x + self.drop(self.attn(h, cos, sin, doc_mask) if kv_out is None else self.attn(h, cos, sin, doc_mask, kv_out))
+        # the cache only when there is one: benchmarks swap in attention variants with the plain signature
+        x = x + self.drop(self.attn(h, cos, sin, doc_mask) if cache is None else self.attn(h, cos, sin, None, cache, layer))
         x = x + self.drop(self.mlp(self.mlp_norm(x)))
         return x  # (B, T, d)
-
-    def forward_cached(self, x, cos, sin, past_k, past_v, mask):
-        x = x + self.attn.forward_cached(self.attn_norm(x), cos, sin, past_k, past_v, mask)
-        return x + self.mlp(self.mlp_norm(x))
-
-    def forward_static(self, x, cos, sin, cache_k, cache_v, start: int):
-        x = x + self.attn.forward_static(self.attn_norm(x), cos, sin, cache_k, cache_v, start)
-        return x + self.mlp(self.mlp_norm(x))
-
-    def decode_step(self, x, cos, sin, cache_k, cache_v, pos, visible):
-        x = x + self.attn.decode_step(self.attn_norm(x), cos, sin, cache_k, cache_v, pos, visible)
-        return x + self.mlp(self.mlp_norm(x))
 
 
 # ---- model -----------------------------------------------------------------------------------------
@@ -331,12 +385,19 @@ class Transformer(nn.Module):
             self.rope_sin.copy_(sin)
 
     def forward(self, input_ids: torch.Tensor, doc_ids: torch.Tensor | None = None,
-                n_blocks: int | None = None) -> torch.Tensor:
+                n_blocks: int | None = None, cache: "KVCache | PrefixCache | None" = None) -> torch.Tensor:
         """(B, T) ids -> (B, T, d) final-norm states; ``n_blocks=k``: the residual stream after
-        the first k blocks instead (no final norm; 0 = the embeddings)."""
+        the first k blocks instead (no final norm; 0 = the embeddings).  With a ``cache`` (causal
+        models; see :class:`KVCache`), the tokens are read after what the cache holds: one pass
+        over a prompt, then one token at a time, gives the states of one pass over everything."""
         check_inputs(input_ids, doc_ids, self.cfg.max_len)
         T = input_ids.shape[1]
-        cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hs)
+        if cache is not None:
+            if not self.cfg.causal:
+                raise GenolmError("a key/value cache needs a causal model")
+            cos, sin = cache.rotary(self.rope_cos, self.rope_sin, T)
+        else:
+            cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, hs)
         doc_mask = None
         if doc_ids is not None:
             dense = self.doc_attention == "dense" or (
@@ -344,81 +405,16 @@ class Transformer(nn.Module):
             doc_mask = (document_mask(doc_ids, self.cfg.causal) if dense  # (B, 1, T, T)
                         else document_block_mask(doc_ids, self.cfg.causal))
         x = self.drop(self.embed(input_ids))  # (B, T, d)
-        for block in self.layers[:n_blocks]:
-            x = block(x, cos, sin, doc_mask)
+        for i, block in enumerate(self.layers[:n_blocks]):
+            x = block(x, cos, sin, doc_mask) if cache is None else block(x, cos, sin, None, cache, i)
+        if cache is not None:
+            cache.advance(T)
         return x if n_blocks is not None else self.norm(x)  # (B, T, d)
 
-    @torch.no_grad()
-    def forward_kv(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Inference of a causal model that also returns every layer's keys and values
-        ((B, nh, T, hs) each, keys rotated), to continue from with :meth:`forward_cached`."""
-        check_inputs(input_ids, None, self.cfg.max_len)
-        if not self.cfg.causal:
-            raise GenolmError("a key/value cache needs a causal model")
-        T = input_ids.shape[1]
-        kv: list = []
-        x = self.embed(input_ids)
-        for block in self.layers:
-            x = block(x, self.rope_cos[:T], self.rope_sin[:T], None, kv)
-        return self.norm(x), kv
-
-    @torch.no_grad()
-    def forward_cached(self, input_ids: torch.Tensor, positions: torch.Tensor,
-                       past: list[tuple[torch.Tensor, torch.Tensor]], past_valid: torch.Tensor) -> torch.Tensor:
-        """Hidden states (B, S, d) of new tokens (B, S) at ``positions`` (B, S) after cached keys and
-        values (one (B, nh, C, hs) pair per layer) of which ``past_valid`` (B, C) are real: each new
-        token sees the valid cached ones and the new ones up to itself.  Exactly the states a full
-        causal pass over the cached tokens followed by the new ones gives."""
-        B, S = input_ids.shape
-        if int(positions.max()) >= self.cfg.max_len:
-            raise GenolmError("position beyond the model's max_len", expected=f"< {self.cfg.max_len}",
-                              found=str(int(positions.max())))
-        causal = torch.ones(S, S, dtype=torch.bool, device=input_ids.device).tril()
-        mask = torch.cat([past_valid[:, None, :].expand(B, S, -1), causal.expand(B, S, S)], 2)[:, None]
-        cos, sin = self.rope_cos[positions], self.rope_sin[positions]  # (B, S, hs)
-        x = self.embed(input_ids)
-        for block, (k, v) in zip(self.layers, past):
-            x = block.forward_cached(x, cos, sin, k, v, mask)
-        return self.norm(x)
-
-    def new_cache(self, batch: int, dtype: torch.dtype, device, length: int | None = None
-                  ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per-layer key/value buffers (B, nh, length, hs) for :meth:`forward_static` and
-        :meth:`decode_step` (``length``: the positions decoding will reach, at most and by default
-        max_len; decode_step reads all of them every step), zeroed (its masked keys must be finite)."""
+    def new_cache(self, batch: int, dtype: torch.dtype, device, length: int | None = None) -> KVCache:
+        """An empty :class:`KVCache` of ``batch`` rows and ``length`` positions (the positions
+        decoding will reach: at most and by default max_len; a static step reads all of them)."""
         length = min(length or self.cfg.max_len, self.cfg.max_len)
         shape = (batch, self.cfg.n_heads, length, self.cfg.d_model // self.cfg.n_heads)
-        return [(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
-                for _ in self.layers]
-
-    @torch.no_grad()
-    def forward_static(self, input_ids: torch.Tensor, start: int,
-                       cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Hidden states (B, S, d) of tokens (B, S) at positions start .. start+S-1 of every row,
-        after the tokens already in ``cache`` (from :meth:`new_cache`), which they join.  Decoding:
-        one call with the prompt at start 0, then one per new token."""
-        if not self.cfg.causal:
-            raise GenolmError("a key/value cache needs a causal model")
-        S = input_ids.shape[1]
-        if start + S > cache[0][0].shape[2]:
-            raise GenolmError("position beyond the cache (the model's max_len at most)",
-                              expected=f"<= {cache[0][0].shape[2]}", found=str(start + S))
-        cos, sin = self.rope_cos[start: start + S], self.rope_sin[start: start + S]
-        x = self.embed(input_ids)
-        for block, (k, v) in zip(self.layers, cache):
-            x = block.forward_static(x, cos, sin, k, v, start)
-        return self.norm(x)
-
-    @torch.no_grad()
-    def decode_step(self, input_ids: torch.Tensor, pos: torch.Tensor,
-                    cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Hidden state (B, d) of one token per row (B, 1) at position ``pos`` (a (1,) long tensor on
-        the model's device, inside the cache), after the cached tokens before it: what :meth:`forward_static`
-        gives, with static shapes and no host sync (the whole cache is read, masked past ``pos``),
-        so the step can be captured in a CUDA graph and replayed as ``pos`` advances."""
-        cos, sin = self.rope_cos.index_select(0, pos), self.rope_sin.index_select(0, pos)  # (1, hs)
-        visible = (torch.arange(cache[0][0].shape[2], device=pos.device) <= pos)[None]  # (1, cache length)
-        x = self.embed(input_ids)
-        for block, (k, v) in zip(self.layers, cache):
-            x = block.decode_step(x, cos, sin, k, v, pos, visible)
-        return self.norm(x)[:, -1]
+        return KVCache([torch.zeros(shape, dtype=dtype, device=device) for _ in self.layers],
+                       [torch.zeros(shape, dtype=dtype, device=device) for _ in self.layers])
