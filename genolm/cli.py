@@ -1,8 +1,10 @@
-"""The ``genolm`` command line: one table of commands, each a task module.
+"""The ``genolm`` command line: one table of commands, each a module in ``genolm/commands``.
 
-A task module has a docstring (its ``--help`` text, with an example), ``HELP`` (one line for
-``genolm --help``), ``add_arguments(parser)`` and ``setup(args)``.  Bad input anywhere raises
-:class:`~genolm.errors.GenolmError`; it is caught here, printed as one line, and the exit code is 2.
+The table holds each command's one-line help, so ``genolm --help`` imports no command (and no
+torch); ``genolm CMD …`` imports only CMD's module.  A command module has a docstring (its
+``--help`` text, with an example), ``add_arguments(parser)`` and ``setup(args)``.  Bad input
+anywhere raises :class:`~genolm.errors.GenolmError`; it is caught here, printed as one line, and
+the exit code is 2.
 """
 
 from __future__ import annotations
@@ -14,28 +16,27 @@ import warnings
 
 from genolm import __version__
 from genolm.errors import GenolmError
-from genolm.report import add_report_argument
 
-# command -> task module; the one table of what genolm can do.
+# command -> its line in genolm --help; the one table of what genolm can do (genolm/commands/NAME.py).
 COMMANDS: dict[str, str] = {
-    "prepare": "genolm.commands.prepare",
-    "translate": "genolm.commands.translate",
-    "orfs": "genolm.commands.orfs",
-    "pretrain": "genolm.commands.pretrain",
-    "evaluate": "genolm.commands.evaluate",
-    "export": "genolm.commands.export",
-    "embed": "genolm.commands.embed",
-    "finetune": "genolm.commands.finetune",
-    "bench": "genolm.commands.bench",
-    "simulate": "genolm.commands.simulate",
-    "bin": "genolm.commands.bin",
-    "classify": "genolm.commands.classify",
-    "env": "genolm.commands.env",
-    "score": "genolm.commands.score",
-    "evolve": "genolm.commands.evolve",
-    "generate": "genolm.commands.generate",
-    "viability": "genolm.commands.viability",
-    "report": "genolm.commands.report",
+    "prepare": "turn FASTA/FASTQ files into tokenized, windowed training shards",
+    "translate": "translate DNA/RNA to protein in any frame and genetic code, or transcribe it to mRNA",
+    "orfs": "find ORFs or call genes (Prodigal); write a TSV table and protein FASTA",
+    "pretrain": "pretrain a transformer (causal or masked), LSTM or CNN on a prepared corpus",
+    "evaluate": "held-out bits per base of trained runs and a Markov baseline on one corpus",
+    "export": "export a causal model as a Hugging Face LlamaForCausalLM directory",
+    "embed": "embed sequences with a genolm run or a Hugging Face model (Parquet, one row per sequence)",
+    "finetune": "fine-tune (or train from scratch) a classifier / regressor on labelled sequences",
+    "bench": "fine-tune a model on every task of a benchmark suite (GUE) and compare with published numbers",
+    "simulate": "simulate Illumina reads of a mock community (InSilicoSeq error models) with a truth table",
+    "bin": "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)",
+    "classify": "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned",
+    "env": "ocean samples: predict conditions from sequences; condition a model on them; explain by condition",
+    "score": "score every nucleotide or amino-acid substitution of sequences under a model",
+    "evolve": "forecast next season's virus (strain and mutations) from earlier seasons, and score it",
+    "generate": "sample new sequences from a causal model (batched, KV cache, CUDA graphs, seeded)",
+    "viability": "judge generated sequences against real genomes (composition, genes, novelty, discriminator)",
+    "report": "one self-contained HTML page (plots, tables, a summary sentence) from genolm outputs",
 }
 
 
@@ -65,7 +66,9 @@ def plain(text: str | None) -> str | None:
     return text.replace("``", "") if text else text
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands=None) -> argparse.ArgumentParser:
+    """The parser of every command, with the arguments of ``commands`` (default: all of them;
+    the others are listed with their help line only, and their modules are not imported)."""
     parser = argparse.ArgumentParser(
         prog="genolm",
         description="Train and use language models on DNA, mRNA, protein and metagenomes.",
@@ -73,12 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"genolm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=plain(module.__doc__),
-                           formatter_class=_Formatter)
+    for name, help_line in COMMANDS.items():
+        if commands is not None and name not in commands:
+            sub.add_parser(name, help=help_line)
+            continue
+        module = importlib.import_module(f"genolm.commands.{name}")
+        p = sub.add_parser(name, help=help_line, description=plain(module.__doc__), formatter_class=_Formatter)
         module.add_arguments(p)
         if name in REPORTABLE:
+            from genolm.report import add_report_argument
+
             add_report_argument(p)
         p.set_defaults(_setup=module.setup)
         _same_help_everywhere(p)
@@ -97,7 +104,9 @@ def _same_help_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    chosen = next((a for a in argv if not a.startswith("-")), None)  # the command word, if any
+    parser = build_parser({chosen} if chosen in COMMANDS else set())
     args = parser.parse_args(argv)
     # Library warnings (e.g. Prodigal on a short genome) as one line each, like errors.
     plain = warnings.formatwarning

@@ -29,8 +29,6 @@ import argparse
 from genolm.commands.options import add_device, add_no_progress
 from genolm.finetune.gue import cell, run
 
-HELP = "fine-tune a model on every task of a benchmark suite (GUE) and compare with published numbers"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", choices=("gue",), help="benchmark suite")

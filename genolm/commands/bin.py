@@ -38,8 +38,6 @@ from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.io.progress import plural
 from genolm.metagenome.binning import FEATURES, run
 
-HELP = "bin a metagenome: cluster reads or contigs by organism (embeddings and/or composition)"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads or contigs (any compression)")

@@ -42,8 +42,6 @@ from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.io.progress import plural
 from genolm.metagenome.classify import METHODS, run
 
-HELP = "assign reads to reference genomes or taxa (nearest embeddings or exact k-mers), or unassigned"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads (any compression)")

@@ -26,8 +26,6 @@ from genolm.commands.options import add_device, add_no_progress
 from genolm.infer.embedding_table import run
 from genolm.io.progress import plural
 
-HELP = "embed sequences with a genolm run or a Hugging Face model (Parquet, one row per sequence)"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from genolm.infer.embedding import POOLS, STRANDS

@@ -80,8 +80,6 @@ Example:
       --at temperature_c=4,layer=MES --out explained.tsv
 """
 
-HELP = "ocean samples: predict conditions from sequences; condition a model on them; explain by condition"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from genolm.report import add_report_argument

@@ -26,8 +26,6 @@ from genolm.commands.options import add_device
 from genolm.errors import GenolmError
 from genolm.train.evaluation import markov_row, run_row
 
-HELP = "held-out bits per base of trained runs and a Markov baseline on one corpus"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN", help="run directories from 'genolm pretrain'")

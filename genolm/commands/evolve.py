@@ -49,8 +49,6 @@ from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.evolution.forecast import print_summary, run
 from genolm.io.progress import plural
 
-HELP = "forecast next season's virus (strain and mutations) from earlier seasons, and score it"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="aligned, in-frame nucleotide FASTA of dated sequences")

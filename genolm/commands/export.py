@@ -17,8 +17,6 @@ import argparse
 
 from genolm.errors import GenolmError
 
-HELP = "export a causal model as a Hugging Face LlamaForCausalLM directory"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run directory from 'genolm pretrain' (or its checkpoint/)")

@@ -31,8 +31,6 @@ import argparse
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.finetune.finetune import run
 
-HELP = "fine-tune (or train from scratch) a classifier / regressor on labelled sequences"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True,

@@ -34,8 +34,6 @@ from genolm.generation.generate import run
 from genolm.infer.sampling import ENGINES
 from genolm.io.progress import plural
 
-HELP = "sample new sequences from a causal model (batched, KV cache, CUDA graphs, seeded)"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="causal genolm run (one-letter tokenizer)")

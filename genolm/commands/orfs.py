@@ -32,7 +32,6 @@ from genolm.io.compression import compression_for_name, open_write
 from genolm.io.seqio import SeqRecord, format_fasta, read_records
 from genolm.io.seqio import binary_stdout
 
-HELP = "find ORFs or call genes (Prodigal); write a TSV table and protein FASTA"
 COLUMNS = ("sequence_id", "orf_id", "start", "end", "strand", "frame", "length_nt", "length_aa",
            "partial", "score")
 MODES = {"auto": None, "meta": True, "single": False}  # --mode -> gene_finder(meta=...)

@@ -20,8 +20,6 @@ from genolm.commands.options import add_no_progress
 from genolm.data.prepare import prepare, PrepareArgs
 from genolm.io.progress import plural
 
-HELP = "turn FASTA/FASTQ files into tokenized, windowed training shards"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ files (any compression)")

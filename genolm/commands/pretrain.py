@@ -29,8 +29,6 @@ import dataclasses
 from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainArgs
 from genolm.commands.options import add_device, add_no_progress, add_seed
 
-HELP = "pretrain a transformer (causal or masked), LSTM or CNN on a prepared corpus"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # Defaults live in TrainArgs (and a --config recipe may set any of them): flags default to None.

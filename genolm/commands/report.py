@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "one self-contained HTML page (plots, tables, a summary sentence) from genolm outputs"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="genolm output folders or files")

@@ -37,8 +37,6 @@ from genolm.commands.options import add_device, add_no_progress
 from genolm.evolution.scoring import run
 from genolm.io.progress import plural
 
-HELP = "score every nucleotide or amino-acid substitution of sequences under a model"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")

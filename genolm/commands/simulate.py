@@ -27,8 +27,6 @@ from genolm.commands.options import add_no_progress, add_seed
 from genolm.io.progress import plural
 from genolm.metagenome.simulate import MODELS, MODES, simulate
 
-HELP = "simulate Illumina reads of a mock community (InSilicoSeq error models) with a truth table"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("genomes", nargs="+", metavar="GENOME", help="one FASTA per genome (any compression)")

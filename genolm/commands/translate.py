@@ -26,7 +26,6 @@ from genolm.errors import GenolmError
 from genolm.io.progress import plural
 from genolm.io.seqio import binary_stdout, read_records, SeqRecord, write_fasta
 
-HELP = "translate DNA/RNA to protein in any frame and genetic code, or transcribe it to mRNA"
 FRAMES = ("1", "2", "3", "-1", "-2", "-3", "all")
 
 

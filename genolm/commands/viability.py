@@ -48,8 +48,6 @@ import math
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.generation.viability import run
 
-HELP = "judge generated sequences against real genomes (composition, genes, novelty, discriminator)"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("seqs", nargs="+", metavar="SEQS", help="FASTA files to judge, one set each")
