@@ -117,6 +117,20 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = plain
 
 
+def _stamp(args: argparse.Namespace) -> None:
+    """genolm.json in the folder a command wrote (rank 0 of a torchrun job): what made it."""
+    import os
+    from pathlib import Path
+
+    from genolm.io.stamp import write_stamp
+
+    out = getattr(args, "out", None)
+    if out and Path(out).is_dir() and os.environ.get("RANK", "0") == "0":
+        words = [args.command] + [v for k, v in vars(args).items() if k.endswith("_command")]
+        write_stamp(out, " ".join(words), {k: v for k, v in vars(args).items()
+                                           if not k.startswith("_") and k != "command" and not k.endswith("_command")})
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "device", None) is not None:  # every command's --device, before any work
@@ -124,6 +138,8 @@ def _run(args: argparse.Namespace) -> int:
 
             resolve_device(args.device)
         code = args._setup(args)
+        if not code:
+            _stamp(args)
         if not code and getattr(args, "report", None):
             from genolm.report import write_report
 

@@ -53,6 +53,24 @@ def test_outputs_are_recognised(runs):
     assert [k for k, _ in discover([str(runs)])] == ["bin", "pretrain", "finetune"]  # a folder of outputs
 
 
+def test_every_folder_says_what_made_it_and_the_report_reads_that(runs, tmp_path):
+    from genolm import __version__
+    from genolm.io.stamp import read_stamp
+
+    made = {name: read_stamp(runs / name) for name in ("corpus", "run", "tuned", "sim", "bins")}
+    assert {n: s["command"] for n, s in made.items()} == {"corpus": "prepare", "run": "pretrain", "tuned": "finetune",
+                                                          "sim": "simulate", "bins": "bin"}
+    assert made["bins"]["version"] == __version__ and made["bins"]["args"]["features"] == "both"
+    assert made["run"]["args"]["steps"] == 30 and made["run"]["args"]["out"] == str(runs / "run")
+    # the report goes by the stamp, not by file names: a bin folder with its summary renamed is still a bin
+    # run, and a stamp of a command it cannot draw (prepare) is no section
+    shutil.copytree(runs / "bins", tmp_path / "bins")
+    (tmp_path / "bins" / "summary.json").rename(tmp_path / "bins" / "other.json")
+    assert kind_of(tmp_path / "bins") == "bin" and kind_of(runs / "corpus") is None
+    (tmp_path / "bins" / "genolm.json").write_text('{"command": "evolve", "args": {"backtest": "2001-2003"}}')
+    assert kind_of(tmp_path / "bins") == "backtest"
+
+
 def test_summaries_quote_the_outputs_numbers(runs):
     secs = {s.kind: s for s in sections(discover([str(runs / "run"), str(runs / "tuned"), str(runs / "bins")]))}
     val = [json.loads(x) for x in (runs / "run" / "metrics.jsonl").read_text().splitlines() if "val_bpb" in x]

@@ -80,8 +80,8 @@ def test_single_trimmed_and_deterministic(tmp_path, capsys, genomes):
     args = ["simulate", *genomes, "--reads", "300", "--single", "--read-length", "100", "--model", "basic"]
     assert run_cli(args + ["--out", tmp_path / "a"], capsys)[0] == 0
     assert run_cli(args + ["--out", tmp_path / "b"], capsys)[0] == 0
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["abundance.tsv", "manifest.json", "reads.fastq.gz",
-                                                                   "truth.tsv"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["abundance.tsv", "genolm.json", "manifest.json",
+                                                                   "reads.fastq.gz", "truth.tsv"]
     reads = list(read_records(tmp_path / "a" / "reads.fastq.gz"))
     assert len(reads) == 300 and {len(r.seq) for r in reads} == {100} and {len(r.qual) for r in reads} == {100}
     assert reads == list(read_records(tmp_path / "b" / "reads.fastq.gz"))

@@ -26,6 +26,7 @@ import numpy as np
 
 from genolm.errors import GenolmError
 from genolm.io.atomic import json_safe
+from genolm.io.stamp import read_stamp
 
 MAP_POINTS = 10_000  # most points an interactive sequence map draws
 GENERATED_MAX = 20_000  # generated sequences a report reads
@@ -102,9 +103,21 @@ def _first_line(p: Path) -> str:
         return ""
 
 
+# a folder's stamp (genolm.json) -> what the page draws of it; commands not here draw nothing
+STAMPED = {"pretrain": "pretrain", "finetune": "finetune", "bench": "bench", "bin": "bin", "env fit": "env fit",
+           "env condition": "env condition", "evolve": "evolve", "viability": "viability"}
+
+
 def kind_of(path: Path) -> str | None:
-    """What genolm output ``path`` is (see the module docstring), or None."""
+    """What genolm output ``path`` is, from the stamp the command left (genolm.json) or, for
+    files and for folders written before stamps, from what the folder holds."""
     p = Path(path)
+    stamp = read_stamp(p) if p.is_dir() else None
+    if stamp is not None:
+        kind = STAMPED.get(stamp["command"])
+        if kind == "evolve" and stamp["args"].get("backtest"):
+            return "backtest"
+        return kind
     if p.is_dir():
         if (p / "finetune.json").is_file():
             return "finetune"
