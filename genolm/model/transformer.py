@@ -336,8 +336,11 @@ class Block(nn.Module):
 
     def forward(self, x, cos, sin, doc_mask=None, cache=None, layer: int = 0):
         h = self.attn_norm(x)
-        # the cache only when there is one: benchmarks swap in attention variants with the plain signature
-        x = x + self.drop(self.attn(h, cos, sin, doc_mask) if cache is None else self.attn(h, cos, sin, None, cache, layer))
+        if cache is not None:  # decoding: no dropout, and no module-call overhead per token (no hooks here)
+            x = x + self.attn.forward(h, cos, sin, None, cache, layer)
+            return x + self.mlp(self.mlp_norm(x))
+        # the plain call: benchmarks swap in attention variants with this signature
+        x = x + self.drop(self.attn(h, cos, sin, doc_mask))
         x = x + self.drop(self.mlp(self.mlp_norm(x)))
         return x  # (B, T, d)
 
@@ -404,9 +407,9 @@ class Transformer(nn.Module):
                 self.doc_attention == "auto" and not use_flex(input_ids.device, self.cfg.dropout, self.training))
             doc_mask = (document_mask(doc_ids, self.cfg.causal) if dense  # (B, 1, T, T)
                         else document_block_mask(doc_ids, self.cfg.causal))
-        x = self.drop(self.embed(input_ids))  # (B, T, d)
+        x = self.embed(input_ids) if cache is not None else self.drop(self.embed(input_ids))  # (B, T, d)
         for i, block in enumerate(self.layers[:n_blocks]):
-            x = block(x, cos, sin, doc_mask) if cache is None else block(x, cos, sin, None, cache, i)
+            x = block(x, cos, sin, doc_mask) if cache is None else block.forward(x, cos, sin, None, cache, i)
         if cache is not None:
             cache.advance(T)
         return x if n_blocks is not None else self.norm(x)  # (B, T, d)
