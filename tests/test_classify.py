@@ -160,7 +160,7 @@ def test_embedding_classify_with_the_kmer_baseline(tmp_path, capsys, mock):
 
 @pytest.mark.parametrize("extra,message", [
     (["--method", "embedding"], "--method embedding needs --model"),
-    (["--threshold", "2"], "--threshold is a share of the votes"),
+    (["--threshold", "2"], "--threshold out of range (expected 0 to 1"),
     (["--truth", "{bad}"], "no read id is in the truth table"),
     (["--references", "{missing}"], "no such reference file"),
 ])

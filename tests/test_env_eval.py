@@ -1,4 +1,4 @@
-"""Held-out-by-station evaluation (issue 6): folds never leak a group, scores are right on known
+"""Held-out-by-station evaluation: folds never leak a group, scores are right on known
 cases, and a per-station signal that would 'predict' the target under a split by row scores
 nothing under the split by station."""
 

@@ -3,7 +3,6 @@ label table, a Hugging Face folder as --model, and one-line errors for bad table
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -272,7 +271,7 @@ def test_min_steps_gives_small_data_more_epochs(tmp_path, capsys, motif):
     assert len(history) == 5
     code, _, err = run_cli(["finetune", "--model", "cnn", "--train", motif["train"], "--val", motif["val"],
                             "--test", motif["test"], "--out", tmp_path / "bad", "--min-steps", "-1"], capsys)
-    assert code == 2 and "--min-steps must be 0 or more" in err
+    assert code == 2 and "--min-steps must be at least 0" in err
 
 
 def test_bench_rejects_unknown_tasks(tmp_path, capsys):
@@ -298,9 +297,8 @@ def test_bench_keeps_finished_tasks_when_a_later_one_fails(tmp_path, monkeypatch
         return {"test_mcc": 0.5, "val_mcc": 0.6, "train_seconds": 1.0}
 
     monkeypatch.setattr(gue, "finetune_run", fake_run)
-    args = argparse.Namespace(suite="gue", model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"),
-                              tasks=None, seeds=1, first_seed=0, collect=False, epochs=1, patience=1, min_steps=0, batch_size=2, lr=None, lora=0,
-                              flavor="debug", freeze=False, pool="mean", device="cpu", no_progress=True)
+    args = gue.BenchArgs(model="cnn", data=str(tmp_path / "gue"), out=str(tmp_path / "out"), epochs=1, patience=1,
+                         batch_size=2, flavor="debug", device="cpu", no_progress=True)
     with pytest.raises(KeyboardInterrupt):
         gue.run(args)
     lines = (tmp_path / "out" / "results.tsv").read_text().splitlines()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress
-from genolm.finetune.gue import cell, run
+from genolm.finetune.gue import BenchArgs, cell, run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,5 +63,5 @@ def print_table(rows: list[dict]) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    print_table(run(args))
+    print_table(run(BenchArgs.from_namespace(args)))
     return 0

@@ -36,7 +36,7 @@ import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.io.progress import plural
-from genolm.metagenome.binning import FEATURES, run
+from genolm.metagenome.binning import BinArgs, FEATURES, run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    summary = run(args)
+    summary = run(BinArgs.from_namespace(args))
     line = f"{args.out}: {plural(summary['sequences'], 'sequence')} -> {plural(summary['bins'], 'bin')} " \
            f"({summary['binned']:.1%} binned), {summary['sequences_per_s']:,.0f} sequences/s"
     print(line)

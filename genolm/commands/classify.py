@@ -40,7 +40,7 @@ import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.io.progress import plural
-from genolm.metagenome.classify import METHODS, run
+from genolm.metagenome.classify import ClassifyArgs, METHODS, run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    summary = run(args)
+    summary = run(ClassifyArgs.from_namespace(args))
     print(f"{args.out}: {plural(summary['reads'], 'read')}, {summary['assigned']:.1%} assigned to one of "
           f"{plural(summary['references'], 'reference')} ({summary['method']}), {summary['reads_per_s']:,.0f} reads/s")
     if summary.get("abundance"):

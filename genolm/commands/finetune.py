@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.finetune.finetune import run
+from genolm.finetune.finetune import FinetuneArgs, run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ---- the command -----------------------------------------------------------------------------------
 
 def setup(args: argparse.Namespace) -> int:
-    metrics = run(args)
+    metrics = run(FinetuneArgs.from_namespace(args))
     shown = ("mcc", "accuracy", "f1", "auroc") if metrics["task"] == "classify" else ("r2", "spearman", "pearson")
     print(f"{args.out}: {metrics['mode']} {metrics['task']}, best epoch {metrics['best_epoch']} of "
           f"{metrics['epochs_run']}; " + ", ".join(f"test_{k} {metrics[f'test_{k}']:.4f}" for k in shown

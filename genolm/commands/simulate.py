@@ -25,7 +25,7 @@ import os
 
 from genolm.commands.options import add_no_progress, add_seed
 from genolm.io.progress import plural
-from genolm.metagenome.simulate import MODELS, MODES, simulate
+from genolm.metagenome.simulate import MODELS, MODES, simulate, SimulateArgs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    manifest = simulate(args)
+    manifest = simulate(SimulateArgs.from_namespace(args))
     print(f"{args.out}: {manifest['reads']:,} reads from {plural(len(manifest['genomes']), 'genome')} "
           f"({args.model}{', single' if args.single else ', paired'}); truth in truth.tsv")
     return 0

@@ -1,4 +1,4 @@
-"""Held-out evaluation for sequence → environment models (issue 6): cross-validation grouped by
+"""Held-out evaluation for sequence → environment models: cross-validation grouped by
 sample site, never by sequence.
 
 Contigs of one sample (or one station) share their environment exactly, and neighbouring

@@ -5,7 +5,6 @@ validation split is kept and scored once on test.  The command is ``genolm finet
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -18,9 +17,10 @@ import torch
 from torch import nn
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
-from genolm.train.distributed import autocast, compiled
 from genolm.train import loop
+from genolm.train.distributed import autocast, compiled
 from genolm.train.optim import build_optimizer, build_scheduler
 
 SCRATCH = ("cnn", "lstm", "transformer")
@@ -255,26 +255,52 @@ def epochs_for(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
     return max(epochs, -(-min_steps // max(1, steps_per_epoch)))
 
 
-def run(args: argparse.Namespace) -> dict:
+@dataclass(kw_only=True)
+class FinetuneArgs(CommandArgs):
+    """Options of ``genolm finetune`` (see its --help)."""
+
+    model: str
+    train: str
+    val: str
+    test: str
+    labels: str | None = None
+    task: str = "auto"
+    freeze: bool = False
+    lora: int = 0
+    flavor: str = "tiny"
+    pool: str = "mean"
+    epochs: int = 10
+    patience: int = 3
+    min_steps: int = 0
+    batch_size: int = 32
+    lr: float | None = None
+    weight_decay: float = 0.01
+    compile: bool = False
+
+    def check(self) -> None:
+        if self.task not in ("auto", "classify", "regress"):
+            self.fail("task", "auto | classify | regress", self.task)
+        if self.freeze and self.lora:
+            raise GenolmError("--freeze and --lora exclude each other", hint="a probe trains the head only; LoRA adds adapters")
+        for name in ("epochs", "patience", "batch_size"):
+            self.at_least(name, 1)
+        self.at_least("min_steps", 0)
+        self.at_least("lora", 0)
+        if self.model in SCRATCH and self.freeze:
+            raise GenolmError("--freeze on a model from scratch would train a probe on random features",
+                              hint="drop --freeze to train the baseline")
+
+
+def run(args: FinetuneArgs) -> dict:
     """Fine-tune as the command line says; writes --out and returns its metrics.json content."""
     from genolm.io.atomic import atomic_dir
     from genolm.model.lm import SequenceClassifier
     from genolm.infer.embedding import Embedder
     from genolm.train.distributed import resolve_device
 
-    if args.freeze and args.lora:
-        raise GenolmError("--freeze and --lora exclude each other", hint="a probe trains the head only; LoRA adds adapters")
-    for name in ("epochs", "patience", "batch_size"):
-        if getattr(args, name) < 1:
-            raise GenolmError(f"--{name.replace('_', '-')} must be at least 1", found=str(getattr(args, name)))
-    if getattr(args, "min_steps", 0) < 0:
-        raise GenolmError("--min-steps must be 0 or more", found=str(args.min_steps))
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     emb = scratch_embedder(args.model, args.flavor, device) if args.model in SCRATCH else Embedder.load(args.model, device)
-    if args.model in SCRATCH and args.freeze:
-        raise GenolmError("--freeze on a model from scratch would train a probe on random features",
-                          hint="drop --freeze to train the baseline")
     splits = {name: read_labelled(getattr(args, name), args.labels, emb.alphabet) for name in ("train", "val", "test")}
     task = infer_task(splits["train"]) if args.task == "auto" else args.task
     y, classes = encode_labels(task, splits)
@@ -293,7 +319,7 @@ def run(args: argparse.Namespace) -> dict:
             add_lora(emb.backbone, args.lora)
         model = SequenceClassifier(emb.backbone, n_out, pool=args.pool, pad_id=emb.pad_id).to(device)
         tokens = {k: [truncate(emb.encode(s), emb.max_len) for s in sp.seqs] for k, sp in splits.items()}
-        run_model = compiled(model) if getattr(args, "compile", False) else model
+        run_model = compiled(model) if args.compile else model
         forward = {k: (lambda idx, k=k: classify_batch(run_model, emb, [tokens[k][i] for i in idx], device))
                    for k in splits}
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -302,7 +328,7 @@ def run(args: argparse.Namespace) -> dict:
     # Warmup then linear decay over the planned steps (early stopping may end sooner): without the
     # warmup a from-scratch CNN sat at chance on real GUE tasks at lr >= 1e-3.
     steps_per_epoch = math.ceil(len(splits["train"].seqs) / args.batch_size)
-    epochs = epochs_for(args.epochs, getattr(args, "min_steps", 0), steps_per_epoch)
+    epochs = epochs_for(args.epochs, args.min_steps, steps_per_epoch)
     total_steps = epochs * steps_per_epoch
     schedule = build_scheduler(opt, warmup=max(1, round(0.06 * total_steps)), total=total_steps, min_ratio=0.0,
                                shape="linear")

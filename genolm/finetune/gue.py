@@ -4,15 +4,15 @@ Table 4, MCC x 100).  Finished task/seed folders are reused.  The command is ``g
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from pathlib import Path
 
 from genolm.errors import GenolmError
-from genolm.finetune.finetune import model_stamp
-from genolm.finetune.finetune import run as finetune_run
+from genolm.finetune.finetune import FinetuneArgs, model_stamp, run as finetune_run
+from genolm.io.arguments import CommandArgs
 from genolm.report import figures
+from dataclasses import dataclass
 
 
 # DNABERT-2 paper, Table 4 (MCC x 100): (DNABERT-2, NT-2500M-multi, DNABERT 6-mer).
@@ -25,6 +25,35 @@ PUBLISHED = {
     "prom/prom_core_tata": (74.17, 72.97, 76.06), "prom/prom_300_tata": (71.59, 79.43, 61.56),
 }
 SPLITS = {"train": ("train",), "val": ("dev", "val"), "test": ("test",)}
+
+
+@dataclass(kw_only=True)
+class BenchArgs(CommandArgs):
+    """Options of ``genolm bench`` (see its --help)."""
+
+    suite: str = "gue"
+    model: str
+    data: str
+    tasks: list[str] | None = None
+    seeds: int = 1
+    first_seed: int = 0
+    epochs: int = 10
+    patience: int = 3
+    min_steps: int = 0
+    batch_size: int = 32
+    lr: float | None = None
+    lora: int = 0
+    flavor: str = "tiny"
+    freeze: bool = False
+    pool: str = "mean"
+    compile: bool = False
+    collect: bool = False
+
+    def check(self) -> None:
+        if self.suite != "gue":
+            self.fail("suite", "gue", self.suite)
+        self.at_least("seeds", 1)
+        self.at_least("first_seed", 0)
 
 
 def split_file(folder: Path, split: str) -> Path | None:
@@ -60,10 +89,8 @@ def find_tasks(data: Path, wanted: list[str] | None) -> dict[str, Path]:
     return tasks
 
 
-def run(args: argparse.Namespace) -> list[dict]:
+def run(args: BenchArgs) -> list[dict]:
     """Fine-tune (or collect) every task and seed; the rows of results.tsv, the average last."""
-    if args.seeds < 1:
-        raise GenolmError("--seeds must be at least 1", found=str(args.seeds))
     tasks = find_tasks(Path(args.data), args.tasks)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,14 +98,14 @@ def run(args: argparse.Namespace) -> list[dict]:
     for name, folder in tasks.items():
         scores, vals, seconds = [], [], 0.0
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            ft = argparse.Namespace(
+            ft = FinetuneArgs(
                 model=args.model, train=str(split_file(folder, "train")), val=str(split_file(folder, "val")),
                 test=str(split_file(folder, "test")), labels=None, out=str(out / name / f"seed_{seed}"),
                 task="classify", freeze=args.freeze, lora=args.lora, flavor=args.flavor, pool=args.pool,
                 epochs=args.epochs, patience=args.patience, min_steps=args.min_steps,
                 batch_size=args.batch_size, lr=args.lr,
                 weight_decay=0.01, seed=seed, device=args.device, no_progress=args.no_progress,
-                compile=getattr(args, "compile", False))
+                compile=args.compile)
             m = finished(ft) or (None if args.collect else finetune_run(ft))
             if m is None:
                 continue
@@ -115,7 +142,7 @@ SAME_RUN = ("model", "train", "val", "test", "labels", "task", "freeze", "lora",
             "patience", "min_steps", "batch_size", "lr", "weight_decay", "seed")
 
 
-def finished(ft: argparse.Namespace) -> dict | None:
+def finished(ft: FinetuneArgs) -> dict | None:
     """The metrics of a fine-tuning already in ``ft.out`` with the same settings and model weights
     (an interrupted bench, or seeds run in parallel, continue without redoing it); None otherwise."""
     folder = Path(ft.out)

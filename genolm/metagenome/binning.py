@@ -8,7 +8,6 @@ outputs).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import time
@@ -17,18 +16,53 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
 from genolm.metagenome.reads import read_inputs, read_truth, strip_mate
 from genolm.report import figures
+from dataclasses import dataclass
 
 FEATURES = ("embedding", "tnf", "both")
+
+
+@dataclass(kw_only=True)
+class BinArgs(CommandArgs):
+    """Options of ``genolm bin`` (see its --help)."""
+
+    inputs: list[str]
+    model: str | None = None
+    features: str | None = None  # default: embedding with a model, else tnf
+    abundance: str | None = None  # kmer | a TSV of depths
+    min_length: int = 0
+    truth: str | None = None
+    sample: int = 50000
+    min_cluster_size: int | None = None
+    neighbours: int = 5
+    dims: int = 16
+    umap_dims: int = 2
+
+    def check(self) -> None:
+        if self.features is not None and self.features not in FEATURES:
+            self.fail("features", " | ".join(FEATURES), self.features)
+        if self.kind != "tnf" and not self.model:
+            raise GenolmError(f"--features {self.kind} needs --model", hint="give a genolm run, or use --features tnf")
+        for name in ("sample", "neighbours", "dims", "umap_dims"):
+            self.at_least(name, 1)
+        self.at_least("min_length", 0)
+        self.at_least("min_cluster_size", 2, optional=True)
+
+    @property
+    def kind(self) -> str:
+        return self.features or ("embedding" if self.model else "tnf")
 UNBINNED = figures.UNBINNED  # the bin of sequences in no bin
 
 
 EMBED_PART = 200_000  # sequences embedded at once: one part's vectors (both strands) in flight, not all
 
 
-def features(kind: str, seqs: list[str], args) -> np.ndarray:
+def features(kind: str, seqs: list[str], args, depth: np.ndarray | None = None) -> np.ndarray:
+    """One row per sequence: the ``kind`` blocks (and ``depth``'s log, when given), each scaled to
+    unit total variance."""
     from genolm.bio.kmers import clr, kmer_profiles
 
     blocks = []
@@ -44,8 +78,8 @@ def features(kind: str, seqs: list[str], args) -> np.ndarray:
                                                     progress=bar.update)
                                           for lo in range(0, len(seqs), part)]) if seqs else
                           np.zeros((0, emb.hidden_size), np.float32))
-    if getattr(args, "abundance", None):
-        blocks.append(np.log1p(args._depth))
+    if depth is not None:
+        blocks.append(np.log1p(depth))
     # Each block to unit total variance, so neither dominates the distances by its scale.
     return np.concatenate([(b - b.mean(0)) / max(float(np.sqrt(b.var(0).sum())), 1e-12) for b in blocks],
                           axis=1).astype(np.float32)
@@ -133,27 +167,19 @@ def bin_names(labels: np.ndarray) -> list[str]:
     return [f"bin_{rank[int(v)]:0{width}d}" if v >= 0 else UNBINNED for v in labels]
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: BinArgs) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.io.seqio import SeqRecord, write_fasta
     from genolm.metagenome.metrics import binning_scores
 
-    kind = args.features or ("embedding" if args.model else "tnf")
-    if kind != "tnf" and not args.model:
-        raise GenolmError(f"--features {kind} needs --model", hint="give a genolm run, or use --features tnf")
-    for flag in ("sample", "neighbours", "dims", "umap_dims"):
-        if getattr(args, flag) < 1:
-            raise GenolmError(f"--{flag.replace('_', '-')} must be at least 1", found=str(getattr(args, flag)))
-    if args.min_cluster_size is not None and args.min_cluster_size < 2:
-        raise GenolmError("--min-cluster-size must be at least 2", found=str(args.min_cluster_size))
+    kind = args.kind
     truth = read_truth(args.truth) if args.truth else None
     t0 = time.perf_counter()
     ids, files, seqs = read_inputs(args.inputs, args.min_length)
-    if args.abundance:
-        args._depth = abundance(args.abundance, ids, seqs)
+    depth = abundance(args.abundance, ids, seqs) if args.abundance else None
     label = kind + ("+abundance" if args.abundance else "")
     layout: dict = {}
-    names = bin_names(cluster(features(kind, seqs, args), args, layout))
+    names = bin_names(cluster(features(kind, seqs, args, depth), args, layout))
     seconds = time.perf_counter() - t0
     lengths = [len(s) for s in seqs]
     bins = sorted(set(names) - {UNBINNED})
@@ -172,8 +198,7 @@ def run(args: argparse.Namespace) -> dict:
         w = [lengths[i] for i in keep]
         metrics[label] = binning_scores(genomes, [names[i] for i in keep], w)
         if label != "tnf":  # the composition baseline, same clustering, same run
-            base = bin_names(cluster(features("tnf", seqs, argparse.Namespace(**{**vars(args), "abundance": None})),
-                                     args))
+            base = bin_names(cluster(features("tnf", seqs, args), args))
             metrics["tnf"] = binning_scores(genomes, [base[i] for i in keep], w)
         summary["metrics"] = {k: {m: v for m, v in s.items() if m != "genomes"} for k, s in metrics.items()}
         summary["scored"] = len(keep)

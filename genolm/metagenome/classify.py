@@ -5,7 +5,6 @@ lookup (the baseline) — and score the calls against a truth table.  The comman
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -13,25 +12,49 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
+from dataclasses import dataclass
 
 UNASSIGNED = "unassigned"
 METHODS = ("embedding", "kmer")
 DEFAULT_THRESHOLD = {"embedding": 0.5, "kmer": 0.1}
 
 
-def check(args: argparse.Namespace) -> str:
-    method = args.method or ("embedding" if args.model else "kmer")
-    if method == "embedding" and not args.model:
-        raise GenolmError("--method embedding needs --model", hint="give a genolm run, or use --method kmer")
-    for flag in ("neighbours", "ref_fragments", "k"):
-        if getattr(args, flag) < 1:
-            raise GenolmError(f"--{flag.replace('_', '-')} must be at least 1", found=str(getattr(args, flag)))
-    if args.fragment_length is not None and args.fragment_length < 1:
-        raise GenolmError("--fragment-length must be at least 1", found=str(args.fragment_length))
-    if args.threshold is not None and not 0 <= args.threshold <= 1:
-        raise GenolmError("--threshold is a share of the votes", expected="a number from 0 to 1", found=str(args.threshold))
-    return method
+@dataclass(kw_only=True)
+class ClassifyArgs(CommandArgs):
+    """Options of ``genolm classify`` (see its --help)."""
+
+    inputs: list[str]
+    references: list[str]
+    model: str | None = None
+    method: str | None = None  # default: embedding with a model, else kmer
+    per_record: bool = False
+    taxa: str | None = None
+    truth: str | None = None
+    threshold: float | None = None  # default: DEFAULT_THRESHOLD[method]
+    k: int = 12
+    ties: str = "none"
+    neighbours: int = 10
+    ref_fragments: int = 2000
+    fragment_length: int | None = None
+    no_pairs: bool = False
+
+    def check(self) -> None:
+        if self.method is not None and self.method not in METHODS:
+            self.fail("method", " | ".join(METHODS), self.method)
+        if self.ties not in ("none", "em"):
+            self.fail("ties", "none | em", self.ties)
+        if self.kind == "embedding" and not self.model:
+            raise GenolmError("--method embedding needs --model", hint="give a genolm run, or use --method kmer")
+        for name in ("neighbours", "ref_fragments", "k"):
+            self.at_least(name, 1)
+        self.at_least("fragment_length", 1, optional=True)
+        self.within("threshold", 0, 1, optional=True)
+
+    @property
+    def kind(self) -> str:
+        return self.method or ("embedding" if self.model else "kmer")
 
 
 def load_references(paths: list[str], taxa_path: str | None, per_record: bool = False
@@ -157,7 +180,7 @@ def kmer_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]
     if abundance is not None:
         abundance["share"] = share
     genome, taxon, score = calls.genome, calls.taxon, calls.score
-    if getattr(args, "ties", "none") == "em":
+    if args.ties == "em":
         genome = resolve_ties(genome, calls.tied_read, calls.tied_ref, share)
         taxon = np.where(genome >= 0, taxon_of[np.maximum(genome, 0)], taxon)
         score = np.where(genome >= 0, calls.genome_votes / np.maximum(calls.kmers, 1), score)
@@ -165,20 +188,20 @@ def kmer_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]
     return (np.where(low, -1, genome)[unit], np.where(low, -1, taxon)[unit], score[unit])
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ClassifyArgs) -> dict:
     from genolm.io.atomic import atomic_file
     from genolm.metagenome.reads import read_inputs, strip_mate
     from genolm.metagenome.metrics import classification_scores
 
-    method = check(args)
+    method = args.kind
     truth, level = read_classify_truth(args.truth) if args.truth else (None, None)
-    names, genomes, taxa = load_references(args.references, args.taxa, getattr(args, "per_record", False))
+    names, genomes, taxa = load_references(args.references, args.taxa, args.per_record)
     taxon_names = sorted(set(taxa))
     taxon_index = {t: i for i, t in enumerate(taxon_names)}
     taxon_of = np.array([taxon_index[t] for t in taxa], np.int32)
     t0 = time.perf_counter()
     ids, _, reads = read_inputs(args.inputs, 0, what="classify")
-    unit = mate_units(ids, not getattr(args, "no_pairs", False))
+    unit = mate_units(ids, not args.no_pairs)
     calls, abundance = {}, {}
     for m in ((method, "kmer") if truth is not None and method != "kmer" else (method,)):
         threshold = args.threshold if args.threshold is not None and m == method else DEFAULT_THRESHOLD[m]
@@ -196,7 +219,7 @@ def run(args: argparse.Namespace) -> dict:
                "references": len(names), "taxa": len(taxon_names),
                "assigned": float(np.mean([c != UNASSIGNED for c in genome_calls])),
                "seconds": round(seconds, 2), "reads_per_s": len(reads) / max(seconds, 1e-9),
-               "ties": getattr(args, "ties", "none")}
+               "ties": args.ties}
     if "share" in abundance:
         summary["abundance"] = {n: round(float(a), 6) for n, a in zip(names, abundance["share"])}
     metrics = {}

@@ -4,9 +4,9 @@ The command is ``genolm simulate``."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import plural, progress
 
 MODELS = {"novaseq": "NovaSeq", "hiseq": "HiSeq", "miseq": "MiSeq", "nextseq": "NextSeq"}
@@ -125,14 +126,31 @@ def apportion(total: int, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def simulate(args: argparse.Namespace) -> dict:
+@dataclass(kw_only=True)
+class SimulateArgs(CommandArgs):
+    """Options of ``genolm simulate`` (see its --help)."""
+
+    genomes: list[str]
+    reads: int = 100000
+    model: str = "novaseq"
+    abundance: str = "lognormal"  # a distribution, or a TSV of genome, abundance
+    taxa: str | None = None
+    single: bool = False
+    read_length: int | None = None
+    cpus: int = min(4, os.cpu_count() or 1)
+
+    def check(self) -> None:
+        if self.model not in (*MODELS, *MODES):
+            self.fail("model", " | ".join((*MODELS, *MODES)), self.model)
+        self.at_least("reads", 1)
+        self.at_least("read_length", 1, optional=True)
+        self.at_least("cpus", 1)
+
+
+def simulate(args: SimulateArgs) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.io.seqio import SeqRecord, read_records, write_fasta
 
-    if args.reads < 1:
-        raise GenolmError("--reads must be at least 1", found=str(args.reads))
-    if args.read_length is not None and args.read_length < 1:
-        raise GenolmError("--read-length must be at least 1", found=str(args.read_length))
     genomes = load_genomes(args.genomes)
     names = [g.name for g in genomes]
     taxa = read_table(args.taxa, "taxa", names, number=False) if args.taxa else {n: n for n in names}
@@ -172,7 +190,7 @@ def simulate(args: argparse.Namespace) -> dict:
         print(f"genolm simulate: {plural(sum(k for _, k in plan), 'read' if args.single else 'pair')} "
               f"from {plural(len(genomes), 'genome')} with InSilicoSeq ({args.model})", file=sys.stderr)
         bar = progress(sum(k for _, k in plan), "simulate", "read" if args.single else "pair",
-                       enabled=not getattr(args, "no_progress", False))
+                       enabled=not args.no_progress)
         with bar, subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True) as iss:
             log = []
