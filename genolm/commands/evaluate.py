@@ -20,11 +20,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from genolm.commands.options import add_device
-from genolm.errors import GenolmError
-from genolm.train.evaluation import markov_row, run_row
+from genolm.train.evaluation import evaluate, EvaluateArgs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,34 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    from genolm.data.shards import PreparedCorpus
     from genolm.report import bits_verdict
-    from genolm.train.distributed import resolve_device
 
-    if not args.runs and args.markov is None:
-        raise GenolmError("nothing to evaluate", hint="give RUN directories and/or --markov K")
-    corpus = PreparedCorpus(args.data)
-    if not corpus.manifest["splits"]["val"]["tokens"]:
-        raise GenolmError("the corpus's validation split is empty: there is nothing held out to score",
-                          file=corpus.root, hint="prepare it with --val-fraction above 0 (1: an evaluation-only "
-                                                 "corpus, with --markov-data for the baseline)")
-    device = resolve_device(args.device)
-    rows = []
-    if args.markov is not None:
-        rows.append(markov_row(PreparedCorpus(args.markov_data) if args.markov_data else corpus, args.markov,
-                               test=corpus))
-    for run in args.runs:
-        rows.append(run_row(Path(run), corpus, args.batch_size, device))
+    rows = evaluate(EvaluateArgs.from_namespace(args))
     print_table(rows)
     for line in bits_verdict([(r["model"], r["val_bpb"], r["tokens_seen"]) for r in rows]):
         print(line)
-    if args.out:
-        from genolm.io.atomic import atomic_file
-
-        with atomic_file(args.out) as tmp:
-            keys = list(rows[0])
-            tmp.write_text("\t".join(keys) + "\n" + "".join(
-                "\t".join(str(r[k]) for k in keys) + "\n" for r in rows))
     return 0
 
 

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genolm.data.shards import PreparedCorpus
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
+from genolm.io.atomic import atomic_file
+from genolm.train.distributed import resolve_device
+from dataclasses import dataclass, field
 
 
 def run_row(run: Path, corpus, batch_size: int, device: str) -> dict:
@@ -87,3 +92,42 @@ def weight_fitting_tails(train: list[str], heads: list[str]) -> list[str]:
     pieces = [Piece(str(i), len(h), len(s), s[len(h):]) for i, (s, h) in enumerate(zip(train, heads)) if len(s) > len(h)]
     kept = drop_near_copies(pieces, kmer_set(Piece(str(i), 0, len(h), h) for i, h in enumerate(heads))).kept
     return [p.seq for p in (kept or pieces)]
+
+
+@dataclass(kw_only=True)
+class EvaluateArgs(CommandArgs):
+    """Options of ``genolm evaluate`` (see its --help); ``out`` is an optional TSV."""
+
+    runs: list[str] = field(default_factory=list)
+    data: str
+    markov: int | None = None
+    markov_data: str | None = None
+    batch_size: int = 16
+
+    def check(self) -> None:
+        if not self.runs and self.markov is None:
+            raise GenolmError("nothing to evaluate", hint="give RUN directories and/or --markov K")
+        self.at_least("markov", 0, optional=True)
+        self.at_least("batch_size", 1)
+
+
+def evaluate(args: EvaluateArgs) -> list[dict]:
+    """One row per model (the Markov baseline first), written to ``args.out`` as TSV when given."""
+    corpus = PreparedCorpus(args.data)
+    if not corpus.manifest["splits"]["val"]["tokens"]:
+        raise GenolmError("the corpus's validation split is empty: there is nothing held out to score",
+                          file=corpus.root, hint="prepare it with --val-fraction above 0 (1: an evaluation-only "
+                                                 "corpus, with --markov-data for the baseline)")
+    device = resolve_device(args.device)
+    rows = []
+    if args.markov is not None:
+        rows.append(markov_row(PreparedCorpus(args.markov_data) if args.markov_data else corpus, args.markov,
+                               test=corpus))
+    for run in args.runs:
+        rows.append(run_row(Path(run), corpus, args.batch_size, device))
+    if args.out:
+        with atomic_file(args.out) as tmp:
+            keys = list(rows[0])
+            tmp.write_text("\t".join(keys) + "\n" + "".join(
+                "\t".join(str(r[k]) for k in keys) + "\n" for r in rows))
+    return rows
