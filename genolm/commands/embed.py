@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress
-from genolm.infer.embedding_table import run
+from genolm.infer.embedding_table import EmbedArgs, run
 from genolm.io.progress import plural
 
 
@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    r = run(args)
+    r = run(EmbedArgs.from_namespace(args))
     if r is not None:  # rank 0 (or the only process)
         print(f"{r['out']}: {plural(r['rows'], 'sequence')}, {r['dim']}-dim {r['pool']} embeddings "
               f"({r['kind']}, layer {r['layer']}, strand {r['strand']}); "

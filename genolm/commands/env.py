@@ -37,8 +37,8 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.environment.conditioned import condition, explain, STRANDS
-from genolm.environment.fit import fit, predict
+from genolm.environment.conditioned import condition, ConditionArgs, explain, ExplainArgs, STRANDS
+from genolm.environment.fit import fit, FitArgs, predict, PredictArgs
 from genolm.io.progress import plural
 
 CONDITION_HELP = """Environment → sequence: a causal language model conditioned on the sample's conditions, and
@@ -66,7 +66,7 @@ average shuffled condition), ``permutation.png`` and ``held_out.npz`` (per held-
 nats of its sequences under every held-out sample's conditions).
 
 The groups are cut into ``--folds`` folds, the same for every ``--seed``; ``--fold`` picks the one
-held out.  Run every fold and ``python benchmarks/env_condition_folds.py OUT_0 … OUT_4`` gives the
+held out.  Run every fold and ``python benchmarks/environment/condition_folds.py OUT_0 … OUT_4`` gives the
 test on every sample (shuffled within each fold).
 
 ``genolm env explain`` gives, per sequence, the bits per base under each condition (every bin
@@ -135,7 +135,7 @@ def _join_args(p: argparse.ArgumentParser) -> None:
 
 def setup(args: argparse.Namespace) -> int:
     if args.env_command == "fit":
-        summary = fit(args)
+        summary = fit(FitArgs.from_namespace(args))
         print(f"{args.out}: {plural(summary['sequences'], 'sequence')} at {plural(summary['samples'], 'sample')}, "
               f"{args.folds} folds by {summary['group']}, features {summary['features']}")
         print(f"{'target':24s} {'features':18s} {'n':>6s} {'metric':>8s} {'score':>7s} {'fold sd':>7s}")
@@ -145,7 +145,7 @@ def setup(args: argparse.Namespace) -> int:
                 print(f"{target:24s} {name:18s} {m['n']:6d} {m['metric']:>8s} {m['score']:7.3f} {m['sd']:7.3f}{p}")
         return 0
     if args.env_command == "condition":
-        m = condition(args)
+        m = condition(ConditionArgs.from_namespace(args))
         h, t = m["held_out"], m["train"]
         print(f"{args.out}: trained on {plural(t['sequences'], 'sequence')} ({plural(t['samples'], 'sample')}, "
               f"{t['steps']} steps, {t['seconds']:.0f} s); held out {plural(h['sequences'], 'sequence')} of "
@@ -169,11 +169,11 @@ def setup(args: argparse.Namespace) -> int:
                   f"per sequence, {q['per_sample']['score']:.3f} per sample{base}")
         return 0
     if args.env_command == "explain":
-        summary = explain(args)
+        summary = explain(ExplainArgs.from_namespace(args))
         print(f"{args.out}: {plural(summary['sequences'], 'sequence')} x {plural(summary['sets'], 'condition set')} "
               f"({summary['strand']} strand{'s' if summary['strand'] == 'both' else ''})")
         return 0
-    summary = predict(args)
+    summary = predict(PredictArgs.from_namespace(args))
     print(f"{args.out}: {plural(summary['sequences'], 'sequence')}, targets {', '.join(summary['targets'])}")
     return 0
 
@@ -207,7 +207,7 @@ def add_condition_arguments(p: argparse.ArgumentParser) -> None:
                    help="the groups are cut into this many folds (the same for every --seed; default: 5)")
     p.add_argument("--fold", type=int, default=0,
                    help="the fold held out (default: 0); run each fold and combine them with "
-                        "benchmarks/env_condition_folds.py for a test on every sample")
+                        "benchmarks/environment/condition_folds.py for a test on every sample")
     p.add_argument("--permutations", type=int, default=9999, help="shufflings of the held-out conditions")
     p.add_argument("--strand", choices=STRANDS, default="auto",
                    help="score one strand or average both (auto: both for DNA/RNA letters)")

@@ -5,7 +5,6 @@ permutation test, and the likelihood of new sequences under each condition.  The
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -13,15 +12,69 @@ from pathlib import Path
 
 import numpy as np
 
+from genolm.environment.sheet import JoinArgs
 from genolm.errors import GenolmError
 from genolm.infer.likelihood import sequence_nats
+from genolm.io.arguments import CommandArgs
 from genolm.report import figures
 from genolm.train.conditioned import train_conditioned
+from dataclasses import dataclass
 
 STRANDS = ("auto", "forward", "both")
 
 
 # ---- model pieces --------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class ConditionArgs(JoinArgs):
+    """Options of ``genolm env condition`` (see its --help)."""
+
+    condition: list[str]
+    bins: int = 8
+    init: str | None = None
+    flavor: str = "tiny"
+    tokenizer: str = "char"
+    window: int = 512
+    batch_size: int = 32
+    steps: int = 2000
+    lr: float | None = None
+    drop: float = 0.15
+    folds: int = 5
+    fold: int = 0
+    permutations: int = 9999
+    strand: str = "auto"
+
+    def check(self) -> None:
+        if not self.samples:
+            raise GenolmError("env condition needs a sample sheet", hint="give --samples SHEET")
+        if self.strand not in STRANDS:
+            self.fail("strand", " | ".join(STRANDS), self.strand)
+        if self.folds < 2 or not 0 <= self.fold < self.folds:
+            raise GenolmError("--fold must be one of the --folds", expected="--folds >= 2 and 0 <= --fold < --folds",
+                              found=f"--folds {self.folds} --fold {self.fold}")
+        for name in ("steps", "batch_size", "bins"):
+            self.at_least(name, 1)
+        self.at_least("permutations", 0)
+        if not 0 <= self.drop < 1:
+            raise GenolmError("--drop must be in [0, 1)", found=str(self.drop))
+
+
+@dataclass(kw_only=True)
+class ExplainArgs(CommandArgs):
+    """Options of ``genolm env explain`` (see its --help)."""
+
+    inputs: list[str]
+    model: str
+    at: list[str] | None = None
+    strand: str = "auto"
+    batch_size: int = 64
+
+    def check(self) -> None:
+        if self.strand not in STRANDS:
+            self.fail("strand", " | ".join(STRANDS), self.strand)
+        self.at_least("batch_size", 1)
+
 
 def _complement(tok, strand: str) -> np.ndarray | None:
     from genolm.data.loader import complement_table
@@ -99,7 +152,7 @@ def _encode(tok, seqs: list[str], ids: list[str], which) -> dict[int, np.ndarray
     return out
 
 
-def condition(args: argparse.Namespace) -> dict:
+def condition(args: ConditionArgs) -> dict:
     """Train the conditioned model and run the held-out permutation test; see the module docstring."""
     import torch
 
@@ -111,13 +164,6 @@ def condition(args: argparse.Namespace) -> dict:
     from genolm.train import checkpoint
 
     t0 = time.perf_counter()
-    if args.folds < 2 or not 0 <= args.fold < args.folds:
-        raise GenolmError("--fold must be one of the --folds", expected=f"--folds >= 2 and 0 <= --fold < --folds",
-                          found=f"--folds {args.folds} --fold {args.fold}")
-    if args.steps < 1 or args.batch_size < 1:
-        raise GenolmError("--steps and --batch-size must be at least 1", found=f"{args.steps}, {args.batch_size}")
-    if not 0 <= args.drop < 1:
-        raise GenolmError("--drop must be in [0, 1)", found=str(args.drop))
     device = resolve_device(args.device)
     names = list(dict.fromkeys(args.condition))
     sheet, group, ids, files, seqs, sample = sheet_and_sequences(args, names, "condition")
@@ -324,7 +370,7 @@ def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_s
 
 # ---- env explain ---------------------------------------------------------------------------------
 
-def explain(args: argparse.Namespace) -> dict:
+def explain(args: ExplainArgs) -> dict:
     """Bits per base of each sequence under each condition set; the best per column (or set)."""
     from genolm.io.atomic import atomic_file
     from genolm.train.distributed import resolve_device

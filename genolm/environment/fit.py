@@ -5,20 +5,47 @@ new sequences.  The commands are ``genolm env fit`` and ``genolm env predict``."
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from genolm.environment.sheet import read_sequences, sheet_and_sequences
+from genolm.environment.sheet import JoinArgs, read_sequences, sheet_and_sequences
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
+from dataclasses import dataclass
 
 
 # ---- joining sequences to samples --------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class FitArgs(JoinArgs):
+    """Options of ``genolm env fit`` (see its --help)."""
+
+    target: list[str]
+    model: str | None = None
+    k: int = 4
+    folds: int = 5
+    permutations: int = 0
+
+    def check(self) -> None:
+        if not self.samples:
+            raise GenolmError("env fit needs a sample sheet", hint="give --samples SHEET")
+        self.at_least("folds", 2)
+        self.at_least("k", 1)
+        self.at_least("permutations", 0)
+
+
+@dataclass(kw_only=True)
+class PredictArgs(CommandArgs):
+    """Options of ``genolm env predict`` (see its --help)."""
+
+    inputs: list[str]
+    fit: str
 
 
 def sequence_features(seqs: list[str], model: str | None, k: int, device: str, progress: bool) -> np.ndarray:
@@ -44,13 +71,11 @@ def _latlon(sheet, samples: list[str]) -> np.ndarray | None:
     return np.c_[lat, np.abs(lat), np.sin(lon), np.cos(lon)]
 
 
-def fit(args: argparse.Namespace) -> dict:
+def fit(args: FitArgs) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.environment.evaluation import cv_classification, cv_regression, group_folds, permutation_test
 
     t0 = time.perf_counter()
-    if args.folds < 2:
-        raise GenolmError("--folds must be at least 2", found=str(args.folds))
     sheet, group, ids, files, seqs, sample = sheet_and_sequences(args, args.target, "target")
     unplaced = [i for i, s in zip(ids, sample) if s is None]
     if len(unplaced) == len(ids):
@@ -167,7 +192,7 @@ def _final_model(target: str, x: np.ndarray, y: np.ndarray, numeric: bool) -> di
 
 # ---- predict -----------------------------------------------------------------------------------
 
-def predict(args: argparse.Namespace) -> dict:
+def predict(args: PredictArgs) -> dict:
     from genolm.io.atomic import atomic_file
 
     fit_dir = Path(args.fit)

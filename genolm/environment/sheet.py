@@ -6,9 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
+from dataclasses import dataclass, field
 
 
 # ---- joining sequences to samples --------------------------------------------------------------
+
+@dataclass(kw_only=True)
+class JoinArgs(CommandArgs):
+    """How sequences find their samples: the sheet's files, or patterns over record ids."""
+
+    inputs: list[str] = field(default_factory=list)  # default: the sheet's files
+    samples: str | None = None
+    id_pattern: list[str] | None = None
+    sample_template: str = "{sample}"
+    alias: list[str] = field(default_factory=list)
+    group: str | None = None  # held out together (default: station if the sheet has it, else the sample)
+
 
 def read_sequences(paths: list[str]) -> tuple[list[str], list[str], list[str]]:
     """ids, source file, sequence (upper case) of every record of ``paths``."""

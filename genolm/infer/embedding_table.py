@@ -5,12 +5,13 @@ processes (chunk k on rank k mod N, the parts merged in input order).  The comma
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
+from dataclasses import dataclass, field
 
 
 def input_files(args) -> tuple[list[tuple[Path, str | None]], object]:
@@ -112,7 +113,37 @@ def merge_parts(out: Path, parts: list[Path], n_chunks: int) -> None:
         p.unlink()
 
 
-def run(args: argparse.Namespace) -> dict | None:
+@dataclass(kw_only=True)
+class EmbedArgs(CommandArgs):
+    """Options of ``genolm embed`` (see its --help)."""
+
+    inputs: list[str] = field(default_factory=list)
+    model: str
+    samples: str | None = None
+    pool: str = "mean"
+    layer: int | None = None
+    strand: str = "forward"
+    batch_tokens: int | None = None
+    unknown: str = "error"
+    chunk: int = 4096
+    compile: bool = False
+
+    def check(self) -> None:
+        from genolm.infer.embedding import POOLS, STRANDS
+
+        if not self.inputs and not self.samples:
+            raise GenolmError("no input files", hint="give FASTA/FASTQ paths or --samples SHEET")
+        for name, choices in (("pool", POOLS), ("strand", STRANDS), ("unknown", ("error", "n", "skip"))):
+            if getattr(self, name) not in choices:
+                self.fail(name, " | ".join(choices), getattr(self, name))
+        self.at_least("chunk", 1)
+        self.at_least("batch_tokens", 1, optional=True)
+        if Path(str(self.out)).suffix != ".parquet":
+            out = Path(str(self.out))
+            raise GenolmError("--out must be a .parquet file", found=out.name, hint=f"e.g. --out {out.stem}.parquet")
+
+
+def run(args: EmbedArgs) -> dict | None:
     """Embed the inputs into ``args.out``; a summary on rank 0 (None on the other ranks)."""
     import pyarrow.parquet as pq
 
@@ -120,13 +151,7 @@ def run(args: argparse.Namespace) -> dict | None:
     from genolm.io.atomic import atomic_file
     from genolm.train import distributed
 
-    if not args.inputs and not args.samples:
-        raise GenolmError("no input files", hint="give FASTA/FASTQ paths or --samples SHEET")
-    if args.chunk < 1 or (args.batch_tokens is not None and args.batch_tokens < 1):
-        raise GenolmError("--chunk and --batch-tokens must be positive integers")
     out = Path(args.out)
-    if out.suffix != ".parquet":
-        raise GenolmError("--out must be a .parquet file", found=out.name, hint=f"e.g. --out {out.stem}.parquet")
     files, sheet = input_files(args)
     d = distributed.setup(args.device)
     try:
