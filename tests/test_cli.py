@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import gzip
 import importlib
 import json
@@ -109,6 +111,13 @@ def test_usage_errors_exit_2(capsys, argv, message):
     (["orfs", LAMBDA, "--min-aa", "0"], "--min-aa"),
     (["prepare", LAMBDA, "--out", "never", "--window", "1"], "--window"),
     (["prepare", LAMBDA, "--out", "never", "--val-fraction", "1.5"], "--val-fraction"),
+    (["score", LAMBDA, "--model", "never", "--out", "never", "--suffix", "-1"], "--suffix"),
+    (["evolve", "--data", LAMBDA, "--until", "2004", "--predict", "2003", "--out", "never"], "--predict"),
+    (["evolve", "--data", LAMBDA, "--backtest", "2004-2001", "--out", "never"], "--backtest"),
+    (["evolve", "--data", LAMBDA, "--until", "2004", "--half-life", "-1", "--out", "never"], "--half-life"),
+    (["generate", "--model", "never", "--length", "0", "--out", "never"], "--length"),
+    (["viability", LAMBDA, "--reference", LAMBDA, "--folds", "1", "--out", "never"], "--folds"),
+    (["viability", LAMBDA, "--reference", LAMBDA, "--disc-k", "12", "--out", "never"], "--disc-k"),
 ])
 def test_bad_option_values_exit_2_naming_the_flag(capsys, tmp_path, argv, flag):
     argv = [tmp_path / "never" if a == "never" else a for a in argv]
@@ -180,6 +189,51 @@ def test_parser_builds_every_command():
     for name in COMMANDS:
         args = parser.parse_args([name] + minimal.get(name, ["x.fa"]))
         assert args.command == name and callable(args._setup)
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str, args) -> list:
+    """(label, parser, dataclass) of a command, or of each of its subcommands (env fit, ...)."""
+    if not isinstance(args, dict):
+        return [(name, parser, args)]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(args), f"{name}: every subcommand has its dataclass"
+    return [(f"{name} {k}", sub.choices[k], args[k]) for k in args]
+
+
+NOT_OPTIONS = {"help", "report", "config"}  # argparse's own, genolm report's page, pretrain's recipe file
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_is_one_dataclass_with_the_parsers_names_and_defaults(name):
+    """A Python user building ``ARGS(...)`` gets what the command line gets: every option is a
+    field of the command's dataclass, and its default is the field's default (pretrain's flags
+    default to None so that a --config recipe can set them; there the field holds the default)."""
+    module = importlib.import_module(f"genolm.commands.{name}")
+    parser = build_parser([name])
+    command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    for label, p, cls in _parsers(command, name, module.ARGS):
+        assert dataclasses.is_dataclass(cls), label
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for action in p._actions:
+            if action.dest in NOT_OPTIONS or isinstance(action, argparse._SubParsersAction) \
+                    or action.dest == argparse.SUPPRESS or action.dest.endswith("_command"):
+                continue
+            assert action.dest in fields, f"{label}: option {action.dest!r} is not a field of {cls.__name__}"
+            f = fields[action.dest]
+            if action.required or (action.nargs in ("+",) and not action.option_strings):
+                continue  # no default on either side
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                continue  # a required field behind an optional flag: checked by the dataclass itself
+            if name == "pretrain" and action.default is None:
+                continue
+            if action.default is None and default in ([], None):
+                continue
+            assert action.default == default, f"{label} {action.option_strings or action.dest}: parser " \
+                                              f"{action.default!r} vs {cls.__name__} {default!r}"
 
 
 # ----------------------------------------------------------------------------- where outputs go

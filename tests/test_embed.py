@@ -28,7 +28,7 @@ def make_run(root, family="transformer", causal=True, window=64):
     corpus = root / "corpus"
     if not corpus.exists():
         prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(corpus), window=window,
-                            val_fraction=0.0, workers=1, progress=False))
+                            val_fraction=0.0, workers=1, no_progress=True))
     run = root / f"run_{family}_{'clm' if causal else 'mlm'}"
     args = ["pretrain", "--data", corpus, "--out", run, "--model", "debug", "--family", family,
             "--objective", "clm" if causal else "mlm", "--steps", "2", "--batch-size", "4", "--device", "cpu",

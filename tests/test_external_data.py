@@ -78,6 +78,6 @@ def test_prepare_decodes_back_to_the_genomes(tmp_path):
 
     paths = [GOLD / f"{g}.fna.gz" for g in GENOMES] + [GOLD / "GCF_001457455.1_NCTC11397_genomic.fna.gz"]
     m = prepare(PrepareArgs(inputs=[str(p) for p in paths], out=str(tmp_path / "c"),
-                            tokenizer="kmer:6", window=256, stride=200, val_fraction=0.3, progress=False))
+                            tokenizer="kmer:6", window=256, stride=200, val_fraction=0.3, no_progress=True))
     assert m["totals"]["bases"] == sum(len(r.seq) for p in paths for r in read_records(p))
     assert check_windows(tmp_path / "c", paths, n_windows=100) > 50

@@ -114,7 +114,7 @@ def test_generate_command_seeded_prompted_and_streamed(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--prompt", "ACGXT"], "the prompt has a letter"), (["--length", "0"], "at least 1"),
-    (["--top-p", "0"], "sampling options out of range"), (["masked"], "needs a causal transformer"),
+    (["--top-p", "0"], "bad value for --top-p"), (["masked"], "needs a causal transformer"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, capsys, extra, message):
     run = save_run(tmp_path / "run", model(causal=extra != ["masked"]))

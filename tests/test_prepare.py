@@ -47,7 +47,7 @@ def check_windows(out, paths, n_windows=200, seed=0):
 @pytest.mark.parametrize("spec", ["char", "kmer:6", "codon"])
 def test_windows_decode_to_source(tmp_path, spec):
     m = prepare(PrepareArgs(inputs=[str(p) for p in SMALL], out=str(tmp_path / "c"), tokenizer=spec,
-                            window=128, stride=100, val_fraction=0.2, progress=False))
+                            window=128, stride=100, val_fraction=0.2, no_progress=True))
     assert m["totals"]["records"] == 1 + 26664 + 2000
     assert m["splits"]["val"]["records"] > 0 and m["splits"]["train"]["records"] > 0
     assert check_windows(tmp_path / "c", SMALL) > 100
@@ -55,7 +55,7 @@ def test_windows_decode_to_source(tmp_path, spec):
 
 def test_split_is_by_record_and_near_fraction(tmp_path):
     prepare(PrepareArgs(inputs=[str(DATA / "camisim_reads.fasta.gz")], out=str(tmp_path / "c"),
-                        val_fraction=0.25, progress=False))
+                        val_fraction=0.25, no_progress=True))
     rec = PreparedCorpus(tmp_path / "c").records.to_pandas() if False else PreparedCorpus(tmp_path / "c").records
     split = rec["split"].to_pylist()
     ids = rec["record_id"].to_pylist()
@@ -71,7 +71,7 @@ def test_deterministic_and_worker_count_independent(tmp_path):
         out = tmp_path / f"c{n}"
         prepare(PrepareArgs(inputs=[str(p) for p in SMALL], out=str(out), tokenizer="kmer:3",
                             window=64, val_fraction=0.1, workers=workers, shard_tokens=500_000,
-                            progress=False))
+                            no_progress=True))
         outs.append(out)
     for out in outs[1:]:
         for f in sorted(outs[0].rglob("*.bin")):
@@ -112,14 +112,14 @@ def test_unknown_policies(tmp_path):
     fa = tmp_path / "x.fa"
     write_fasta([("a", "ACGTXACGT"), ("b", "ACGTACGT"), ("c", "ACGT")], fa)
     with pytest.raises(GenolmError) as err:
-        prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "e"), progress=False))
+        prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "e"), no_progress=True))
     assert "x.fa:2" in str(err.value) and "'a'" in str(err.value)
     assert not (tmp_path / "e").exists()
     m = prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "s"), unknown="skip", window=4,
-                            val_fraction=0, progress=False))
+                            val_fraction=0, no_progress=True))
     assert m["totals"]["skipped_records"] == 1 and m["splits"]["train"]["records"] == 2
     m = prepare(PrepareArgs(inputs=[str(fa)], out=str(tmp_path / "n"), unknown="n", window=4,
-                            val_fraction=0, progress=False))
+                            val_fraction=0, no_progress=True))
     assert m["inputs"][0]["replaced_characters"] == 1
     corpus = PreparedCorpus(tmp_path / "n")
     assert corpus.tokenizer.decode(np.asarray(corpus.shards("train")[0])).startswith("ACGTNACGT")
@@ -127,7 +127,7 @@ def test_unknown_policies(tmp_path):
 
 def test_sample_sheet_carried_into_manifest(tmp_path):
     m = prepare(PrepareArgs(inputs=[], samples=str(DATA / "tara" / "samples.tsv"), out=str(tmp_path / "t"),
-                            window=128, progress=False))
+                            window=128, no_progress=True))
     meta = m["samples"]["metadata"]
     assert set(meta) == {"41SUR", "41DCM", "66SUR", "132DCM", "122SUR", "100DCM"}
     assert meta["41SUR"]["temperature_c"] == pytest.approx(29.089367)
@@ -141,19 +141,19 @@ def test_sample_sheet_carried_into_manifest(tmp_path):
 
 def test_failure_keeps_previous_output(tmp_path):
     out = tmp_path / "c"
-    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(out), progress=False))
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(out), no_progress=True))
     before = sorted(p.name for p in out.rglob("*"))
     with pytest.raises(GenolmError):
         prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"),
                                     str(Path(__file__).parent / "data/malformed/error_truncated.fa.gz")],
-                            out=str(out), progress=False))
+                            out=str(out), no_progress=True))
     assert sorted(p.name for p in out.rglob("*")) == before
     assert [p for p in tmp_path.iterdir() if p.name != "c"] == []  # no temp dirs left behind
 
 
 def test_bpe_tokenizer(tmp_path):
     m = prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(tmp_path / "b"),
-                            tokenizer="bpe:200", window=64, val_fraction=0, progress=False))
+                            tokenizer="bpe:200", window=64, val_fraction=0, no_progress=True))
     assert m["tokenizer"]["kind"] == "bpe"
     assert check_windows(tmp_path / "b", [DATA / "lambda.fasta.gz"], n_windows=50) > 0
 
@@ -165,7 +165,7 @@ def test_real_corpus_windows_decode(tmp_path):
         SHARED / "ocean/biomarks_18S/BioMarKs50k.fasta.gz",
         SHARED / "metagenome/camisim_10genomes/reads.fasta.gz"]
     m = prepare(PrepareArgs(inputs=[str(p) for p in paths], out=str(tmp_path / "r"), window=1024,
-                            workers=2, progress=False))
+                            workers=2, no_progress=True))
     assert m["totals"]["records"] == 76684 and m["totals"]["bases"] == 71278575
     assert check_windows(tmp_path / "r", paths, n_windows=300) >= 600
 
@@ -182,13 +182,13 @@ def test_protein_and_rna_corpora(tmp_path):
     prot = tmp_path / "p.faa"
     write_fasta([("p1", "MKVLAAGIVE*"), ("p2", "MSTKKKPLTQEQ")], prot)
     m = prepare(PrepareArgs(inputs=[str(prot)], out=str(tmp_path / "p"), alphabet="protein",
-                            tokenizer="aa", window=4, val_fraction=0, progress=False))
+                            tokenizer="aa", window=4, val_fraction=0, no_progress=True))
     assert m["totals"]["bases"] == 23 and m["tokenizer"]["alphabet"] == "protein"
     assert check_windows(tmp_path / "p", [prot], n_windows=5) > 0
     rna = tmp_path / "r.fa"
     write_fasta([("r1", "ACGUACGUAAUU"), ("r2", "GGCCUUAA")], rna)
     prepare(PrepareArgs(inputs=[str(rna)], out=str(tmp_path / "r"), alphabet="rna", tokenizer="codon",
-                        window=2, val_fraction=0, progress=False))
+                        window=2, val_fraction=0, no_progress=True))
     corpus = PreparedCorpus(tmp_path / "r")
     assert corpus.tokenizer.decode(np.asarray(corpus.shards("train")[0])) == "ACGUACGUAAUUGGCCUUAA"
 
@@ -197,7 +197,7 @@ def test_protein_and_rna_corpora(tmp_path):
 def test_region_split_holds_out_the_tail_of_every_record(tmp_path, spec):
     paths = [DATA / "lambda.fasta.gz", DATA / "H.Pylori__G27.fasta.gz"]
     m = prepare(PrepareArgs(inputs=[str(p) for p in paths], out=str(tmp_path / "c"), split="region",
-                            tokenizer=spec, val_fraction=0.1, window=128, progress=False))
+                            tokenizer=spec, val_fraction=0.1, window=128, no_progress=True))
     assert m["split"] == "region"
     rec = PreparedCorpus(tmp_path / "c").records
     rows = list(zip(rec["split"].to_pylist(), rec["record_id"].to_pylist(), rec["n_bases"].to_pylist(),
@@ -214,6 +214,6 @@ def test_region_split_holds_out_the_tail_of_every_record(tmp_path, spec):
 @pytest.mark.parametrize("split", ["record", "region"])
 def test_evaluation_only_corpus(tmp_path, split):
     m = prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"), str(DATA / "biomarks18S_2k.fasta.gz")],
-                            out=str(tmp_path / "e"), split=split, val_fraction=1.0, window=64, progress=False))
+                            out=str(tmp_path / "e"), split=split, val_fraction=1.0, window=64, no_progress=True))
     assert m["splits"]["train"]["records"] == 0 and m["splits"]["train"]["tokens"] == 0
     assert m["splits"]["val"]["bases"] == m["totals"]["bases"]

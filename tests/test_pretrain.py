@@ -31,7 +31,7 @@ FAST = ["--model", "debug", "--batch-size", "8", "--eval-batches", "2", "--log-e
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus") / "lambda"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"), str(DATA / "biomarks18S_2k.fasta.gz")],
-                        out=str(out), window=64, val_fraction=0.1, workers=1, progress=False))
+                        out=str(out), window=64, val_fraction=0.1, workers=1, no_progress=True))
     return out
 
 
@@ -372,7 +372,7 @@ def test_evaluate_table_with_markov(tmp_path, capsys, corpus):
 def test_an_empty_validation_split_is_said_by_pretrain_and_refused_by_evaluate(tmp_path, capsys):
     empty = tmp_path / "empty"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(empty), window=64, val_fraction=0.0,
-                        progress=False))
+                        no_progress=True))
     code, out, err = run_cli(["pretrain", "--data", empty, "--out", tmp_path / "run", *FAST, "--steps", "2"], capsys)
     assert code == 0 and "has no validation windows: no held-out bits per base" in err and "val_bpb" not in out
     code, out, err = run_cli(["evaluate", "--data", empty, "--markov", "3"], capsys)
@@ -384,7 +384,7 @@ def test_evaluate_markov_fit_on_another_corpus(tmp_path, capsys, corpus):
     --markov-data's training split and scores the test corpus's records."""
     test = tmp_path / "test"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(test), window=64, val_fraction=1.0,
-                        progress=False))
+                        no_progress=True))
     code, _, err = run_cli(["evaluate", "--data", test, "--markov", "3"], capsys)
     assert code == 2 and "no training records" in err and "--markov-data" in err
     code, out, err = run_cli(["evaluate", "--data", test, "--markov", "3", "--markov-data", corpus,
@@ -536,13 +536,13 @@ def test_init_continues_from_another_runs_weights(tmp_path, capsys, corpus):
     # A corpus prepared with another policy for unknown letters has the same vocabulary: accepted.
     lenient = tmp_path / "lenient"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz"), str(DATA / "biomarks18S_2k.fasta.gz")],
-                        out=str(lenient), window=64, val_fraction=0.1, unknown="n", workers=1, progress=False))
+                        out=str(lenient), window=64, val_fraction=0.1, unknown="n", workers=1, no_progress=True))
     code, _, err = run_cli(["pretrain", "--data", lenient, "--out", tmp_path / "e", *FAST, "--objective", "mlm",
                             "--steps", "1", "--init", first], capsys)
     assert code == 0, err
     other = tmp_path / "kmer"
     prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(other), window=64, val_fraction=0.1,
-                        tokenizer="kmer:3", workers=1, progress=False))
+                        tokenizer="kmer:3", workers=1, no_progress=True))
     capsys.readouterr()  # prepare's own warning (one record: no validation split)
     code, _, err = run_cli(["pretrain", "--data", other, "--out", tmp_path / "d", *FAST, "--objective", "mlm",
                             "--steps", "1", "--init", first], capsys)

@@ -208,7 +208,7 @@ def test_missing_sheet_and_non_utf8(folder):
 def test_prepare_input_not_in_the_sheet(folder, tmp_path):
     (folder / "s.tsv").write_text("sample_id\tpath\tdepth_m\nS1\ta.fa\t5\n")
     args = PrepareArgs(inputs=[str(folder / "a.fa"), str(folder / "b.fa")], out=str(tmp_path / "out"),
-                       samples=str(folder / "s.tsv"), progress=False)
+                       samples=str(folder / "s.tsv"), no_progress=True)
     with pytest.raises(GenolmError, match="not in the sample sheet") as exc:
         prepare(args)
     assert exc.value.file == str(folder / "b.fa")
@@ -227,7 +227,7 @@ def test_prepare_cli_bad_sheet_exits_2(folder, capsys):
 def test_prepare_takes_files_and_metadata_from_the_sheet(folder, tmp_path):
     (folder / "s.tsv").write_text("sample_id\tpath\tdepth_m\nS1\ta.fa\t5\nS2\tb.fa\tNA\n")
     m = prepare(PrepareArgs(inputs=[], out=str(tmp_path / "out"), samples=str(folder / "s.tsv"),
-                            window=4, val_fraction=0.0, progress=False))
+                            window=4, val_fraction=0.0, no_progress=True))
     assert [f["sample_id"] for f in m["inputs"]] == ["S1", "S2"]
     assert m["samples"]["metadata"] == {"S1": {"depth_m": 5.0}, "S2": {"depth_m": None}}
 

@@ -30,6 +30,9 @@ from genolm.commands.options import add_device, add_no_progress
 from genolm.finetune.gue import BenchArgs, cell, run
 
 
+ARGS = BenchArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suite", choices=("gue",), help="benchmark suite")
     p.add_argument("--model", required=True, help="genolm run, Hugging Face folder, or cnn | lstm | transformer")

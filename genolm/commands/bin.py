@@ -39,6 +39,9 @@ from genolm.io.progress import plural
 from genolm.metagenome.binning import BinArgs, FEATURES, run
 
 
+ARGS = BinArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads or contigs (any compression)")
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")

@@ -43,6 +43,9 @@ from genolm.io.progress import plural
 from genolm.metagenome.classify import ClassifyArgs, METHODS, run
 
 
+ARGS = ClassifyArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ of reads (any compression)")
     p.add_argument("--references", nargs="+", required=True, metavar="REF",

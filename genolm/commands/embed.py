@@ -27,6 +27,9 @@ from genolm.infer.embedding_table import EmbedArgs, run
 from genolm.io.progress import plural
 
 
+ARGS = EmbedArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from genolm.infer.embedding import POOLS, STRANDS
 

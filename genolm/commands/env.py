@@ -81,6 +81,10 @@ Example:
 """
 
 
+# one dataclass per subcommand (tests/test_cli.py: the same names and defaults as the parser)
+ARGS = {"fit": FitArgs, "predict": PredictArgs, "condition": ConditionArgs, "explain": ExplainArgs}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from genolm.report import add_report_argument
     sub = p.add_subparsers(dest="env_command", metavar="{fit,predict,condition,explain}", required=True)

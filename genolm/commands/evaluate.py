@@ -25,6 +25,9 @@ from genolm.commands.options import add_device
 from genolm.train.evaluation import evaluate, EvaluateArgs
 
 
+ARGS = EvaluateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN", help="run directories from 'genolm pretrain'")
     p.add_argument("--data", required=True, help="prepared corpus (its validation split is scored)")

@@ -46,8 +46,11 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.evolution.forecast import print_summary, run
+from genolm.evolution.forecast import EvolveArgs, print_summary, run
 from genolm.io.progress import plural
+
+
+ARGS = EvolveArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,20 +82,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_no_progress(p)
 
 
-# ---- reading -------------------------------------------------------------------------------------
-
-
-# ---- one season ----------------------------------------------------------------------------------
-
-
-# ---- many seasons --------------------------------------------------------------------------------
-
-
-# ---- the command ---------------------------------------------------------------------------------
-
-
 def setup(args: argparse.Namespace) -> int:
-    r = run(args)
+    r = run(EvolveArgs.from_namespace(args))
     if "summary" in r:
         print_summary(r["summary"], args.out)
         return 0

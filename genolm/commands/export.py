@@ -14,13 +14,32 @@ Example:
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from genolm.errors import GenolmError
+
+TARGETS = ("hf",)
+
+
+@dataclass
+class ExportArgs:
+    """Options of ``genolm export``."""
+
+    run: str
+    out: str
+    to: str = "hf"
+
+    def __post_init__(self) -> None:
+        if self.to not in TARGETS:
+            raise GenolmError("unknown export target", expected=" | ".join(TARGETS), found=repr(self.to))
+
+
+ARGS = ExportArgs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run directory from 'genolm pretrain' (or its checkpoint/)")
-    p.add_argument("--to", default="hf", choices=("hf",), help="target layout")
+    p.add_argument("--to", default="hf", choices=TARGETS, help="target layout")
     p.add_argument("out", metavar="DIR", help="output directory (written atomically)")
 
 
@@ -28,8 +47,7 @@ def setup(args: argparse.Namespace) -> int:
     from genolm.model import export_llama
     from genolm.train.checkpoint import checkpoint_dir, load_model
 
-    if args.to != "hf":  # pragma: no cover - argparse restricts it
-        raise GenolmError("unknown export target", expected="hf", found=args.to)
+    args = ExportArgs(run=args.run, out=args.out, to=args.to)
     model, _, _ = load_model(args.run)
     out = export_llama(model, checkpoint_dir(args.run) / "tokenizer.json", args.out)
     print(f"{out}: LlamaForCausalLM ({model.num_params():,} parameters)")

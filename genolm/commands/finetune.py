@@ -32,6 +32,9 @@ from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.finetune.finetune import FinetuneArgs, run
 
 
+ARGS = FinetuneArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True,
                    help="genolm run, local Hugging Face folder, or cnn | lstm | transformer (from scratch)")

@@ -30,9 +30,12 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.generation.generate import run
+from genolm.generation.generate import GenerateArgs, run
 from genolm.infer.sampling import ENGINES
 from genolm.io.progress import plural
+
+
+ARGS = GenerateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    r = run(args)
+    r = run(GenerateArgs.from_namespace(args))
     print(f"{args.out}: {plural(r['sequences'], 'sequence')}, {r['bases']:,} new bases in {r['seconds']:.1f} s "
           f"({r['bases'] / max(r['seconds'], 1e-9):,.0f} bases/s, {r['device']})")
     return 0

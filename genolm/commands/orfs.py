@@ -68,6 +68,9 @@ class OrfsArgs:
                               found=err.found, hint=err.hint) from None
 
 
+ARGS = OrfsArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", help="FASTA/FASTQ of DNA (any compression)")
     parser.add_argument("--method", default="simple", choices=("simple", "prodigal"),

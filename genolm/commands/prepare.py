@@ -21,6 +21,9 @@ from genolm.data.prepare import prepare, PrepareArgs
 from genolm.io.progress import plural
 
 
+ARGS = PrepareArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="FASTA/FASTQ files (any compression)")
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")
@@ -48,11 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "number (default: 0 = one per CPU core)")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
-    add_no_progress(p, dest="progress")
+    add_no_progress(p)
 
 
 def setup(args: argparse.Namespace) -> int:
-    opts = PrepareArgs(**{k: v for k, v in vars(args).items() if k in PrepareArgs.__dataclass_fields__})
+    opts = PrepareArgs.from_namespace(args)
     manifest = prepare(opts)
     s = manifest["splits"]
     letters = "residues" if manifest["tokenizer"].get("alphabet") == "protein" else "bases"

@@ -30,6 +30,9 @@ from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainA
 from genolm.commands.options import add_device, add_no_progress, add_seed
 
 
+ARGS = TrainArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # Defaults live in TrainArgs (and a --config recipe may set any of them): flags default to None.
     d = {f.name: f.default for f in dataclasses.fields(TrainArgs)}

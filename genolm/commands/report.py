@@ -15,6 +15,26 @@ Example:
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+
+from genolm.errors import GenolmError
+
+
+@dataclass
+class ReportArgs:
+    """Options of ``genolm report``."""
+
+    paths: list[str]
+    out: str
+    title: str = "genolm report"
+    plotly_js: str = "inline"  # or the address of a plotly.min.js to link (as the page will see it)
+
+    def __post_init__(self) -> None:
+        if not self.paths:
+            raise GenolmError("no output to report on", hint="give genolm output folders or files")
+
+
+ARGS = ReportArgs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +49,7 @@ def setup(args: argparse.Namespace) -> int:
     from genolm.io.progress import plural
     from genolm.report import write_report
 
+    args = ReportArgs(paths=args.paths, out=args.out, title=args.title, plotly_js=args.plotly_js)
     secs = write_report(args.paths, args.out, args.title, args.plotly_js)
     print(f"{args.out}: {plural(len(secs), 'section')} (" + ", ".join(s.kind for s in secs) + ")")
     return 0

@@ -18,7 +18,7 @@ An amino-acid substitution's score is the log-sum-exp over every codon that enco
 acid (a likelihood ratio marginal over the codons), with the fewest nucleotide changes any of
 them needs.  ``--strand both`` averages a score with that of the same change on the reverse
 complement.  ``--naive`` runs one full forward pass per substitution instead (the reference the
-fast path is tested against, and the baseline of benchmarks/bench_score.py).
+fast path is tested against, and the baseline of benchmarks/evolution/score_speed.py).
 
 Output: Parquet, one row per substitution. ``--level nt``: seq_id, position (1-based), ref, alt,
 score.  ``--level aa``: seq_id, codon (1-based), position (of the codon's first base), ref_codon,
@@ -34,21 +34,24 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress
-from genolm.evolution.scoring import run
+from genolm.evolution.scoring import LEVELS, METHODS, run, ScoreArgs, STRANDS
 from genolm.io.progress import plural
+
+
+ARGS = ScoreArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="FASTA/FASTQ")
     p.add_argument("--model", required=True, help="genolm run (char tokenizer)")
     p.add_argument("--out", required=True, help="output Parquet file")
-    p.add_argument("--level", choices=("nt", "aa"), default="nt",
+    p.add_argument("--level", choices=LEVELS, default="nt",
                    help="nt: every single-nucleotide substitution; aa: every amino acid of every codon (in --frame)")
-    p.add_argument("--method", choices=("auto", "llr", "masked-marginal"), default="auto",
+    p.add_argument("--method", choices=METHODS, default="auto",
                    help="auto: llr for a causal model, masked-marginal for a masked one")
     p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame of --level aa (default: 0)")
     p.add_argument("--table", type=int, default=1, help="NCBI genetic code of --level aa (default: 1)")
-    p.add_argument("--strand", choices=("forward", "both"), default="forward",
+    p.add_argument("--strand", choices=STRANDS, default="forward",
                    help="both: average with the same change scored on the reverse complement")
     p.add_argument("--context", type=int, default=None,
                    help="tokens of context before a substitution in long sequences (default: half the model's length)")
@@ -62,16 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_no_progress(p)
 
 
-# ---- substitutions -----------------------------------------------------------------------------
-
-
-# ---- the scorers ---------------------------------------------------------------------------------
-
-
-# ---- the command ---------------------------------------------------------------------------------
-
 def setup(args: argparse.Namespace) -> int:
-    r = run(args)
+    r = run(ScoreArgs.from_namespace(args))
     print(f"{args.out}: {r['rows']:,} substitutions of {plural(r['sequences'], 'sequence')}, {r['method']} "
           f"({r['strand']} strand{'s' if r['strand'] == 'both' else ''}), {r['seconds']:.1f} s "
           f"({r['rows'] / max(r['seconds'], 1e-9):,.0f} per second)")

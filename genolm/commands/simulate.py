@@ -28,6 +28,9 @@ from genolm.io.progress import plural
 from genolm.metagenome.simulate import MODELS, MODES, simulate, SimulateArgs
 
 
+ARGS = SimulateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("genomes", nargs="+", metavar="GENOME", help="one FASTA per genome (any compression)")
     p.add_argument("--out", required=True, help="output directory (replaced atomically)")

@@ -63,6 +63,9 @@ class TranslateArgs:
         return [1, 2, 3, -1, -2, -3] if self.frame == "all" else [int(self.frame)]
 
 
+ARGS = TranslateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="INPUT", help="FASTA/FASTQ of DNA or RNA (any compression)")
     parser.add_argument("--table", type=int, default=11,

@@ -46,7 +46,10 @@ import argparse
 import math
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.generation.viability import run
+from genolm.generation.viability import run, ViabilityArgs
+
+
+ARGS = ViabilityArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,20 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_no_progress(p)
 
 
-# ----------------------------------------------------------------------------- input
-
-
-# ----------------------------------------------------------------------------- statistics
-
-
-# ----------------------------------------------------------------------------- run
-
-
-# ----------------------------------------------------------------------------- plots
-
-
 def setup(args: argparse.Namespace) -> int:
-    r = run(args)
+    r = run(ViabilityArgs.from_namespace(args))
     rows = r["summary"]
     cols = [("set", "{}"), ("n", "{}"), ("gc", "{:.3f}"), ("coding_density", "{:.3f}"), ("gene_aa", "{:.0f}"),
             ("stop_rate", "{:.4f}"), ("markov_bpb", "{:.3f}"), ("js6_ratio", "{:.2f}"),

@@ -23,6 +23,7 @@ from genolm import __version__
 from genolm.data.build import append_parts, FileResult, tokenize_file
 from genolm.data.shards import MANIFEST, RECORDS, ShardWriter, SPLITS, TOKENIZER
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.alphabet import get_alphabet
 from genolm.io.atomic import atomic_dir
 from genolm.io.progress import progress
@@ -33,8 +34,8 @@ from genolm.tokenize import Tokenizer
 FORMAT_VERSION = 1
 
 
-@dataclass
-class PrepareArgs:
+@dataclass(kw_only=True)
+class PrepareArgs(CommandArgs):
     """Options of ``genolm prepare``; each checks itself and names its flag when wrong."""
 
     inputs: list[str]
@@ -46,16 +47,14 @@ class PrepareArgs:
     val_fraction: float = 0.05
     split: str = "record"  # record: whole records by hash | region: the tail of every record
     samples: str | None = None
-    seed: int = 0
     unknown: str = "error"
     case: str = "fold"
     workers: int = 0  # 0: one per CPU core (the output does not depend on it)
     shard_tokens: int = 1 << 30
     bpe_train_bases: int = 20_000_000
     force: bool = False
-    progress: bool = True  # a bar on a terminal, a line every 30 s otherwise
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.window < 2:
             raise GenolmError("--window must be at least 2 tokens", found=str(self.window))
         self.stride = self.stride or self.window
@@ -197,8 +196,8 @@ def _resolve_inputs(opts: PrepareArgs, sheet) -> list[tuple[Path, str | None]]:
 
 def _fingerprint(opts: PrepareArgs, inputs) -> str:
     """Same inputs (path, size, mtime) and same options -> same fingerprint -> reuse."""
-    keep = {k: v for k, v in asdict(opts).items() if k not in ("inputs", "out", "workers", "force",
-                                                                "progress", "samples")}
+    keep = {k: v for k, v in asdict(opts).items() if k not in ("inputs", "out", "workers", "force", "device",
+                                                                "no_progress", "samples")}
     stats = []
     for p, sid in inputs:
         st = os.stat(p)
@@ -301,7 +300,7 @@ def _cpu_count() -> int:
 
 
 def _progress_bar(opts: PrepareArgs, total: int):
-    return progress(total, "prepare", "B", enabled=opts.progress is not False, unit_scale=True)
+    return progress(total, "prepare", "B", enabled=not opts.no_progress, unit_scale=True)
 
 
 def _write_records(path: Path, rows: list) -> None:

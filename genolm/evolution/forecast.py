@@ -6,11 +6,11 @@ The command is ``genolm evolve`` (its --help lists the outputs)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +18,63 @@ import numpy as np
 from genolm.errors import GenolmError
 from genolm.evolution.scoring import aa_rows, codon_substitutions, Scorer
 from genolm.infer.likelihood import bits_per_base, letters_only
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
 from genolm.report import figures
 from genolm.train.conditioned import train_conditioned
 
 
+@dataclass(kw_only=True)
+class EvolveArgs(CommandArgs):
+    """Options of ``genolm evolve`` (see its --help): one season (``until``) or a ``backtest`` range."""
+
+    data: str
+    metadata: str | None = None
+    id_column: str = "id"
+    date_column: str = "date"
+    date_field: int = 2
+    sep: str = "|"
+    until: int | None = None
+    backtest: str | None = None  # FIRST-LAST
+    predict: int | None = None  # default: until + 1
+    init: str | None = None
+    flavor: str = "tiny"
+    steps: int = 1500
+    batch_size: int = 32
+    lr: float | None = None  # default: 1e-3 for a new model, 2e-4 with init
+    half_life: float = 1.0
+    months: int = 3
+    frame: int = 0
+    table: int = 1
+    top: int = 20
+
+    def check(self) -> None:
+        if not self.out:
+            self.fail("out", "an output directory", self.out)
+        if (self.until is None) == (self.backtest is None):
+            raise GenolmError("give one of --until YEAR or --backtest FIRST-LAST",
+                              found=f"--until {self.until}, --backtest {self.backtest}")
+        if self.backtest is not None:
+            if self.predict is not None:
+                raise GenolmError("--predict goes with --until (a --backtest predicts every season of its range)")
+            parse_range(self.backtest)
+        elif self.predict is not None and self.predict <= self.until:
+            raise GenolmError("--predict must come after --until", found=f"--until {self.until} --predict {self.predict}")
+        for name in ("steps", "batch_size", "months", "top"):
+            self.at_least(name, 1)
+        self.at_least("half_life", 0)
+        self.at_least("date_field", 0)
+        if self.lr is not None and not self.lr > 0:
+            self.fail("lr", "a learning rate above 0", self.lr)
+        if self.frame not in (0, 1, 2):
+            self.fail("frame", "0, 1 or 2", self.frame)
+        if not self.sep:
+            self.fail("sep", "a header field separator", self.sep)
+
+
 # ---- reading -------------------------------------------------------------------------------------
 
-def read_dated(args: argparse.Namespace):
+def read_dated(args: EvolveArgs):
     """The records of --data with their dates (header field, or --metadata)."""
     from genolm.evolution.baselines import Dated, dated_records, parse_date
 
@@ -133,7 +182,7 @@ def percentile_rank(x: np.ndarray) -> np.ndarray:
     return (rankdata(x) - 1) / max(len(x) - 1, 1)
 
 
-def forecast(data, until: int, predict: int, args: argparse.Namespace, device: str, prot=None) -> tuple:
+def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot=None) -> tuple:
     """Train on the seasons up to ``until``, forecast ``predict``; evaluate when it is in the data.
     Returns (result for forecast.json, model, tokenizer, the tables behind the output files)."""
     import torch
@@ -311,15 +360,11 @@ def summarize(results: list[dict]) -> dict:
 
 # ---- the command ---------------------------------------------------------------------------------
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: EvolveArgs) -> dict:
     from genolm.io.atomic import atomic_dir
     from genolm.train.distributed import resolve_device
     from genolm.evolution.baselines import proteins
 
-    if args.steps < 1 or args.batch_size < 1:
-        raise GenolmError("--steps and --batch-size must be at least 1", found=f"{args.steps}, {args.batch_size}")
-    if args.half_life < 0:
-        raise GenolmError("--half-life must be >= 0", found=str(args.half_life))
     device = resolve_device(args.device)
     data = read_dated(args)
     prot = proteins(in_frame(data.seqs, args.frame), args.table)

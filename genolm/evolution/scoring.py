@@ -6,20 +6,55 @@ candidate mutations with the same scorer."""
 
 from __future__ import annotations
 
-import argparse
 import itertools
+import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
 from genolm.train.distributed import autocast
 
 LETTERS = "ACGT"
 CODONS = ["".join(c) for c in itertools.product(LETTERS, repeat=3)]
+LEVELS = ("nt", "aa")
+METHODS = ("auto", "llr", "masked-marginal")
+STRANDS = ("forward", "both")
+
+
+@dataclass(kw_only=True)
+class ScoreArgs(CommandArgs):
+    """Options of ``genolm score`` (see its --help)."""
+
+    inputs: list[str]
+    model: str
+    level: str = "nt"
+    method: str = "auto"
+    frame: int = 0
+    table: int = 1
+    strand: str = "forward"
+    context: int | None = None  # default: half the model's length
+    suffix: int = 0  # 0: to the window's end (exact)
+    batch_size: int = 64
+    naive: bool = False
+    fp32: bool = False
+
+    def check(self) -> None:
+        if not self.out:
+            self.fail("out", "an output Parquet file", self.out)
+        for name, allowed in (("level", LEVELS), ("method", METHODS), ("strand", STRANDS)):
+            if getattr(self, name) not in allowed:
+                self.fail(name, " | ".join(allowed), getattr(self, name))
+        if self.frame not in (0, 1, 2):
+            self.fail("frame", "0, 1 or 2", self.frame)
+        self.at_least("batch_size", 1)
+        self.at_least("suffix", 0)
+        self.at_least("context", 1, optional=True)
 
 
 # ---- substitutions -----------------------------------------------------------------------------
@@ -67,7 +102,7 @@ class Scorer:
         self.letter = {c: tok.token_to_id(c) for c in LETTERS}
         self.progress = progress
         if suffix < 0:
-            raise GenolmError("--suffix must be >= 0", found=str(suffix))
+            raise GenolmError("--suffix must be at least 0", found=str(suffix))
         self.suffix, self.bf16 = suffix, bf16
 
     def _ids(self, seq: str) -> np.ndarray:
@@ -240,7 +275,7 @@ def both_strands(scorer: Scorer, seq: str, subs: list[tuple[int, str]], naive: b
 # ---- the command ---------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ScoreArgs) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -284,8 +319,8 @@ def run(args: argparse.Namespace) -> dict:
         raise GenolmError("nothing to score: no A/C/G/T position (or complete codon) in the input",
                           file=args.inputs[0])
     table = pa.table(columns)
-    table = table.replace_schema_metadata({"genolm": f'{{"method": "{method}", "level": "{args.level}", '
-                                                     f'"strand": "{args.strand}", "model": "{args.model}"}}'})
+    table = table.replace_schema_metadata({"genolm": json.dumps({"method": method, "level": args.level,
+                                                                "strand": args.strand, "model": args.model})})
     with atomic_file(Path(args.out)) as tmp:
         pq.write_table(table, tmp)
     return {"rows": table.num_rows, "sequences": len(records), "method": method, "strand": args.strand,

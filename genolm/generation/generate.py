@@ -5,16 +5,46 @@ written batch by batch.  The command is ``genolm generate``; the sampler is
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.infer.sampling import bf16_weights, sample_batch
+from genolm.infer.sampling import bf16_weights, ENGINES, sample_batch
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
+
+
+@dataclass(kw_only=True)
+class GenerateArgs(CommandArgs):
+    """Options of ``genolm generate`` (see its --help)."""
+
+    model: str
+    length: int
+    num: int = 10
+    prompt: str | None = None  # a sequence, or a FASTA file (its first record)
+    temperature: float = 1.0  # 0: greedy
+    top_k: int = 0  # 0: all
+    top_p: float = 1.0
+    batch_size: int = 64
+    prefix: str = "gen"
+    condition: list[str] | None = None  # KEY=VALUE of a conditioned model
+    engine: str = "auto"
+
+    def check(self) -> None:
+        if not self.out:
+            self.fail("out", "an output FASTA file", self.out)
+        for name in ("num", "length", "batch_size"):
+            self.at_least(name, 1)
+        self.at_least("temperature", 0)
+        self.at_least("top_k", 0)
+        if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+            self.fail("top_p", "above 0 and at most 1", self.top_p)
+        if self.engine not in ENGINES:
+            self.fail("engine", " | ".join(ENGINES), self.engine)
 
 
 def _prompt(text: str | None) -> str:
@@ -50,19 +80,13 @@ def condition_prefix(config: dict, tok, condition: list[str] | None, run: str) -
     return np.asarray(codec.ids(values, tok), np.int64), config.get("window")
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: GenerateArgs) -> dict:
     import torch
 
     from genolm.io.atomic import atomic_file
     from genolm.train.distributed import resolve_device
     from genolm.train.checkpoint import load_model
 
-    if args.num < 1 or args.length < 1 or args.batch_size < 1:
-        raise GenolmError("--num, --length and --batch-size must be at least 1",
-                          found=f"{args.num}, {args.length}, {args.batch_size}")
-    if args.temperature < 0 or not 0 < args.top_p <= 1 or args.top_k < 0:
-        raise GenolmError("sampling options out of range", expected="--temperature >= 0, 0 < --top-p <= 1, --top-k >= 0",
-                          found=f"{args.temperature}, {args.top_p}, {args.top_k}")
     device = resolve_device(args.device)
     model, tok, config = load_model(args.model, device)
     if not model.config.causal or model.config.family not in ("transformer", "lstm"):

@@ -6,17 +6,18 @@ each criterion with a passing range from the real windows' own spread.  The comm
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from genolm.errors import GenolmError
 from genolm.infer.likelihood import bits_per_base
+from genolm.io.arguments import CommandArgs
 from genolm.io.progress import plural, progress as progress_bar
 from genolm.report import figures
 from genolm.train.distributed import resolve_device
@@ -27,6 +28,39 @@ KS = (3, 4, 5, 6, 7, 8)
 CRITERIA = {"gc": "both", "gc_skew": "both", "homopolymer": "upper", "js6": "upper",
             "coding_density": "lower", "gene_aa": "both", "stop_rate": "both", "aa_js": "upper",
             "markov_bpb": "both"}
+
+
+@dataclass(kw_only=True)
+class ViabilityArgs(CommandArgs):
+    """Options of ``genolm viability`` (see its --help)."""
+
+    seqs: list[str]
+    reference: list[str]
+    train: list[str] = field(default_factory=list)
+    window: int = 0  # 0: the median length of the first set
+    max_reference: int = 1000
+    markov_order: int = 6
+    model: str | None = None
+    coverage: float = 0.95
+    max_match: int = 200
+    disc_k: int = 4
+    folds: int = 5
+    gene_maps: int = 3
+    batch_size: int = 32
+
+    def check(self) -> None:
+        if not self.out:
+            self.fail("out", "an output directory", self.out)
+        if isinstance(self.coverage, bool) or not isinstance(self.coverage, (int, float)) or not 0 < self.coverage < 1:
+            raise GenolmError("--coverage must be between 0 and 1", found=str(self.coverage))
+        self.at_least("window", 0)
+        self.at_least("max_reference", 4)
+        self.at_least("folds", 2)
+        self.at_least("max_match", 1)
+        self.within("markov_order", 0, 12)
+        self.within("disc_k", 1, 8)
+        self.at_least("gene_maps", 0)
+        self.at_least("batch_size", 1)
 
 
 # ----------------------------------------------------------------------------- input
@@ -215,16 +249,10 @@ def discriminator_auroc(real: list[str], other: list[str], k: int, folds: int, s
 # ----------------------------------------------------------------------------- run
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ViabilityArgs) -> dict:
     from genolm.bio.genome_stats import aa_counts, js_divergence
     from genolm.model.markov import MarkovModel
 
-    if not 0 < args.coverage < 1:
-        raise GenolmError("--coverage must be between 0 and 1", found=str(args.coverage))
-    if args.window < 0 or args.max_reference < 4 or args.folds < 2 or args.max_match < 1:
-        raise GenolmError("option out of range", expected="--window >= 0, --max-reference >= 4, --folds >= 2, "
-                          "--max-match >= 1", found=f"{args.window}, {args.max_reference}, {args.folds}, "
-                          f"{args.max_match}")
     for path in list(args.train) + list(args.reference):  # before any long work
         if not Path(path).is_file():
             raise GenolmError("no such training file" if path in args.train else "no such reference file", file=path)
