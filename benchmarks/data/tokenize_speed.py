@@ -1,12 +1,14 @@
 """Tokenizer speed: one long sequence, and many short reads batched vs one record at a time.
 
-  python benchmarks/bench_tokenize.py [--mbases 50] [--repeats 3] [--out benchmarks/out]
+  python benchmarks/data/tokenize_speed.py [--mbases 50] [--repeats 3] [--out benchmarks/out]
+  SMOKE=1 python benchmarks/data/tokenize_speed.py     # 0.2 Mb, 2,000 reads, once
 
 1. ``tok.encode(seq)`` on one random DNA sequence (--mbases million bases, with a soft-masked
    stretch and a 1 kb N run), for every tokenizer kind; BPE is trained on 2 Mb of it and timed on
    a tenth of the sequence (HF tokenizers is two orders of magnitude slower than lookup tables).
 2. ``tok.encode_records(reads)`` on the CAMISIM reads shipped in data/ (26,664 x 150 bp) against
-   the generic record-by-record path (``Tokenizer.encode_records``), in the same run.
+   the generic record-by-record path (``Tokenizer.encode_records``), in the same run (--max-reads:
+   only the first N).
 Best of --repeats; MB/s = 10^6 bases per second.
 """
 
@@ -14,14 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.io.seqio import read_records  # noqa: E402
 from genolm.tokenize import Tokenizer, get_tokenizer, train_bpe  # noqa: E402
@@ -40,7 +45,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mbases", type=float, default=50)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    ap.add_argument("--max-reads", type=int, default=0, help="encode_records on the first N reads (0: all)")
+    ap.add_argument("--out", default=str(OUT))
+    if SMOKE:
+        ap.set_defaults(mbases=0.2, repeats=1, max_reads=2000)
     args = ap.parse_args()
     n = int(args.mbases * 1e6)
     rng = np.random.default_rng(0)
@@ -49,7 +57,7 @@ def main() -> None:
     seq[n // 2: n // 2 + 100_000] = bytes(seq[n // 2: n // 2 + 100_000]).lower()
     text = bytes(seq).decode()
     rows = []
-    print(f"1. encode one {n / 1e6:.0f} Mb sequence (best of {args.repeats})")
+    print(f"1. encode one {n / 1e6:g} Mb sequence (best of {args.repeats})")
     print(f"{'spec':12s} {'input':6s} {'MB/s':>8s}")
     for spec, data in (("char", bytes(seq)), ("char", text), ("kmer:6", text), ("kmer:6:1", text),
                        ("codon", text)):
@@ -64,7 +72,7 @@ def main() -> None:
     rows.append({"test": "encode", "spec": "bpe:4096", "input": "str", "mbases_per_s": len(part) / t / 1e6})
     print(f"{'bpe:4096':12s} {'str':6s} {len(part) / t / 1e6:8.1f}")
 
-    reads = [r.seq for r in read_records(ROOT / "data" / "camisim_reads.fasta.gz")]
+    reads = [r.seq for r in read_records(ROOT / "data" / "camisim_reads.fasta.gz")][: args.max_reads or None]
     total = sum(map(len, reads))
     print(f"\n2. encode_records on {len(reads):,} reads ({total / 1e6:.1f} Mb): batched vs record by record")
     print(f"{'spec':12s} {'batched':>9s} {'per-record':>11s} {'speed-up':>9s}")

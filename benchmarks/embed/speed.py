@@ -1,8 +1,9 @@
 """Embedding speed: genolm's Embedder vs Hugging Face EsmModel of the same shape, one run.
 
-  python benchmarks/bench_embed.py --device cuda --flavor base --n 4096 --length 1000 --compile
-  python benchmarks/bench_embed.py --device cpu --flavor tiny --n 256 --length 1000 --reads data/camisim_reads.fasta.gz
-  python benchmarks/bench_embed.py --device cuda --flavor base --reads data/H.Pylori__G27.fasta.gz --fragments 50-1000
+  python benchmarks/embed/speed.py --device cuda --flavor base --n 4096 --length 1000 --compile
+  python benchmarks/embed/speed.py --device cpu --flavor tiny --n 256 --length 1000 --reads data/camisim_reads.fasta.gz
+  python benchmarks/embed/speed.py --device cuda --flavor base --reads data/H.Pylori__G27.fasta.gz --fragments 50-1000
+  SMOKE=1 python benchmarks/embed/speed.py             # debug flavor on the CPU: 8 x 300 bp, 200 CAMISIM reads
 
 Case 1, sequences of one length (default 1 kb, random bases): sequences/s of
   genolm   a bidirectional genolm transformer of --flavor (random weights, char tokens), embedded
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.infer.embedding import Embedder  # noqa: E402
 from genolm.model import build_model, config_for  # noqa: E402
@@ -108,7 +112,10 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time both models under torch.compile")
     ap.add_argument("--profile", action="store_true",
                     help="GPU with --compile: also profile 8 batches of compiled genolm (kernel time vs wall)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    ap.add_argument("--out", default=str(OUT))
+    if SMOKE:
+        ap.set_defaults(device="cpu", flavor="debug", n=8, length=300, reads=str(ROOT / "data" / "camisim_reads.fasta.gz"),
+                        max_reads=200, repeat=1)
     args = ap.parse_args()
     dev = args.device
     budget = args.batch_tokens or (65536 if dev.startswith("cuda") else 16384)
@@ -136,7 +143,8 @@ def main() -> None:
         add({"case": f"hf-esm + compile, {args.length} bp", "seqs_per_s": len(seqs) / t,
                      "bases_per_s": len(seqs) * args.length / t})
         if args.profile and dev.startswith("cuda"):
-            from bench_pretrain import profile_steps
+            sys.path.insert(0, str(ROOT / "benchmarks" / "pretrain"))
+            from throughput import profile_steps
 
             part = seqs[: max(1, budget // args.length) * 8]  # 8 full batches
             t = timed(lambda: compiled.embed(part, batch_tokens=budget), dev, 1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU run behind BENCHMARKS.md's issue-6 conditioned-model rows: one call on one GPU.
-#   bash benchmarks/run_gpu_issue6.sh OUTDIR DATA
+# The GPU run behind the conditioned-model rows of docs/benchmarks/environment.md: one call on one GPU.
+#   bash benchmarks/environment/gpu_runs.sh OUTDIR DATA
+#   SMOKE=1 bash benchmarks/environment/gpu_runs.sh    # the same plan on a CPU: data/tara's 6 samples
 # DATA holds the Tara files data/tara_sheet.py reads (contigs_votus_id90.fasta.gz,
 # tara_env_guidi2016_SI4.tsv, tara_sample_metadata_hogle.tsv; ../shared/data/ocean/tara_rna_virus).
 # 1. The sample sheet (243 samples, every contig placed by its id).
@@ -8,25 +9,31 @@
 #    station folds of the samples with both values), for each RUNS entry "FLAVOR STEPS SEED FOLD":
 #    a new causal model, both strands, batch 64, windows of 512; then the permutation test (9,999
 #    shufflings) and the model read backwards as a predictor.  The default plan holds out each
-#    of the 5 folds once, and benchmarks/env_condition_folds.py combines them into one test on
-#    every sample (OUTDIR/folds.json).
+#    of the 5 folds once, and benchmarks/environment/condition_folds.py combines them into one test
+#    on every sample (OUTDIR/folds.json).
 #    The same test on as many training samples ("in-sample"): no signal at all, or one that does not
 #    carry over to new stations?
 # 3. OUTDIR/summary.tsv: one row per run and condition set; all_metrics.json: every run's
 #    metrics.json; held_out.tgz: every run's held_out.npz (to combine folds again); log.txt:
 #    everything printed.
-# SMOKE=1: the same plan on a CPU with a debug model, 20 steps, and one held-out station in 50.
-# On the device: carry .whl (pyfastx, dnaio, …) and .gpu-tara, then
-#   python3 -m pip install -q --no-index --no-deps .whl/*.whl; export PYTHONPATH=$PWD
-#   bash benchmarks/run_gpu_issue6.sh $OUT .gpu-tara
+# OUTDIR defaults to $BENCH_OUT/environment_gpu ($BENCH_OUT: benchmarks/out); WORK (default
+# $TMPDIR/genolm-environment) keeps the sheet and the runs. FOLDS (default 5): station folds.
+# SMOKE=1: the same plan on a CPU with a debug model, 3 steps of 8 windows, two of 3 folds, and DATA
+#   made from data/tara by benchmarks/smoke_inputs.py (90 contigs) unless given.
+# On a device machine with no network: carry the wheels (pyfastx, dnaio, ...) and DATA, then
+#   python3 -m pip install -q --no-index --no-deps WHEELS/*.whl; export PYTHONPATH=$PWD
+#   bash benchmarks/environment/gpu_runs.sh $OUT DATA
 set -u
-OUT=${1:?OUTDIR}; DATA=${2:?DATA}
-mkdir -p "$OUT"; WORK=${WORK:-/tmp/issue6}; mkdir -p "$WORK"
+OUT=${1:-${BENCH_OUT:-benchmarks/out}/environment_gpu}; DATA=${2:-}
+mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/log.txt"; }
-if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; RUNS=${RUNS:-"debug 20 0 0|debug 20 0 1"}; FOLDS=50
-else DEV=cuda; RUNS=${RUNS:-"tiny 4000 0 0|tiny 4000 0 1|tiny 4000 0 2|tiny 4000 0 3|tiny 4000 0 4"}; FOLDS=5; fi
+if [ "${SMOKE:-0}" = 1 ]; then DEV=cpu; RUNS=${RUNS:-"debug 3 0 0|debug 3 0 1"}; FOLDS=${FOLDS:-3}; WORK=${WORK:-$OUT/work}; BATCH=8
+  [ -n "$DATA" ] || DATA=$(python3 benchmarks/smoke_inputs.py "$WORK/inputs" tara)/tara
+else DEV=cuda; RUNS=${RUNS:-"tiny 4000 0 0|tiny 4000 0 1|tiny 4000 0 2|tiny 4000 0 3|tiny 4000 0 4"}; FOLDS=${FOLDS:-5}; BATCH=64
+  WORK=${WORK:-${TMPDIR:-/tmp}/genolm-environment}; DATA=${DATA:?DATA: the Tara folder (see the header)}; fi
+mkdir -p "$WORK"
 stamp "sheet"
 python3 data/tara_sheet.py --data "$DATA" --out "$WORK/tara" 2>&1 | tee -a "$OUT/log.txt"
 IFS='|' read -ra PLAN <<< "$RUNS"
@@ -37,14 +44,14 @@ for spec in "${PLAN[@]}"; do
   python3 -m genolm env condition --samples "$WORK/tara/samples.tsv" \
     --id-pattern '^(?P<station>\d+)(?P<layer>[A-Z]{3})\d' --id-pattern '^TARA_(?P<station>\d+)_(?P<layer>[A-Z]{3})_' \
     --sample-template 'S{station}{layer}' --alias SRF=SUR --condition temperature_c --condition layer \
-    --flavor "$flavor" --steps "$steps" --seed "$seed" --batch-size 64 --folds "$FOLDS" --fold "$fold" \
+    --flavor "$flavor" --steps "$steps" --seed "$seed" --batch-size $BATCH --folds "$FOLDS" --fold "$fold" \
     --device "$DEV" --no-progress --out "$WORK/$name" 2>&1 | tee -a "$OUT/log.txt"
 done
 for flavor in $(printf '%s\n' "${PLAN[@]}" | awk '{print $1 "_" $2 "_seed" $3}' | sort -u); do
   runs=$(ls -d "$WORK/${flavor}"_fold* 2>/dev/null)
   [ "$(echo "$runs" | wc -l)" -gt 1 ] || continue
   stamp "folds combined: $flavor"
-  python3 benchmarks/env_condition_folds.py $runs --out "$WORK/${flavor}.folds.json" 2>&1 | tee -a "$OUT/log.txt"
+  python3 benchmarks/environment/condition_folds.py $runs --out "$WORK/${flavor}.folds.json" 2>&1 | tee -a "$OUT/log.txt"
 done
 stamp "summary"
 python3 - "$WORK" "$OUT" <<'EOF' 2>&1 | tee -a "$OUT/log.txt"
@@ -77,3 +84,9 @@ if first:
 EOF
 (cd "$WORK" && tar czf "$OUT/held_out.tgz" */held_out.npz 2>/dev/null)
 stamp "done"
+if [ "${SMOKE:-0}" = 1 ]; then  # a smoke run fails where a step left no result
+  for f in summary.tsv all_metrics.json folds.json held_out.tgz; do
+    [ -s "$OUT/$f" ] || { echo "SMOKE: no $OUT/$f" >&2; exit 1; }
+  done
+fi
+exit 0

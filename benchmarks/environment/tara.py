@@ -1,4 +1,4 @@
-"""Sequence → environment on the Tara Oceans RNA-virus contigs, held out by station (issue 6).
+"""Sequence → environment on the Tara Oceans RNA-virus contigs, held out by station.
 
 Builds the sample sheet with data/tara_sheet.py, joins the contigs to their samples, and scores
 with cross-validation grouped by station (genolm.environment.evaluation): ridge regression R² for each
@@ -15,13 +15,17 @@ with the spread of the per-fold R².
 
 Layer is also scored within one id form, to take the batch effect out.  Prints a table, writes JSON.
 
-    python benchmarks/bench_env.py --out bench_env
+    python benchmarks/environment/tara.py --out bench_env
+    SMOKE=1 python benchmarks/environment/tara.py        # the 6 samples of data/tara, 3 folds
+
+--out defaults to $BENCH_OUT/tara ($BENCH_OUT: benchmarks/out).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -29,9 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.bio.kmers import clr, kmer_profiles  # noqa: E402
 from genolm.io.samples import read_sample_sheet  # noqa: E402
@@ -46,12 +52,20 @@ TARGETS = ["temperature_c", "salinity_psu", "oxygen_umol_kg", "nitrate_umol_l", 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ocean" / "tara_rna_virus"))
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=str(OUT / "tara"))
     p.add_argument("--k", type=int, default=4)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-contigs", type=int, default=500, help="score a target with at least this many contigs")
+    p.add_argument("--targets", nargs="+", default=TARGETS, help=f"default: {' '.join(TARGETS)}")
+    if SMOKE:
+        p.set_defaults(data=None, folds=3, min_contigs=50, targets=TARGETS[:2])
     args = p.parse_args()
+    if args.data is None:  # SMOKE: the contigs and samples of data/tara, as the published tables
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        args.data = make(OUT / "smoke_inputs", ["tara"]) / "tara"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -71,7 +85,7 @@ def main() -> None:
         return np.c_[lat, np.abs(lat), np.sin(lon), np.cos(lon)]
 
     results = []
-    for target in TARGETS:
+    for target in args.targets:
         rows = np.array([i for i, s in enumerate(sample) if samples[s].get(target) is not None
                          and samples[s].get("latitude") is not None])
         if len(rows) < args.min_contigs:
@@ -92,6 +106,8 @@ def main() -> None:
                          ("station-first ids only", form == "station-first")):
         rows = np.array([i for i, s in enumerate(sample) if keep[i] and samples[s]["layer"] in ("SUR", "DCM")
                          and samples[s].get("latitude") is not None])
+        if not len(rows):  # (no contig of this id form: the small SMOKE set has no TARA_ ids)
+            continue
         y = np.array([samples[sample[i]]["layer"] for i in rows])
         folds = group_folds(station[rows], args.folds, args.seed)
         ll = latlon(rows)

@@ -1,21 +1,26 @@
 """Combine per-season ``genolm evolve`` runs (each ``--until Y``) into the backtest's summary:
 mean ± sd over the seasons of every strain and mutation pick, the per-season table and plot.
 
-  python benchmarks/evolve_summary.py runs/season_* --out summary_dir
+  python benchmarks/evolution/backtest_summary.py runs/season_* --out summary_dir
+  SMOKE=1 python benchmarks/evolution/backtest_summary.py   # two seasons of a debug model, 2 steps each
 
 Seasons run as separate commands (in parallel on one GPU, each written atomically) give the same
 summary as ``genolm evolve --backtest``; a season that did not finish is simply missing (and
-listed).
+listed).  --out defaults to $BENCH_OUT/backtest_summary ($BENCH_OUT: benchmarks/out).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.report.figures import evolve_seasons  # noqa: E402
 from genolm.evolution.forecast import print_summary, strict_json, summarize, summary_tsv  # noqa: E402
@@ -23,9 +28,20 @@ from genolm.evolution.forecast import print_summary, strict_json, summarize, sum
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="+", help="genolm evolve output directories (with forecast.json)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("runs", nargs="*" if SMOKE else "+", help="genolm evolve output directories (with forecast.json)")
+    ap.add_argument("--out", default=str(OUT / "backtest_summary"))
     args = ap.parse_args()
+    if not args.runs:  # SMOKE: seasons 2009 and 2010 of a debug model on short HA1 sequences
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        from genolm.cli import main as genolm
+
+        data = make(OUT / "smoke_inputs", ["ha1"]) / "ha1.fasta"
+        for y in (2009, 2010):
+            args.runs.append(str(Path(args.out) / "runs" / f"season_{y}"))
+            assert genolm(["evolve", "--data", data, "--until", y - 1, "--predict", y, "--flavor", "debug", "--steps", 2,
+                           "--device", "cpu", "--no-progress", "--out", args.runs[-1]]) == 0
     results, missing = [], []
     for run in args.runs:
         f = Path(run) / "forecast.json"

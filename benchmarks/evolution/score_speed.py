@@ -1,9 +1,10 @@
 """Substitution scoring speed: genolm score's cached / batched paths vs one full forward pass per
 substitution (the naive way), in the same run, and how far apart their scores are.
 
-  python benchmarks/bench_score.py SEQS.fasta --flavor tiny --device cpu --naive-n 60 --out bench_score
-  python benchmarks/bench_score.py ha1.fasta sarscov2.fasta --model RUN --device cuda --out bench_score
-  python benchmarks/bench_score.py ha1.fasta --model RUN --device cuda --fp32 --out bench_score
+  python benchmarks/evolution/score_speed.py SEQS.fasta --flavor tiny --device cpu --naive-n 60 --out bench_score
+  python benchmarks/evolution/score_speed.py ha1.fasta sarscov2.fasta --model RUN --device cuda --out bench_score
+  python benchmarks/evolution/score_speed.py ha1.fasta --model RUN --device cuda --fp32 --out bench_score
+  SMOKE=1 python benchmarks/evolution/score_speed.py   # debug models, the first 60 substitutions of one HA1
 
 The "llr --suffix N" row scores only the changed base and N after it (exact scores are the
 reference for its max |diff| and correlation; its naive time is the full naive path's).
@@ -11,13 +12,14 @@ The first record of each file is scored at every single-nucleotide substitution 
 position).  The naive path is timed on the first --naive-n substitutions and its rate applied to
 all of them; the scores of those substitutions are compared with the fast path's.  Without
 --model, an untrained model of --flavor is built (speed does not depend on the weights): causal
-for llr, masked for masked-marginal.
+for llr, masked for masked-marginal.  --out defaults to $BENCH_OUT/score_speed ($BENCH_OUT: benchmarks/out).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.io.seqio import read_records  # noqa: E402
 from genolm.evolution.scoring import Scorer, nt_substitutions  # noqa: E402
@@ -55,7 +60,7 @@ def sync(device: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("inputs", nargs="+")
+    ap.add_argument("inputs", nargs="*" if SMOKE else "+")
     ap.add_argument("--model", default=None)
     ap.add_argument("--flavor", default="tiny")
     ap.add_argument("--device", default="cpu")
@@ -65,10 +70,16 @@ def main() -> None:
                     help="llr also with --suffix N (0: skip), its scores compared with the exact ones")
     ap.add_argument("--max-subs", type=int, default=0, help="score only the first N substitutions (0: all)")
     ap.add_argument("--fp32", action="store_true", help="on a GPU, fp32 instead of bf16 (as genolm score --fp32)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", default=str(OUT / "score_speed"))
+    if SMOKE:
+        ap.set_defaults(flavor="debug", device="cpu", batch_size=16, naive_n=4, suffix=16, max_subs=60)
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if not args.inputs:  # SMOKE: the first HA1 of data/
+        rec = next(iter(read_records(ROOT / "data" / "h3n2_ha1_1968-2010.fasta.gz", case="upper")))
+        (out / "ha1.fa").write_text(f">{rec.id.split('|')[0]}\n{rec.seq}\n")
+        args.inputs = [str(out / "ha1.fa")]
     rows = []
     for method, model, tok in models(args):
         for path in args.inputs:

@@ -1,18 +1,22 @@
-"""Issue 8's viability benchmark, the parts that are not genolm commands:
+"""The generated-genome viability benchmark, the parts that are not genolm commands:
 
-  python benchmarks/bench_generate_quality.py split --genomes DIR --out WORK
+  python benchmarks/generation/quality.py split --genomes DIR --out WORK
       WORK/train.fasta: the first 90% of every record of every genome (what the models train on);
       WORK/heldout.fasta: the last 10% (the real windows generated DNA is judged against).
-  python benchmarks/bench_generate_quality.py markov --work WORK --orders 6 8 10 12 --num 200 --length 5000
+  python benchmarks/generation/quality.py markov --work WORK --orders 6 8 10 12 --num 200 --length 5000
       The best interpolated Markov model: each order K's smoothing weights are fit on the last 5%
       of every training record (left out of the counts), K is picked on those bases too, then the
       counts take them in and WORK/markov.fasta gets --num samples of --length bases.
       WORK/markov.json: validation bits per base per order.
 
-  python benchmarks/bench_generate_quality.py selfcheck --model RUN --sets a.fasta b.fasta --reference heldout.fasta
+  python benchmarks/generation/quality.py selfcheck --model RUN --sets a.fasta b.fasta --reference heldout.fasta
       Bits per base of the first 2,000 bases of each sequence under RUN (one full pass each, as
       training scores), per set next to held-out windows: samples drawn correctly from a model
       score about as its real data does; far worse means the sampler does not follow the model.
+
+  SMOKE=1 python benchmarks/generation/quality.py
+      The three stages in turn on made-up genomes (benchmarks/smoke_inputs.py) with a 2-step debug
+      model, orders 2 and 3, 4 samples of 300 bases, into $BENCH_OUT/quality.
 
 Nothing here reads the held-out bases to choose anything.
 """
@@ -21,11 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 import numpy as np  # noqa: E402
 
@@ -106,7 +114,7 @@ def selfcheck(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="stage", required=True)
+    sub = ap.add_subparsers(dest="stage", required=not SMOKE)
     p = sub.add_parser("split")
     p.add_argument("--genomes", required=True)
     p.add_argument("--out", required=True)
@@ -126,6 +134,18 @@ def main() -> None:
     p.add_argument("--length", type=int, default=2000)
     p.add_argument("--device", default="auto")
     args = ap.parse_args()
+    if args.stage is None:  # SMOKE: every stage on made-up genomes, with a 2-step debug model
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        made, work = make(OUT / "smoke_inputs", ["genomes", "clm"]), OUT / "quality"
+        split(ap.parse_args(["split", "--genomes", str(made / "genomes" / "bacteria"), "--out", str(work)]))
+        markov(ap.parse_args(["markov", "--work", str(work), "--orders", "2", "3", "--num", "4", "--length", "300",
+                              "--val-bases", "20000"]))
+        selfcheck(ap.parse_args(["selfcheck", "--model", str(made / "clm"), "--sets", str(work / "markov.fasta"),
+                                 "--reference", str(work / "heldout.fasta"), "--num", "4", "--length", "200",
+                                 "--device", "cpu"]))
+        return
     {"split": split, "markov": markov, "selfcheck": selfcheck}[args.stage](args)
 
 

@@ -1,8 +1,9 @@
 """Generation speed: genolm generate's static-cache sampler vs Hugging Face ``generate`` on the same
 model exported as LlamaForCausalLM, in the same run: new tokens per second at batch 1 and 64.
 
-  python benchmarks/bench_generate.py --flavor base --device cuda --new 512 --hf-compile --out o
-  python benchmarks/bench_generate.py --flavor debug --device cpu --new 64 --batches 1 4 --engines eager static --out o
+  python benchmarks/generation/speed.py --flavor base --device cuda --new 512 --hf-compile --out o
+  python benchmarks/generation/speed.py --flavor debug --device cpu --new 64 --batches 1 4 --engines eager --out o
+  SMOKE=1 python benchmarks/generation/speed.py        # debug flavor on the CPU, 16 new tokens, batch 1 and 4
 
 genolm rows, one per ``--engines`` entry (see genolm.infer.sampling.sample_batch): eager (a Python
 step on a sliced cache), graph (a fixed-shape step captured in a CUDA graph), compile (that step
@@ -13,13 +14,15 @@ An untrained model of --flavor (speed does not depend on the weights), sampling 
 among A/C/G/T after a 16-base prompt.  HF rows: its default ``generate`` (dynamic cache), and with
 --hf-compile its best form too (a static cache, whose decoding forward transformers compiles).  genolm runs as
 the command does: fp32 weights under bf16 autocast on a GPU; "genolm bf16" also casts the weights.
-Each timing follows a warm-up of the same shape.
+Each timing follows a warm-up of the same shape.  --out defaults to $BENCH_OUT/generation_speed
+($BENCH_OUT: benchmarks/out).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,7 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.model import build_model, config_for, export_llama  # noqa: E402
 from genolm.infer.sampling import bf16_weights, sample_batch  # noqa: E402
@@ -59,7 +65,9 @@ def main() -> None:
     ap.add_argument("--hf-compile", action="store_true", help="also HF's static cache (compiled by transformers)")
     ap.add_argument("--check", action="store_true",
                     help="also: how many rows each engine draws exactly as eager does (same seed)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", default=str(OUT / "generation_speed"))
+    if SMOKE:
+        ap.set_defaults(flavor="debug", device="cpu", new=16, batches=[1, 4], engines=["eager"], check=True)
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,41 +1,59 @@
-"""16S rRNA classification to genus and phylum with `genolm classify` (issue 5).
+"""16S rRNA classification to genus and phylum with `genolm classify`.
 
 The curated 16S set (../shared/data/taxonomy/16S_gold: 5,181 near-full-length sequences, the
 lineage in the header's last tab field) is split at random, seeded: 80% become the reference
 database (`--per-record`, one reference per sequence), 20% are classified.  A query whose genus
 (phylum) has no reference sequence is right only when unassigned.  Prints a table and writes JSON.
 
-    python benchmarks/bench_16s.py --out bench16s                      # exact k-mers (k = 12)
-    python benchmarks/bench_16s.py --out bench16s --model RUN --device cuda   # + nearest embeddings
+    python benchmarks/metagenome/classify_16s.py --out bench16s        # exact k-mers (k = 12)
+    python benchmarks/metagenome/classify_16s.py --out bench16s --model RUN --device cuda   # + nearest embeddings
+    SMOKE=1 python benchmarks/metagenome/classify_16s.py   # 54 made-up 16S-like sequences, k-mers and a debug model
+
+--out defaults to $BENCH_OUT/classify_16s ($BENCH_OUT: benchmarks/out).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from genolm.cli import main as genolm
-from genolm.io.seqio import read_records
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "taxonomy" / "16S_gold" / "rRNA16S.gold.fasta.gz"
+from genolm.cli import main as genolm  # noqa: E402
+from genolm.io.seqio import read_records  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "taxonomy" / "16S_gold" / "rRNA16S.gold.fasta.gz"
 LEVELS = {"phylum": 1, "genus": -1}  # position in "Bacteria; Phylum; Class; Order; Family; Genus"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DATA))
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=str(OUT / "classify_16s"))
     p.add_argument("--query-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--k", type=int, default=12)
     p.add_argument("--model", default=None, help="also the embedding method with this model")
     p.add_argument("--ref-fragments", type=int, default=1, help="embedding: pieces per reference (default: 1)")
     p.add_argument("--device", default="auto")
+    if SMOKE:
+        p.set_defaults(data=None, device="cpu", query_fraction=0.3)
     args = p.parse_args()
+    if args.data is None:  # SMOKE: made-up 16S-like sequences and a debug model
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        made = make(OUT / "smoke_inputs", ["16s", "mlm"])
+        args.data, args.model = made / "16S.fasta.gz", args.model or str(made / "mlm")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     recs = []

@@ -1,4 +1,4 @@
-"""Which layer of a model's embedding carries organism signal in single reads (issue 5)?
+"""Which layer of a model's embedding carries organism signal in single reads?
 
 For N reads drawn at random (seeded) from a sample with a truth table, each feature set is
 standardised, reduced by PCA to 16 dimensions and scored by (a) the share of each read's 10
@@ -6,20 +6,24 @@ nearest neighbours that come from its genome and (b) the ARI of k-means with the
 genomes.  Feature sets: TNF (canonical 4-mer CLR), the embedding at the model's output and after
 each block (mean over tokens, both strands), and output / block 2 / block 4 concatenated with TNF.
 
-    python benchmarks/bench_layers.py READS.fastq.gz --truth truth.tsv --model RUN --n 4000
+    python benchmarks/metagenome/embedding_layers.py READS.fastq.gz --truth truth.tsv --model RUN --n 4000
+    SMOKE=1 python benchmarks/metagenome/embedding_layers.py   # 200 made-up reads, a 2-step debug model
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.bio.kmers import clr, kmer_profiles  # noqa: E402
 from genolm.metagenome.reads import read_inputs, read_truth, strip_mate  # noqa: E402
@@ -28,13 +32,22 @@ from genolm.infer.embedding import Embedder  # noqa: E402
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("reads")
-    p.add_argument("--truth", required=True)
-    p.add_argument("--model", required=True)
+    p.add_argument("reads", nargs="?" if SMOKE else None)
+    p.add_argument("--truth", required=not SMOKE)
+    p.add_argument("--model", required=not SMOKE)
     p.add_argument("--n", type=int, default=4000)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="JSON of the table")
+    if SMOKE:
+        p.set_defaults(n=200, device="cpu", out=str(OUT / "layers.json"))
     args = p.parse_args()
+    if args.reads is None:  # SMOKE: reads of 4 made-up species and a debug model
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        made = make(OUT / "smoke_inputs", ["reads", "mlm"])
+        args.reads, args.truth, args.model = made / "sp4" / "reads.fastq.gz", made / "sp4" / "truth.tsv", made / "mlm"
+        OUT.mkdir(parents=True, exist_ok=True)
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.metrics import adjusted_rand_score

@@ -1,4 +1,4 @@
-"""Strain-level read classification against its own ceiling (issue 5).
+"""Strain-level read classification against its own ceiling.
 
 Reads of strains of one species are mostly identical in several of them: a read that falls between
 two differences holds exactly the same k-mers of two or more strains, and no method that reads the
@@ -15,33 +15,49 @@ sequence can tell which one it came from.  This script measures, on a sample wit
 and the share of reads whose k-mers single out their own strain.  Mates of a pair are classified
 together (as `genolm classify` does) unless --no-pairs.
 
-    python benchmarks/bench_strains.py mock/reads_R1.fastq.gz mock/reads_R2.fastq.gz \
+    python benchmarks/metagenome/strains.py mock/reads_R1.fastq.gz mock/reads_R2.fastq.gz \
         --references bacteria/S.Aureus__*.fasta.gz --truth mock/truth.tsv --k 31 --out strains.json
+    SMOKE=1 python benchmarks/metagenome/strains.py      # 400 reads of 3 made-up strains -> $BENCH_OUT/strains.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from genolm.bio.kmer_index import KmerIndex, em_abundance, resolve_ties
-from genolm.metagenome.reads import read_inputs, read_truth, strip_mate
-from genolm.metagenome.classify import load_references, mate_units
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
+
+from genolm.bio.kmer_index import KmerIndex, em_abundance, resolve_ties  # noqa: E402
+from genolm.metagenome.reads import read_inputs, read_truth, strip_mate  # noqa: E402
+from genolm.metagenome.classify import load_references, mate_units  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+")
-    p.add_argument("--references", nargs="+", required=True)
-    p.add_argument("--truth", required=True)
+    p.add_argument("inputs", nargs="*" if SMOKE else "+")
+    p.add_argument("--references", nargs="+", required=not SMOKE)
+    p.add_argument("--truth", required=not SMOKE)
     p.add_argument("--k", type=int, default=31)
     p.add_argument("--threshold", type=float, default=0.1)
     p.add_argument("--no-pairs", action="store_true")
-    p.add_argument("--out", default=None, help="JSON of the table")
+    p.add_argument("--out", default=str(OUT / "strains.json") if SMOKE else None, help="JSON of the table")
     args = p.parse_args()
+    if not args.inputs:  # SMOKE: reads of 3 made-up S. aureus strains
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        made = make(OUT / "smoke_inputs", ["reads"])
+        args.inputs, args.truth = [str(made / "sa5" / "reads.fastq.gz")], str(made / "sa5" / "truth.tsv")
+        args.references = [str(p) for p in sorted((made / "genomes" / "bacteria").glob("S.Aureus__*"))]
     t0 = time.perf_counter()
     names, genomes, _ = load_references(args.references, None)
     truth = read_truth(args.truth)

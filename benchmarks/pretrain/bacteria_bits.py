@@ -1,8 +1,10 @@
 """Held-out bits per base of a transformer, an LSTM, a CNN and a Markov model on honest splits of the
 16 bacteria, all trained with the same token budget — through genolm's own commands.
 
-  python benchmarks/bench_bacteria.py --split region --model small --tokens 100e6 --device cuda
-  python benchmarks/bench_bacteria.py --split species --model debug --tokens 2e5 --window 256   # quick, CPU
+  python benchmarks/pretrain/bacteria_bits.py --split region --model small --tokens 100e6 --device cuda
+  python benchmarks/pretrain/bacteria_bits.py --split species --model debug --tokens 2e5 --window 256   # quick, CPU
+  SMOKE=1 python benchmarks/pretrain/bacteria_bits.py  # region split of 9 random 20 kb genomes, debug models,
+                                                       # 20,480 tokens each, Markov k <= 3, on the CPU
 
 Splits of --data (bacteria/*.fasta.gz; the species is the file name before ``__``):
 
@@ -33,7 +35,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 TRAIN = {"region": None, "species": ("E.Coli", "H.Pylori", "S.Aureus")}  # None: every genome
 TEST = {"region": ("H.Pylori", "S.Aureus"), "species": ("V.Cholerae",)}
 LABEL = {"region": "(a) unseen region", "species": "(b) unseen species"}
@@ -66,7 +70,7 @@ def read_tsv(path: Path) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "genomes" / "bacteria"))
-    ap.add_argument("--split", choices=("region", "species"), required=True)
+    ap.add_argument("--split", choices=("region", "species"), required=not SMOKE)
     ap.add_argument("--families", default="transformer,cnn,lstm", help="comma-separated; '' for none (Markov only)")
     ap.add_argument("--tag", default="", help="suffix of the output names (runs of one split side by side)")
     ap.add_argument("--model", default="small", help="flavor of every family (default: small)")
@@ -79,8 +83,16 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="torch.compile the transformer and CNN")
     ap.add_argument("--workers", type=int, default=0, help="prepare's processes (0: one per core)")
     ap.add_argument("--work", default=None, help="corpora and runs (default: --out/work_<split>)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    ap.add_argument("--out", default=str(OUT))
+    if SMOKE:
+        ap.set_defaults(split="region", data=None, model="debug", tokens=20480, lr=0.01, window=128, batch=4,
+                        markov=3, device="cpu", workers=1)
     args = ap.parse_args()
+    if args.data is None:  # SMOKE: random genomes named like the real ones
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        args.data = make(Path(args.out) / "smoke_inputs", ["genomes"]) / "genomes" / "bacteria"
 
     data, out = Path(args.data), Path(args.out)
     work = Path(args.work) if args.work else out / f"work_{args.split}{args.tag}"
@@ -121,10 +133,11 @@ def main() -> None:
               "steps": steps, "lr": args.lr, "train_files": [f.name for f in train_files],
               "test_files": [f.name for f in test_files], "prepare_s": round(prep_s, 1), "rows": []}
     try:
-        import torch
+        if args.device != "cpu":  # (torch takes seconds to import: not for a CPU run)
+            import torch
 
-        if torch.cuda.is_available():
-            result["card"] = torch.cuda.get_device_name(0)
+            if torch.cuda.is_available():
+                result["card"] = torch.cuda.get_device_name(0)
     except ImportError:
         pass
 

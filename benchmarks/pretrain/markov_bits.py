@@ -1,7 +1,8 @@
 """Held-out bits per base of interpolated Markov models and general compressors on 16 bacteria.
 
-  python benchmarks/bench_markov.py [--data ../shared/data] [--max-order 12] [--out benchmarks/out]
-                                    [--splits region,species,random] [--val-bases 500000]
+  python benchmarks/pretrain/markov_bits.py [--data ../shared/data] [--max-order 12] [--out benchmarks/out]
+                                            [--splits region,species,random] [--val-bases 500000]
+  SMOKE=1 python benchmarks/pretrain/markov_bits.py    # 9 random 20 kb genomes, orders 0..3
 
 The splits (genolm.bio.splits.bacteria_splits) of data/genomes/bacteria/*.fasta.gz:
 
@@ -42,8 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.bio.splits import (Split, bacteria_splits, clean_validation, drop_near_copies,  # noqa: E402
                                kmer_set, load_genomes)
@@ -208,13 +211,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--max-order", type=int, default=12)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--splits", default="region,species,random")
     ap.add_argument("--val-bases", type=int, default=500_000, help="validation positions used to fit weights")
     ap.add_argument("--species-val", choices=["species", "tail"], default="species",
                     help="validation of split (b): leave-one-species-out folds, or record tails")
     ap.add_argument("--no-compressors", action="store_true")
+    if SMOKE:
+        ap.set_defaults(data=None, max_order=3, val_bases=20_000)
     args = ap.parse_args()
+    if args.data is None:  # SMOKE: random genomes named like the real ones
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from smoke_inputs import make
+
+        args.data = make(Path(args.out) / "smoke_inputs", ["genomes"])
     t0 = time.perf_counter()
     paths = sorted((Path(args.data) / "genomes" / "bacteria").glob("*.fasta.gz"))
     genomes = load_genomes(paths)

@@ -1,9 +1,10 @@
 """Multi-GPU scaling of `genolm pretrain` (DDP and FSDP2) and `genolm embed`, through torchrun.
 
-  python benchmarks/bench_scaling.py --out OUT                 # 1, 2, 4, 8 GPUs: as many as are present
-  python benchmarks/bench_scaling.py --out OUT --xl            # + a model too large for DDP on one GPU
-  python benchmarks/bench_scaling.py --out OUT --device cpu --gpus 1 2 --flavors debug --window 256 \\
-      --steps 8 --batch-per-gpu 2 --embed-fragments 200        # the same plan on a CPU (gloo): a smoke test
+  python benchmarks/pretrain/scaling.py --out OUT              # 1, 2, 4, 8 GPUs: as many as are present
+  python benchmarks/pretrain/scaling.py --out OUT --xl         # + a model too large for DDP on one GPU
+  SMOKE=1 python benchmarks/pretrain/scaling.py                # the same plan on a CPU (gloo), debug model:
+      # --device cpu --gpus 1 2 999 --flavors debug --window 128 --steps 6 --warmup 2 --batch-per-gpu 2
+      # --embed-fragments 60 --fragment-length 300 --timeout 300 (999 processes are never there: the "not measured" path)
 
 The same script runs unchanged on any number of GPUs: it measures every count in --gpus that the
 machine has (default 1 2 4 8) and says which it could not.
@@ -26,7 +27,8 @@ machine has (default 1 2 4 8) and says which it could not.
    (rows equal, largest difference).
 
 NCCL's NVLink multicast stays off (NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=1,
-NVSHMEM_DISABLE_NVLS=1).  Writes OUT/scaling.json and prints the tables (Markdown).
+NVSHMEM_DISABLE_NVLS=1).  Writes OUT/scaling.json (default $BENCH_OUT/scaling, $BENCH_OUT defaulting
+to benchmarks/out) and prints the tables (Markdown).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 NO_MULTICAST = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 XL = {"d_model": 5120, "n_layers": 40, "n_heads": 40}
 
@@ -120,7 +124,7 @@ def params_of(flavor: str, overrides: dict, vocab: int = 16) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", default=str(OUT / "scaling"))
     p.add_argument("--genomes", nargs="+", default=[str(ROOT / "data" / f) for f in
                                                     ("lambda.fasta.gz", "H.Pylori__G27.fasta.gz",
                                                      "H.Pylori__SJM180.fasta.gz")])
@@ -137,6 +141,9 @@ def main() -> int:
     p.add_argument("--fragment-length", type=int, default=1000)
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     p.add_argument("--timeout", type=int, default=900, help="seconds per run")
+    if SMOKE:
+        p.set_defaults(device="cpu", gpus=[1, 2, 999], flavors=["debug"], window=128, steps=6, warmup=2,
+                       batch_per_gpu=2, embed_fragments=60, fragment_length=300, timeout=300)
     args = p.parse_args()
     out = Path(args.out)
     work = out / "work"

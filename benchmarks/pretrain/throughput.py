@@ -1,7 +1,8 @@
 """Training speed: genolm's transformer vs Hugging Face LlamaForCausalLM of the same shape, one run.
 
-  python benchmarks/bench_pretrain.py --device cpu --flavor tiny --seq 1024 --batch 8
-  python benchmarks/bench_pretrain.py --device cuda --flavor base --seq 1024 4096 --compile
+  python benchmarks/pretrain/throughput.py --device cpu --flavor tiny --seq 1024 --batch 8
+  python benchmarks/pretrain/throughput.py --device cuda --flavor base --seq 1024 4096 --compile
+  SMOKE=1 python benchmarks/pretrain/throughput.py     # debug flavor on the CPU, one step of each case
 
 Each case times full training steps (forward, next-token loss, backward, AdamW step) on random
 tokens of the char tokenizer's vocabulary, after warm-up steps, and reports tokens/s, the ratio to
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,8 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+SMOKE = os.environ.get("SMOKE") == "1"  # the whole path on the CPU in seconds (tests/test_benchmarks.py)
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "benchmarks" / "out"))  # where the benchmarks write
 
 from genolm.model import build_model, config_for  # noqa: E402
 from genolm.model.transformer import apply_rotary  # noqa: E402
@@ -204,7 +208,7 @@ def bench_reads(args, dev: str, dtype, vocab: int) -> list[dict]:
     rows = []
     row = args.reads_row
     for kind in args.reads:
-        lengths = read_lengths(kind, 40_000)
+        lengths = read_lengths(kind, args.n_reads)
         p_ids, p_docs, p_useful = packed_rows(lengths, row, vocab)
         per_step = max(1, args.batch or 8)  # packed rows per step
         n_reads = int(round(len(lengths) * per_step / len(p_ids)))  # same reads per step, padded
@@ -304,9 +308,13 @@ def main() -> None:
                     help="also time training on short reads, packed vs padded: 150 (all 150 bp) and/or "
                          "LO-HI (uniform lengths), e.g. --reads 150 50-150")
     ap.add_argument("--reads-row", type=int, default=4096, help="tokens per packed row (default 4096)")
+    ap.add_argument("--n-reads", type=int, default=40_000, help="reads drawn for the --reads cases (default 40000)")
     ap.add_argument("--attn-variants", nargs="*", default=[], choices=[v for v in ATTENTION_VARIANTS if v != "genolm"],
                     help="also time genolm with these attention layouts (compiled when --compile): split | contiguous")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    ap.add_argument("--out", default=str(OUT))
+    if SMOKE:
+        ap.set_defaults(device="cpu", flavor="debug", seq=[64], batch=2, steps=1, warmup=1, baselines=True,
+                        reads=["150", "30-60"], reads_row=512, n_reads=4000)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
