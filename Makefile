@@ -46,7 +46,7 @@ demo: install
 	@echo "== 4. held-out bits per base (lower is better; 2.0 = a uniform guess over ACGT)"
 	@echo "   Each network here sees 1.2M tokens (a minute of CPU): about what an order-12 Markov model knows."
 	@echo "   With 100M tokens on a GPU, a 10.6M transformer reaches 1.778 on unseen regions of 16 bacteria"
-	@echo "   against the Markov model's 1.903 (BENCHMARKS.md, benchmarks/bench_bacteria.py)."
+	@echo "   against the Markov model's 1.903 (BENCHMARKS.md, benchmarks/pretrain/bacteria_bits.py)."
 	$(VENV)/bin/genolm evaluate --data $(DEMO)/region --markov 12 $(DEMO)/transformer $(DEMO)/lstm $(DEMO)/cnn \
 	    --out $(DEMO)/bits_per_base.tsv
 	@echo "== 5. one page of it all: open $(DEMO)/report.html in a browser"
@@ -66,7 +66,7 @@ test: install-test browser
 	$(PY) -m pytest
 
 bench: install-test
-	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/data/prepare_speed.py
 
 clean:
 	rm -rf $(DEMO) benchmarks/out .pytest_cache
