@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from genolm.errors import GenolmError
-from genolm.model import (FAMILIES, FLAVORS, LanguageModel, ModelConfig, SequenceClassifier, build_model,
+from genolm.model import (FAMILIES, LanguageModel, ModelConfig, SequenceClassifier, build_model,
                           config_for, pool_hidden)
 from genolm.model.config import default_d_ff
 from genolm.model.transformer import segment_ids
@@ -139,7 +139,7 @@ def test_one_document_per_row_equals_no_doc_ids(kind):
 def test_flex_document_mask_equals_dense_mask(causal):
     """The flex-attention BlockMask used on GPUs keeps the same tokens apart as the dense mask
     (documents spanning 128-token tiles, and one that fills a row).  Forward only: flex has no CPU
-    backward; benchmarks/bench_pretrain.py --reads checks the gradients on a GPU."""
+    backward; benchmarks/pretrain/throughput.py --reads checks the gradients on a GPU."""
     from genolm.model.transformer import Transformer
 
     model = make("transformer", causal, max_len=320)
