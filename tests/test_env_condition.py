@@ -224,7 +224,7 @@ def test_every_fold_held_out_once_combines_into_one_test(tmp_path, capsys):
         code, _, err, out = _condition(tmp_path, capsys, "--fold", str(fold), "--steps", "5", out=f"f{fold}")
         assert code == 0, err
         outs.append(out)
-    run = lambda *dirs: subprocess.run([sys.executable, str(ROOT / "benchmarks" / "env_condition_folds.py"),
+    run = lambda *dirs: subprocess.run([sys.executable, str(ROOT / "benchmarks" / "environment" / "condition_folds.py"),
                                         *map(str, dirs), "--permutations", "99", "--out", str(tmp_path / "c.json")],
                                        capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     res = run(*outs)
