@@ -57,10 +57,8 @@ def test_two_genomes_are_separated_and_every_read_binned_once(tmp_path, capsys, 
     assert (tmp_path / "again" / "bins.tsv").read_text() == (tmp_path / "b" / "bins.tsv").read_text()
 
 
-def test_embeddings_with_the_composition_baseline(tmp_path, capsys, mock):
-    from test_embed import make_run
-
-    run = make_run(tmp_path, "transformer", causal=False)
+def test_embeddings_with_the_composition_baseline(tmp_path, capsys, mock, masked_run):
+    run = masked_run
     code, out, err = run_cli(["bin", mock / "reads.fastq.gz", "--model", run, "--features", "both", "--truth",
                               mock / "truth.tsv", "--out", tmp_path / "b", "--device", "cpu"], capsys)
     assert code == 0, err
@@ -69,15 +67,14 @@ def test_embeddings_with_the_composition_baseline(tmp_path, capsys, mock):
     assert "both" in out and "tnf" in out
 
 
-def test_embedding_in_parts_gives_the_same_vectors(tmp_path, monkeypatch):
+def test_embedding_in_parts_gives_the_same_vectors(tmp_path, monkeypatch, masked_run):
     """bin embeds at most EMBED_PART sequences at once (bounded memory on millions of reads); the
     parts must join into exactly the vectors of one pass, in input order."""
     import argparse
 
     import genolm.metagenome.binning as b
-    from test_embed import make_run
 
-    run = make_run(tmp_path, "transformer", causal=False)
+    run = masked_run
     rng = np.random.default_rng(5)
     seqs = ["".join(rng.choice(list("ACGT"), int(n))) for n in rng.integers(40, 200, 23)]
     args = argparse.Namespace(model=str(run), device="cpu", no_progress=True)

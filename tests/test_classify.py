@@ -133,11 +133,9 @@ def test_kmer_classify_against_the_truth(tmp_path, capsys, mock):
     assert g["accuracy"] > 0.95 and g["labels"]["unassigned"]["recall"] > 0.95
 
 
-def test_embedding_classify_with_the_kmer_baseline(tmp_path, capsys, mock):
-    from test_embed import make_run
-
+def test_embedding_classify_with_the_kmer_baseline(tmp_path, capsys, mock, masked_run):
     d, refs = mock
-    run = make_run(tmp_path, "transformer", causal=False)
+    run = masked_run
     out = tmp_path / "e.tsv"
     code, stdout, err = run_cli(["classify", d / "sim" / "reads.fastq.gz", "--references", *refs, "--taxa",
                                  d / "taxa.tsv", "--model", run, "--ref-fragments", "100", "--truth",

@@ -14,29 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import DATA, run_cli
+from conftest import make_run, run_cli
 from genolm.bio.seq import reverse_complement
 from genolm.infer.embedding import Embedder
-from genolm.model import build_model, config_for
-from genolm.data.prepare import PrepareArgs, prepare
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def make_run(root, family="transformer", causal=True, window=64):
-    """A genolm run (2 training steps: the weights only need to be fixed, not good)."""
-    corpus = root / "corpus"
-    if not corpus.exists():
-        prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(corpus), window=window,
-                            val_fraction=0.0, workers=1, no_progress=True))
-    run = root / f"run_{family}_{'clm' if causal else 'mlm'}"
-    args = ["pretrain", "--data", corpus, "--out", run, "--model", "debug", "--family", family,
-            "--objective", "clm" if causal else "mlm", "--steps", "2", "--batch-size", "4", "--device", "cpu",
-            "--eval-every", "2", "--eval-batches", "1"]
-    from genolm.cli import main
-
-    assert main(list(map(str, args))) == 0
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +126,8 @@ def test_cli_writes_parquet_in_input_order_and_is_deterministic(tmp_path, capsys
 
 
 def test_sample_sheet_metadata_becomes_columns(tmp_path, capsys, runs):
-    a = write_fasta(tmp_path / "a.fa.gz", [("r1", "ACGTACGTAA"), ("r2", "GGGCCCAAAT")])
-    b = write_fasta(tmp_path / "b.fa.gz", [("r1", "TTTTACGGCA")])
+    write_fasta(tmp_path / "a.fa.gz", [("r1", "ACGTACGTAA"), ("r2", "GGGCCCAAAT")])
+    write_fasta(tmp_path / "b.fa.gz", [("r1", "TTTTACGGCA")])
     (tmp_path / "s.tsv").write_text("sample_id\tpath\ttemperature_c\tdepth_m\n"
                                     "A\ta.fa.gz\t12.5\t5\nB\tb.fa.gz\t20\t150\n")
     code, _, err = run_cli(["embed", "--model", runs["cnn", True], "--samples", tmp_path / "s.tsv",

@@ -7,25 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import DATA, run_cli
-
-
-def planted(tmp_path, n_samples=12, per_sample=30, seed=0):
-    """Samples at separate stations whose temperature sets their sequences' GC content; one FASTA
-    with ids '<sample>_<n>' and a sheet pointing at it."""
-    rng = np.random.default_rng(seed)
-    temps = np.linspace(5, 30, n_samples)
-    rng.shuffle(temps)
-    rows, fasta = [], []
-    for s, t in enumerate(temps):
-        gc = 0.3 + 0.4 * (t - 5) / 25
-        for j in range(per_sample):
-            seq = "".join(rng.choice(list("ACGT"), 300, p=[(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]))
-            fasta.append(f">S{s}_{j}\n{seq}\n")
-        rows.append(f"S{s}\tall.fasta\tst{s}\t{t:.2f}\t{'warm' if t > 17 else 'cold'}\n")
-    (tmp_path / "all.fasta").write_text("".join(fasta))
-    (tmp_path / "sheet.tsv").write_text("sample_id\tpath\tstation\ttemperature_c\twater\n" + "".join(rows))
-    return tmp_path / "sheet.tsv"
+from conftest import DATA, planted, run_cli
 
 
 def test_a_planted_signal_is_found_held_out_and_predicted(tmp_path, capsys):
@@ -99,11 +81,9 @@ def test_predict_needs_a_fit_directory(tmp_path, capsys):
     assert code == 2 and "not a genolm env fit directory" in err
 
 
-def test_fit_with_a_model_scores_the_composition_baseline_alongside(tmp_path, capsys):
-    from test_embed import make_run
-
+def test_fit_with_a_model_scores_the_composition_baseline_alongside(tmp_path, capsys, masked_run):
     sheet = planted(tmp_path, n_samples=6, per_sample=4)
-    run = make_run(tmp_path, "transformer", causal=False)
+    run = masked_run
     out = tmp_path / "fit"
     code, stdout, err = run_cli(["env", "fit", "--samples", sheet, "--id-pattern", r"^(?P<sample>S\d+)_", "--target",
                                  "temperature_c", "--model", run, "--device", "cpu", "--folds", "3", "--out", out],

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
-from test_env import planted
+from conftest import planted, run_cli
 
 from genolm.errors import GenolmError
 from genolm.model import build_model, config_for
@@ -115,7 +114,10 @@ def test_likelihoods_are_strand_averaged_and_windowed_exactly():
 
 # ---- the commands --------------------------------------------------------------------------------
 
+BOOKKEEPING = ("--permutations", "49")  # tests of folds and options, not of the signal: few shufflings
+
 def _condition(tmp_path, capsys, *extra, out="lm", sheet=None):
+    """``genolm env condition`` on a planted sheet; ``extra`` options come last and win."""
     sheet = sheet or planted(tmp_path, n_samples=24, per_sample=12)
     code, stdout, err = run_cli(["env", "condition", "--samples", sheet, "--id-pattern", r"^(?P<sample>S\d+)_",
                                  "--condition", "temperature_c", "--condition", "water", "--flavor", "debug",
@@ -179,10 +181,10 @@ def test_condition_fine_tunes_a_causal_run_and_refuses_a_masked_one(tmp_path, ca
         tok.save(tmp_path / "tok.json")
         save_checkpoint(tmp_path / name, state_dict=model.state_dict(), config={"model": model.config.to_dict()},
                         tokenizer=tmp_path / "tok.json", train_state={}, meta={})
-    code, _, err, out = _condition(tmp_path, capsys, "--init", tmp_path / "clm", "--steps", "5")
+    code, _, err, out = _condition(tmp_path, capsys, "--init", tmp_path / "clm", "--steps", "5", *BOOKKEEPING)
     assert code == 0, err
     assert json.loads((out / "metrics.json").read_text())["train"]["steps"] == 5
-    code, _, err, _ = _condition(tmp_path, capsys, "--init", tmp_path / "mlm", "--steps", "5", out="lm2")
+    code, _, err, _ = _condition(tmp_path, capsys, "--init", tmp_path / "mlm", "--steps", "5", *BOOKKEEPING, out="lm2")
     assert code == 2 and "--init must be a causal model" in err and len(err.strip().splitlines()) == 1
 
 
@@ -190,7 +192,7 @@ def test_condition_fine_tunes_a_causal_run_and_refuses_a_masked_one(tmp_path, ca
     (["--condition", "salinity_psu"], "no condition column 'salinity_psu'"),
     (["--fold", "3"], "--fold must be one of the --folds"),
     (["--group", "ship"], "no group column 'ship'"),
-    (["--steps", "0"], "--steps and --batch-size must be at least 1"),
+    (["--steps", "0"], "--steps must be at least 1"),
     (["--bins", "1"], "--bins must be at least 2"),
 ])
 def test_bad_condition_input_is_one_line(tmp_path, capsys, extra, message):
@@ -221,7 +223,7 @@ def test_every_fold_held_out_once_combines_into_one_test(tmp_path, capsys):
 
     outs = []
     for fold in range(3):
-        code, _, err, out = _condition(tmp_path, capsys, "--fold", str(fold), "--steps", "5", out=f"f{fold}")
+        code, _, err, out = _condition(tmp_path, capsys, "--fold", str(fold), "--steps", "5", *BOOKKEEPING, out=f"f{fold}")
         assert code == 0, err
         outs.append(out)
     run = lambda *dirs: subprocess.run([sys.executable, str(ROOT / "benchmarks" / "environment" / "condition_folds.py"),
@@ -249,7 +251,7 @@ def test_a_held_out_level_unseen_in_training_is_scored_as_unknown(tmp_path, caps
     row = next(i for i, r in enumerate(lines) if i and r.split("\t")[2] in held)
     lines[row] = "\t".join(lines[row].split("\t")[:4] + ["brackish"])
     sheet.write_text("\n".join(lines) + "\n")
-    code, _, err, out = _condition(tmp_path, capsys, "--steps", "5", sheet=sheet)
+    code, _, err, out = _condition(tmp_path, capsys, "--steps", "5", *BOOKKEEPING, sheet=sheet)
     assert code == 0, err
     m = json.loads((out / "metrics.json").read_text())
     assert m["held_out"]["unseen_levels"] == {"water": ["brackish"]} and m["held_out"]["samples"] == 8

@@ -6,39 +6,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import BASE, history, run_cli, write_history
 from genolm.errors import GenolmError
 from genolm.evolution.forecast import nt_consensus, percentile_rank, recency_weights
 from genolm.evolution.baselines import Date, lbi
 
-# codons: ATG=M GCC=A AAA=K AGA=R GGC=G TTT=F CTG=L CCC=P GAA=E ACC=T TGG=W
-BASE = "ATGGCCAAAGGCTTTCTGCCCGAAACCTGG"  # M A K G F L P E T W
-
-
-def _mutate(seq: str, codon: int, new: str) -> str:
-    return seq[: 3 * codon] + new + seq[3 * codon + 3:]
-
-
-def history(seed: int = 0) -> list[tuple[str, str]]:
-    """(date, sequence): 1998-2000 the base strain and scattered changes to G or P; 2001 the base,
-    and from November K3R; 2002 K3R everywhere (a sweep seen in 2001) plus L6I (a sweep unseen in
-    2001: ATC, found in no earlier sequence)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for year in (1998, 1999, 2000):
-        for k in range(6):
-            s = BASE if k % 2 else _mutate(BASE, int(rng.integers(1, 9)), "GGG" if k % 3 else "CCC")
-            rows.append((f"{1 + k:02d}/{year}", s))
-    rows += [(f"0{m}/2001", BASE) for m in (2, 3, 4, 5)] + [(f"{m}/2001", _mutate(BASE, 2, "AGA")) for m in (11, 12)]
-    rows += [(f"0{m}/15/2002", _mutate(_mutate(BASE, 2, "AGA"), 5, "ATC")) for m in range(1, 7)]
-    return rows
-
-
-def write_history(path, rows, header=True):
-    with open(path, "w") as f:
-        for i, (date, seq) in enumerate(rows):
-            f.write(f">s{i}|acc{i}|{date}|x\n{seq}\n" if header else f">s{i}\n{seq}\n")
-    return path
 
 
 FAST = ["--steps", "3", "--batch-size", "4", "--device", "cpu", "--no-progress"]

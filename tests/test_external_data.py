@@ -74,7 +74,7 @@ def test_reader_agrees_with_biopython(name):
 
 
 def test_prepare_decodes_back_to_the_genomes(tmp_path):
-    from test_prepare import check_windows
+    from conftest import check_windows
 
     paths = [GOLD / f"{g}.fna.gz" for g in GENOMES] + [GOLD / "GCF_001457455.1_NCTC11397_genomic.fna.gz"]
     m = prepare(PrepareArgs(inputs=[str(p) for p in paths], out=str(tmp_path / "c"),

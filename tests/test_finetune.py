@@ -9,33 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import motif_split, run_cli, write_csv
 from genolm.finetune.finetune import LoRALinear, add_lora, classification_metrics, regression_metrics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-MOTIF = "TATAATGC"
-
-
-def motif_split(n, seed, length=60):
-    """Half the sequences carry MOTIF at a random place (label 1), half never do (label 0)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        while True:
-            s = "".join(rng.choice(list("ACGT"), length))
-            if MOTIF not in s:
-                break
-        label = i % 2
-        if label:
-            at = rng.integers(0, length - len(MOTIF))
-            s = s[:at] + MOTIF + s[at + len(MOTIF):]
-        rows.append((s, label))
-    return rows
-
-
-def write_csv(path, rows, header="sequence,label", sep=","):
-    path.write_text(header + "\n" + "".join(f"{s}{sep}{lab}\n" for s, lab in rows))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +42,8 @@ def test_a_cnn_from_scratch_learns_a_planted_motif(tmp_path, capsys, motif):
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    from test_embed import make_run
-
-    return make_run(tmp_path_factory.mktemp("ft_run"), "transformer", causal=False)
+def pretrained(masked_run):
+    return masked_run
 
 
 def test_probe_and_lora_train_only_what_they_should(tmp_path, capsys, motif, pretrained):

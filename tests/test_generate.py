@@ -124,7 +124,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, extra, message):
     assert not (tmp_path / "g.fa").exists()
 
 
-def test_static_decode_step_equals_the_sliced_cache():
+def test_a_static_cache_step_equals_the_sliced_cache():
     b = model().backbone
     ids = torch.randint(LETTERS.min(), LETTERS.max() + 1, (3, 30))
     full = b(ids)

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DATA, run_cli
-from test_evolve import history, write_history
-from test_finetune import motif_split, write_csv
+from conftest import DATA, history, motif_split, run_cli, write_csv, write_history
 
 
 def loss_of(value) -> float:

@@ -1,47 +1,19 @@
 """genolm prepare: windows decode to the source bases, splits by record, determinism, reuse."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import DATA, SHARED, run_cli
+from conftest import check_windows, DATA, SHARED, run_cli, source_sequences
+from genolm.data.prepare import prepare, PrepareArgs
 from genolm.data.shards import PreparedCorpus
 from genolm.errors import GenolmError
-from genolm.io.seqio import read_records, write_fasta
-from genolm.data.prepare import PrepareArgs, prepare
+from genolm.io.seqio import write_fasta
+
 
 SMALL = [DATA / "lambda.fasta.gz", DATA / "camisim_reads.fasta.gz", DATA / "biomarks18S_2k.fasta.gz"]
-
-
-def source_sequences(paths):
-    return {(i, r.id): r.seq.upper() for i, p in enumerate(paths) for r in read_records(p, alphabet=None)}
-
-
-def check_windows(out, paths, n_windows=200, seed=0):
-    """Decode a sample of windows of both splits and compare them with the source records."""
-    corpus = PreparedCorpus(out)
-    tok = corpus.tokenizer
-    seqs = source_sequences(paths)
-    checked = 0
-    rng = np.random.default_rng(seed)
-    for split in ("train", "val"):
-        windows = corpus.windows(split)
-        for i in rng.choice(len(windows), size=min(n_windows, len(windows)), replace=False):
-            shard, offset = windows.position(int(i))
-            w = windows[int(i)]
-            segments = corpus.locate(split, shard, offset, len(w))
-            assert segments, "every window comes from at least one record"
-            for seg in segments:
-                text = tok.decode(w[seg["token_start"]: seg["token_end"]])
-                src = seqs[(seg["file"], seg["record_id"])]
-                assert text == src[seg["base_start"]: seg["base_end"]]
-                checked += 1
-            # Records inside a window are separated by <sep>, never glued together.
-            assert (w == tok.token_to_id("<sep>")).sum() >= len(segments) - 1
-    return checked
 
 
 @pytest.mark.parametrize("spec", ["char", "kmer:6", "codon"])

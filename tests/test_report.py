@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def runs(tmp_path_factory):
     """A debug transformer pretrained on lambda, fine-tuned on a planted motif, and a bin run."""
     from genolm.cli import main
-    from test_finetune import motif_split, write_csv
+    from conftest import motif_split, write_csv
 
     d = tmp_path_factory.mktemp("report")
     assert main(["prepare", str(DATA / "lambda.fasta.gz"), "--out", str(d / "corpus"), "--tokenizer", "char",

@@ -19,11 +19,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from conftest import DATA, ROOT
-from test_env import planted
-from test_evolve import history, write_history
+from conftest import DATA, history, planted, ROOT, write_history
 
 # Run in-process by the driver, one after another (later ones use the run that pretrain writes).
 DRIVER = """
