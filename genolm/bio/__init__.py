@@ -14,8 +14,7 @@ from genolm.bio.codon import GeneticCode, genetic_code, six_frame, translate
 from genolm.bio.codon_tables import TABLE_IDS, TABLES
 from genolm.bio.kmers import kmer_codes, kmer_counts, kmer_counts_dict, kmer_index, kmer_string
 from genolm.bio.orfs import ORF, call_genes, find_orfs, gene_finder
-from genolm.bio.seq import (back_transcribe, complement, gc_content, nucleotide_masks,
-                            reverse_complement, transcribe)
+from genolm.bio.seq import back_transcribe, complement, gc_content, nucleotide_masks, reverse_complement, transcribe
 
 __all__ = [
     "GeneticCode", "genetic_code", "six_frame", "translate", "TABLE_IDS", "TABLES",

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from genolm.bio.kmers import KMER_CODE, check_k, window_codes, canonical_kmers, MAX_DENSE_K
+from genolm.bio.kmers import KMER_CODE, MAX_DENSE_K, canonical_kmers, check_k, window_codes
 from genolm.bio.seq import check_unknown
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"

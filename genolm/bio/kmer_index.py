@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genolm.bio.kmers import check_k, window_codes, MAX_K
+from genolm.bio.kmers import MAX_K, check_k, window_codes
 from genolm.bio.seq import check_unknown
 
 SHARED = -1

@@ -13,6 +13,8 @@ and its reverse complement together, under the smaller of the two indices.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from genolm.bio.seq import check_unknown

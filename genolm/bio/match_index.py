@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from genolm.bio.kmers import check_k, window_codes, MAX_K
+from genolm.bio.kmers import MAX_K, check_k, window_codes
 from genolm.bio.seq import check_unknown, reverse_complement
 from genolm.errors import GenolmError
 

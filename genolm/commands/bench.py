@@ -29,7 +29,6 @@ import argparse
 from genolm.commands.options import add_device, add_no_progress
 from genolm.finetune.gue import BenchArgs, cell, run
 
-
 ARGS = BenchArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 

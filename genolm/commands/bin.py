@@ -36,8 +36,7 @@ import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.io.progress import plural
-from genolm.metagenome.binning import BinArgs, FEATURES, run
-
+from genolm.metagenome.binning import FEATURES, BinArgs, run
 
 ARGS = BinArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

@@ -40,8 +40,7 @@ import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.io.progress import plural
-from genolm.metagenome.classify import ClassifyArgs, METHODS, run
-
+from genolm.metagenome.classify import METHODS, ClassifyArgs, run
 
 ARGS = ClassifyArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

@@ -26,7 +26,6 @@ from genolm.commands.options import add_device, add_no_progress
 from genolm.infer.embedding_table import EmbedArgs, run
 from genolm.io.progress import plural
 
-
 ARGS = EmbedArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 

@@ -37,8 +37,8 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.environment.conditioned import condition, ConditionArgs, explain, ExplainArgs, STRANDS
-from genolm.environment.fit import fit, FitArgs, predict, PredictArgs
+from genolm.environment.conditioned import STRANDS, ConditionArgs, ExplainArgs, condition, explain
+from genolm.environment.fit import FitArgs, PredictArgs, fit, predict
 from genolm.io.progress import plural
 
 CONDITION_HELP = """Environment → sequence: a causal language model conditioned on the sample's conditions, and

@@ -22,8 +22,7 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device
-from genolm.train.evaluation import evaluate, EvaluateArgs
-
+from genolm.train.evaluation import EvaluateArgs, evaluate
 
 ARGS = EvaluateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

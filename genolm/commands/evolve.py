@@ -49,7 +49,6 @@ from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.evolution.forecast import EvolveArgs, print_summary, run
 from genolm.io.progress import plural
 
-
 ARGS = EvolveArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 

@@ -31,7 +31,6 @@ import argparse
 from genolm.commands.options import add_device, add_no_progress, add_seed
 from genolm.finetune.finetune import FinetuneArgs, run
 
-
 ARGS = FinetuneArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 

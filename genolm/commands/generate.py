@@ -34,7 +34,6 @@ from genolm.generation.generate import GenerateArgs, run
 from genolm.infer.sampling import ENGINES
 from genolm.io.progress import plural
 
-
 ARGS = GenerateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 
 

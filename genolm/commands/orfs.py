@@ -26,11 +26,10 @@ from typing import BinaryIO, Iterator
 from genolm.bio.codon_tables import TABLE_IDS
 from genolm.bio.orfs import ORF, START_MODES, call_genes, find_orfs, gene_finder
 from genolm.errors import GenolmError
-from genolm.io.progress import plural
 from genolm.io.atomic import atomic_file
 from genolm.io.compression import compression_for_name, open_write
-from genolm.io.seqio import SeqRecord, format_fasta, read_records
-from genolm.io.seqio import binary_stdout
+from genolm.io.progress import plural
+from genolm.io.seqio import SeqRecord, binary_stdout, format_fasta, read_records
 
 COLUMNS = ("sequence_id", "orf_id", "start", "end", "strand", "frame", "length_nt", "length_aa",
            "partial", "score")

@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_no_progress
-from genolm.data.prepare import prepare, PrepareArgs
+from genolm.data.prepare import PrepareArgs, prepare
 from genolm.io.progress import plural
-
 
 ARGS = PrepareArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

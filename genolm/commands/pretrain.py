@@ -26,9 +26,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainArgs
 from genolm.commands.options import add_device, add_no_progress, add_seed
-
+from genolm.train.args import FAMILIES, OBJECTIVES, PARALLEL, PRECISIONS, TrainArgs
 
 ARGS = TrainArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

@@ -34,9 +34,8 @@ from __future__ import annotations
 import argparse
 
 from genolm.commands.options import add_device, add_no_progress
-from genolm.evolution.scoring import LEVELS, METHODS, run, ScoreArgs, STRANDS
+from genolm.evolution.scoring import LEVELS, METHODS, STRANDS, ScoreArgs, run
 from genolm.io.progress import plural
-
 
 ARGS = ScoreArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

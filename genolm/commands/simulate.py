@@ -25,8 +25,7 @@ import os
 
 from genolm.commands.options import add_no_progress, add_seed
 from genolm.io.progress import plural
-from genolm.metagenome.simulate import MODELS, MODES, simulate, SimulateArgs
-
+from genolm.metagenome.simulate import MODELS, MODES, SimulateArgs, simulate
 
 ARGS = SimulateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

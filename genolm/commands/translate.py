@@ -24,7 +24,7 @@ from genolm.bio.codon_tables import TABLE_IDS
 from genolm.bio.seq import reverse_complement, transcribe
 from genolm.errors import GenolmError
 from genolm.io.progress import plural
-from genolm.io.seqio import binary_stdout, read_records, SeqRecord, write_fasta
+from genolm.io.seqio import SeqRecord, binary_stdout, read_records, write_fasta
 
 FRAMES = ("1", "2", "3", "-1", "-2", "-3", "all")
 

@@ -46,8 +46,7 @@ import argparse
 import math
 
 from genolm.commands.options import add_device, add_no_progress, add_seed
-from genolm.generation.viability import run, ViabilityArgs
-
+from genolm.generation.viability import ViabilityArgs, run
 
 ARGS = ViabilityArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
 

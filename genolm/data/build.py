@@ -24,7 +24,6 @@ from genolm.io.compression import detect_compression
 from genolm.io.seqio import Batch, alphabet_error, read_batches, sniff_format
 from genolm.tokenize import Tokenizer
 
-
 # A file's part of at least this many tokens becomes a shard by itself (renamed, not copied);
 # smaller parts are packed together so that many small files do not make many small shards.
 ADOPT_TOKENS = 1 << 20

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from genolm import __version__
-from genolm.data.build import append_parts, FileResult, tokenize_file
-from genolm.data.shards import MANIFEST, RECORDS, ShardWriter, SPLITS, TOKENIZER
+from genolm.data.build import FileResult, append_parts, tokenize_file
+from genolm.data.shards import MANIFEST, RECORDS, SPLITS, TOKENIZER, ShardWriter
 from genolm.errors import GenolmError
-from genolm.io.arguments import CommandArgs
 from genolm.io.alphabet import get_alphabet
+from genolm.io.arguments import CommandArgs
 from genolm.io.atomic import atomic_dir
 from genolm.io.progress import progress
 from genolm.io.samples import read_sample_sheet

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,6 @@ from genolm.infer.likelihood import sequence_nats
 from genolm.io.arguments import CommandArgs
 from genolm.report import figures
 from genolm.train.conditioned import train_conditioned
-from dataclasses import dataclass
 
 STRANDS = ("auto", "forward", "both")
 
@@ -156,12 +156,12 @@ def condition(args: ConditionArgs) -> dict:
     """Train the conditioned model and run the held-out permutation test; see the module docstring."""
     import torch
 
-    from genolm.io.atomic import atomic_dir
-    from genolm.train.distributed import resolve_device
-    from genolm.environment.sheet import sheet_and_sequences
     from genolm.environment.evaluation import group_folds
+    from genolm.environment.sheet import sheet_and_sequences
+    from genolm.io.atomic import atomic_dir
     from genolm.tokenize.conditions import ConditionCodec
     from genolm.train import checkpoint
+    from genolm.train.distributed import resolve_device
 
     t0 = time.perf_counter()
     device = resolve_device(args.device)
@@ -372,11 +372,11 @@ def _predicted(var: dict, nats: np.ndarray, member: np.ndarray, y_seq: list, y_s
 
 def explain(args: ExplainArgs) -> dict:
     """Bits per base of each sequence under each condition set; the best per column (or set)."""
-    from genolm.io.atomic import atomic_file
-    from genolm.train.distributed import resolve_device
     from genolm.environment.sheet import read_sequences
+    from genolm.io.atomic import atomic_file
     from genolm.tokenize.conditions import ConditionCodec
     from genolm.train import checkpoint
+    from genolm.train.distributed import resolve_device
 
     device = resolve_device(args.device)
     model, tok, config = checkpoint.load_model(args.model, device)

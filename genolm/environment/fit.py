@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,6 @@ from genolm.errors import GenolmError
 from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
-from dataclasses import dataclass
-
 
 # ---- joining sequences to samples --------------------------------------------------------------
 
@@ -72,8 +71,8 @@ def _latlon(sheet, samples: list[str]) -> np.ndarray | None:
 
 
 def fit(args: FitArgs) -> dict:
-    from genolm.io.atomic import atomic_dir
     from genolm.environment.evaluation import cv_classification, cv_regression, group_folds, permutation_test
+    from genolm.io.atomic import atomic_dir
 
     t0 = time.perf_counter()
     sheet, group, ids, files, seqs, sample = sheet_and_sequences(args, args.target, "target")

@@ -3,12 +3,11 @@ place each sequence at a sample, by its file or by a pattern over its record id.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genolm.errors import GenolmError
 from genolm.io.arguments import CommandArgs
-from dataclasses import dataclass, field
-
 
 # ---- joining sequences to samples --------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.evolution.scoring import aa_rows, codon_substitutions, Scorer
+from genolm.evolution.scoring import Scorer, aa_rows, codon_substitutions
 from genolm.infer.likelihood import bits_per_base, letters_only
 from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
@@ -187,8 +187,8 @@ def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot
     Returns (result for forecast.json, model, tokenizer, the tables behind the output files)."""
     import torch
 
-    from genolm.evolution.baselines import baselines, before, evaluate, proteins
     from genolm.bio.codon import translate
+    from genolm.evolution.baselines import baselines, before, evaluate, proteins
     from genolm.io.seqio import SeqRecord
     from genolm.tokenize import SEP
 
@@ -361,9 +361,9 @@ def summarize(results: list[dict]) -> dict:
 # ---- the command ---------------------------------------------------------------------------------
 
 def run(args: EvolveArgs) -> dict:
+    from genolm.evolution.baselines import proteins
     from genolm.io.atomic import atomic_dir
     from genolm.train.distributed import resolve_device
-    from genolm.evolution.baselines import proteins
 
     device = resolve_device(args.device)
     data = read_dated(args)

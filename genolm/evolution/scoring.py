@@ -282,8 +282,8 @@ def run(args: ScoreArgs) -> dict:
     from genolm.bio.codon import genetic_code, translate
     from genolm.io.atomic import atomic_file
     from genolm.io.seqio import read_records
-    from genolm.train.distributed import resolve_device
     from genolm.train.checkpoint import load_model
+    from genolm.train.distributed import resolve_device
 
     t0 = time.perf_counter()
     device = resolve_device(args.device)

@@ -293,9 +293,9 @@ class FinetuneArgs(CommandArgs):
 
 def run(args: FinetuneArgs) -> dict:
     """Fine-tune as the command line says; writes --out and returns its metrics.json content."""
+    from genolm.infer.embedding import Embedder
     from genolm.io.atomic import atomic_dir
     from genolm.model.lm import SequenceClassifier
-    from genolm.infer.embedding import Embedder
     from genolm.train.distributed import resolve_device
 
     device = resolve_device(args.device)
@@ -444,8 +444,8 @@ def classify_batch(model, emb, rows: list[np.ndarray], device: str) -> torch.Ten
 
 def scratch_embedder(family: str, flavor: str, device: str):
     """An untrained bidirectional model of ``family`` with char tokens, behind the Embedder interface."""
-    from genolm.model import build_model, config_for
     from genolm.infer.embedding import Embedder
+    from genolm.model import build_model, config_for
     from genolm.tokenize import PAD, get_tokenizer
 
     tok = get_tokenizer("char")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from genolm.errors import GenolmError
-from genolm.finetune.finetune import FinetuneArgs, model_stamp, run as finetune_run
+from genolm.finetune.finetune import FinetuneArgs, model_stamp
+from genolm.finetune.finetune import run as finetune_run
 from genolm.io.arguments import CommandArgs
 from genolm.report import figures
-from dataclasses import dataclass
-
 
 # DNABERT-2 paper, Table 4 (MCC x 100): (DNABERT-2, NT-2500M-multi, DNABERT 6-mer).
 PUBLISHED = {

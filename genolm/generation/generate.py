@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from genolm.errors import GenolmError
-from genolm.infer.sampling import bf16_weights, ENGINES, sample_batch
+from genolm.infer.sampling import ENGINES, bf16_weights, sample_batch
 from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
 
@@ -84,8 +84,8 @@ def run(args: GenerateArgs) -> dict:
     import torch
 
     from genolm.io.atomic import atomic_file
-    from genolm.train.distributed import resolve_device
     from genolm.train.checkpoint import load_model
+    from genolm.train.distributed import resolve_device
 
     device = resolve_device(args.device)
     model, tok, config = load_model(args.model, device)

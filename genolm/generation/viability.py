@@ -18,10 +18,10 @@ import numpy as np
 from genolm.errors import GenolmError
 from genolm.infer.likelihood import bits_per_base
 from genolm.io.arguments import CommandArgs
-from genolm.io.progress import plural, progress as progress_bar
+from genolm.io.progress import plural
+from genolm.io.progress import progress as progress_bar
 from genolm.report import figures
 from genolm.train.distributed import resolve_device
-
 
 KS = (3, 4, 5, 6, 7, 8)
 # statistic -> which side of the reference's spread passes

@@ -140,8 +140,8 @@ class Embedder:
 
     @classmethod
     def _load_genolm(cls, run: Path, device: str) -> "Embedder":
-        from genolm.train.checkpoint import load_model
         from genolm.tokenize.vocab import CLS, PAD, SEP
+        from genolm.train.checkpoint import load_model
 
         model, tok, config = load_model(run, device)
         cfg = model.config

@@ -6,12 +6,12 @@ processes (chunk k on rank k mod N, the parts merged in input order).  The comma
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genolm.errors import GenolmError
 from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
-from dataclasses import dataclass, field
 
 
 def input_files(args) -> tuple[list[tuple[Path, str | None]], object]:

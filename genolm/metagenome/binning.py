@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,6 @@ from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
 from genolm.metagenome.reads import read_inputs, read_truth, strip_mate
 from genolm.report import figures
-from dataclasses import dataclass
 
 FEATURES = ("embedding", "tnf", "both")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,6 @@ import numpy as np
 from genolm.errors import GenolmError
 from genolm.io.arguments import CommandArgs
 from genolm.io.progress import progress
-from dataclasses import dataclass
 
 UNASSIGNED = "unassigned"
 METHODS = ("embedding", "kmer")
@@ -190,8 +190,8 @@ def kmer_calls(args, reads: list[str], unit: np.ndarray, genomes: list[list[str]
 
 def run(args: ClassifyArgs) -> dict:
     from genolm.io.atomic import atomic_file
-    from genolm.metagenome.reads import read_inputs, strip_mate
     from genolm.metagenome.metrics import classification_scores
+    from genolm.metagenome.reads import read_inputs, strip_mate
 
     method = args.kind
     truth, level = read_classify_truth(args.truth) if args.truth else (None, None)

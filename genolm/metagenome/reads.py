@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-
 from genolm.errors import GenolmError
 
 # Truth-table columns: genolm simulate's, and CAMISIM's reads_mapping.tsv.

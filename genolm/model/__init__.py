@@ -17,6 +17,7 @@ Every backbone maps ``input_ids`` (B, T) and optional ``doc_ids`` (B, T) (docume
 packed rows) to hidden states (B, T, d); tokens never see other documents.  Models hold
 single-device math only; the trainer wraps them for compile and distribution, and owns the losses.
 
+>>> import torch
 >>> cfg = config_for("debug", "cnn", vocab_size=80, causal=False)
 >>> model = build_model(cfg)
 >>> model(torch.randint(0, 80, (2, 16))).shape
@@ -24,8 +25,6 @@ torch.Size([2, 16, 80])
 """
 
 from __future__ import annotations
-
-import torch
 
 from genolm.model.cnn import DilatedCNNBackbone
 from genolm.model.config import FAMILIES, FLAVORS, ModelConfig, config_for

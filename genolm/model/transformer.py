@@ -31,7 +31,6 @@ from torch import nn
 from genolm.errors import GenolmError
 from genolm.model.config import ModelConfig
 
-
 # ---- inputs shared by every backbone -------------------------------------------------------------
 
 ID_DTYPES = (torch.int64, torch.int32)  # what nn.Embedding indexes with
@@ -301,11 +300,9 @@ def use_flex(device: torch.device, dropout: float, training: bool) -> bool:
     """Flex attention for document masks on CUDA (no dropout in its kernels); a dense mask elsewhere."""
     if device.type != "cuda" or (dropout and training):
         return False
-    try:
-        import torch.nn.attention.flex_attention  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("torch.nn.attention.flex_attention") is not None
 
 
 # ---- MLP -------------------------------------------------------------------------------------------

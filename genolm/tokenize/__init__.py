@@ -27,8 +27,8 @@ import os
 
 from genolm.tokenize.bpe import BpeTokenizer, train_bpe
 from genolm.tokenize.lookup import AaTokenizer, CharTokenizer, CodonTokenizer, KmerTokenizer
-from genolm.tokenize.vocab import (BOS, CLS, EOS, MASK, N_CONDITIONS, PAD, SEP, SPECIAL_TOKENS, UNK,
-                                   Tokenizer, reserved_tokens)
+from genolm.tokenize.vocab import (BOS, CLS, EOS, MASK, N_CONDITIONS, PAD, SEP, SPECIAL_TOKENS, UNK, Tokenizer,
+                                   reserved_tokens)
 
 __all__ = [
     "get_tokenizer", "load_tokenizer", "train_bpe", "Tokenizer", "CharTokenizer", "AaTokenizer",

@@ -9,8 +9,8 @@ import torch
 
 from genolm.io.progress import progress as progress_bar
 from genolm.tokenize import PAD
-from genolm.train.distributed import autocast
 from genolm.train import loop
+from genolm.train.distributed import autocast
 from genolm.train.losses import clm_targets, mean_loss
 from genolm.train.optim import build_optimizer, build_scheduler
 

@@ -185,8 +185,8 @@ def load_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimize
     if not by_name and not _sharded(model):
         optimizer.load_state_dict(state)
         return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict, \
-        set_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optimizer_state_dict,
+                                                         set_optimizer_state_dict)
 
     if not by_name:  # ids to names: the same model's plain state as the one just built would give
         template = get_optimizer_state_dict(unwrap(model), optimizer, options=StateDictOptions(full_state_dict=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,6 @@ from genolm.errors import GenolmError
 from genolm.io.arguments import CommandArgs
 from genolm.io.atomic import atomic_file
 from genolm.train.distributed import resolve_device
-from dataclasses import dataclass, field
 
 
 def run_row(run: Path, corpus, batch_size: int, device: str) -> dict:

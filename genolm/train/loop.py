@@ -24,8 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from genolm.data.loader import (BatchSampler, augment_rc, complement_table, doc_ids, mask_for_mlm,
-                                step_generator)
+from genolm.data.loader import BatchSampler, augment_rc, complement_table, doc_ids, mask_for_mlm, step_generator
 from genolm.data.shards import TOKENIZER, PreparedCorpus
 from genolm.errors import GenolmError
 from genolm.io.progress import progress
