@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
@@ -104,6 +105,7 @@ def _same_help_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    program = argv is None  # run as the program (genolm, python -m genolm, a torchrun worker), not in-process
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     chosen = next((a for a in argv if not a.startswith("-")), None)  # the command word, if any
     parser = build_parser({chosen} if chosen in COMMANDS else set())
@@ -112,9 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     plain = warnings.formatwarning
     warnings.formatwarning = lambda message, *_a, **_k: f"genolm {args.command}: warning: {message}\n"
     try:
-        return _run(args)
+        code = _run(args)
     finally:
         warnings.formatwarning = plain
+    if program and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _leave_worker(code)
+    return code
+
+
+def _leave_worker(code: int) -> None:
+    """End a torchrun worker whose work is done (outputs written and closed, process group
+    destroyed) without the interpreter's shutdown: there, objects that still hold a Gloo process
+    group free it while its threads wait, and now and then the rank aborts (SIGABRT, "terminate
+    called without an active exception") after a run that succeeded."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _stamp(args: argparse.Namespace) -> None:

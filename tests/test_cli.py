@@ -171,6 +171,31 @@ def test_installed_script_error_is_one_line(tmp_path):
     assert ">b" not in r.stdout
 
 
+def test_a_torchrun_worker_leaves_without_the_interpreters_shutdown(tmp_path, capsys, monkeypatch):
+    """As a torchrun worker (WORLD_SIZE > 1) the program ends with os._exit once its work is done
+    and its output flushed: a Gloo process group freed during interpreter shutdown can abort a
+    rank after a successful run.  Called in-process (argv given), main just returns."""
+    left = []
+
+    def fake_exit(code):
+        left.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(sys, "argv", ["genolm", "translate", str(LAMBDA), "--out", str(tmp_path / "t.faa")])
+    with pytest.raises(SystemExit):
+        main()
+    assert left == [0] and (tmp_path / "t.faa").stat().st_size > 0
+    monkeypatch.setattr(sys, "argv", ["genolm", "translate", str(tmp_path / "nope.fa")])
+    with pytest.raises(SystemExit):
+        main()
+    assert left == [0, 2]
+    assert main(["translate", str(LAMBDA), "--out", str(tmp_path / "u.faa")]) == 0 and left == [0, 2]
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(sys, "argv", ["genolm", "translate", str(LAMBDA), "--out", str(tmp_path / "v.faa")])
+    assert main() == 0 and left == [0, 2]
+
 def test_parser_builds_every_command():
     parser = build_parser()
     minimal = {"prepare": ["x.fa", "--out", "o"], "pretrain": ["--data", "c", "--out", "o"],
