@@ -80,3 +80,12 @@ with open(tara / "samples.tsv", "w") as fh:
                             e["Mean Oxygen adjusted (umol/Kg)"],
                             e["Mean Chloro HPLC adjusted (mg Chl/m3)"]]) + "\n")
 print("done:", {s: len(v) for s, v in contigs.items()})
+
+# The Microviridae (phiX174 family) files of the Evo phage-design data, byte for byte, with their
+# licence: phiX174 and its annotation (starts written 0-based; genolm notices and says so), its
+# spike protein, the 134 fine-tuning genomes, 16 wild isolates and 39 lab-evolved genomes
+# ('.' marks alignment gaps there: genolm drops them when it reads genomes for design).
+micro = here / "microviridae"
+micro.mkdir(exist_ok=True)
+for path in sorted((src / "genomes/phage/microviridae").iterdir()):
+    shutil.copy(path, micro / path.name)

@@ -1,0 +1,274 @@
+"""The filter funnel of whole-genome design: which generated genomes could be a phage like the
+reference, stage by stage, before anything is ranked.
+
+The stages follow the funnel King et al. (2025) put their Evo designs through before synthesis,
+cheapest first; each has a value and a verdict for every genome, and the funnel counts how many
+pass it and every stage before it:
+
+==============  ===========================================================  =================
+stage           value                                                        passes (default)
+==============  ===========================================================  =================
+letters         bases other than A/C/G/T                                     none
+length          bases                                                        4,000 – 6,000
+gc              G+C share                                                    0.30 – 0.65
+homopolymer     longest run of one base                                      at most 10
+genes_present   reference genes with a hit in the genome's open reading        all of them
+                frames (score >= 0.45 of the protein's self-score; chance
+                hits in random sequence score 0.05 – 0.37)
+genes_intact    genes present whose hit covers >= 90% of the protein         all of them
+gene_order      the genes' order around the circle, as in the reference      the same
+spike           identity of the spike protein's hit (phiX174: gene G)        0.60 – 1.00
+novel           base identity to the reference and to the nearest training   at most 0.989
+                genome (rotation and strand aligned)
+==============  ===========================================================  =================
+
+Genes are looked for in open reading frames around the circle (overlapping genes and other
+frames included), so a frameshift or a premature stop shows as a gene no longer intact, a deleted
+gene as one absent, and a rearrangement as a changed order.
+
+>>> limits = Limits()
+>>> limits.max_homopolymer, limits.max_identity
+(10, 0.989)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genolm.bio.circular import feature_sequence, in_register
+from genolm.bio.codon import translate
+from genolm.bio.genome_match import circular_orfs, cyclic_order, identity, protein_hits, shared_kmers
+from genolm.bio.genome_stats import longest_homopolymer
+from genolm.errors import GenolmError
+
+STAGES = ("letters", "length", "gc", "homopolymer", "genes_present", "genes_intact", "gene_order", "spike", "novel")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What passes each stage (defaults: the funnel of King et al. 2025 for phiX174-like phages)."""
+
+    min_length: int = 4000
+    max_length: int = 6000
+    min_gc: float = 0.30
+    max_gc: float = 0.65
+    max_homopolymer: int = 10
+    present_score: float = 0.45  # a gene is present when its hit scores this share of the protein's self-score
+    intact_coverage: float = 0.90  # and intact when the hit covers this much of the protein
+    min_spike_identity: float = 0.60
+    max_spike_identity: float = 1.0
+    max_identity: float = 0.989  # to the reference and to every training genome
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_length <= self.max_length:
+            raise GenolmError("genome length limits out of order", found=f"{self.min_length}..{self.max_length}")
+        if not 0 <= self.min_gc <= self.max_gc <= 1:
+            raise GenolmError("GC limits must lie in 0..1, lower first", found=f"{self.min_gc}..{self.max_gc}")
+        if not 0 <= self.min_spike_identity <= self.max_spike_identity <= 1:
+            raise GenolmError("spike identity limits must lie in 0..1, lower first",
+                              found=f"{self.min_spike_identity}..{self.max_spike_identity}")
+        for name in ("present_score", "intact_coverage", "max_identity"):
+            if not 0 < getattr(self, name) <= 1:
+                raise GenolmError(f"{name} must lie in (0, 1]", found=str(getattr(self, name)))
+
+
+@dataclass
+class Reference:
+    """The phage designs are held against: its genome (the first base is where designs are turned
+    to start), its proteins by gene name, their order around the circle, and the spike gene."""
+
+    name: str
+    genome: str
+    proteins: dict[str, str]
+    order: list[str]
+    spike: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, fasta: str, annotation: str, spike: str | None = None, table: int = 11) -> "Reference":
+        """From a genome FASTA (its first record) and a GFF3 of its CDS.  ``spike``: a gene name,
+        a protein FASTA to find among the genes, or None (no spike stage)."""
+        from genolm.io.gff import read_cds
+        from genolm.io.seqio import read_records
+
+        rec = next(iter(read_records(fasta, case="upper")), None)
+        if rec is None:
+            raise GenolmError("no sequence in the reference file", file=fasta)
+        cds = read_cds(annotation)
+        shift, notes = _coordinate_base(rec.seq, cds, table, annotation)
+        proteins, starts = {}, {}
+        for f in cds:
+            name = f.name if f.name not in proteins else f"{f.name} ({f.attributes.get('ID', f.start)})"
+            nt = feature_sequence(rec.seq, f.start + shift, f.end, f.strand)
+            proteins[name] = translate(nt[: len(nt) - len(nt) % 3], table, to_stop=True)
+            starts[name] = f.start + shift
+        short = [n for n, p in proteins.items() if len(p) < 10]
+        if short:
+            raise GenolmError("reference genes too short to look for", file=annotation, found=", ".join(short),
+                              expected="proteins of 10 amino acids or more")
+        names = list(proteins)
+        order = cyclic_order(names, [starts[n] for n in names])
+        spike_name = _spike(spike, proteins, annotation) if spike else None
+        return cls(rec.id, rec.seq, proteins, order, spike_name, notes)
+
+
+def read_genomes(path: str) -> tuple[list[str], list[str]]:
+    """Ids and upper-case sequences of the genomes in ``path``, alignment gaps (``-``, ``.``)
+    dropped: published genome sets are sometimes aligned (the Wichman et al. 2005 phiX174
+    genomes are)."""
+    from genolm.io.seqio import read_records
+
+    ids, seqs, gaps = [], [], 0
+    for rec in read_records(path, alphabet=None):
+        seq = rec.seq.upper()
+        n = len(seq)
+        seq = seq.replace("-", "").replace(".", "")
+        gaps += n - len(seq)
+        ids.append(rec.id)
+        seqs.append(seq)
+    if not seqs:
+        raise GenolmError("no genome in the file", file=path)
+    if gaps:
+        print(f"genolm: note: {path}: {gaps:,} alignment gap{'s' if gaps != 1 else ''} ('-' or '.') dropped",
+              file=sys.stderr)
+    return ids, seqs
+
+
+def _coordinate_base(genome: str, cds, table: int, path: str) -> tuple[int, list[str]]:
+    """0 for a standard (1-based) GFF; 1 when every CDS reads as a clean open reading frame only
+    from the base after its start (a file written with 0-based starts, as the Evo phage-design
+    data's ``NC_001422.1_pseudocircular.gff``)."""
+
+    def clean(shift: int) -> bool:
+        for f in cds:
+            nt = feature_sequence(genome, f.start + shift, f.end, f.strand)
+            if len(nt) % 3 or "*" in translate(nt, table)[:-1]:
+                return False
+        return True
+
+    if clean(0) or not clean(1):
+        return 0, []
+    note = (f"{path}: every CDS reads as a whole open reading frame only from the base after its "
+            "start: the starts are taken as 0-based")
+    print(f"genolm: note: {note}", file=sys.stderr)
+    return 1, [note]
+
+
+def _spike(spike: str, proteins: dict[str, str], path: str) -> str:
+    from pathlib import Path
+
+    if spike in proteins:
+        return spike
+    if Path(spike).is_file():
+        from genolm.io.seqio import read_records
+
+        rec = next(iter(read_records(spike, case="upper", alphabet="protein")), None)
+        if rec is None:
+            raise GenolmError("no protein in the spike file", file=spike)
+        want = rec.seq.rstrip("*")
+        for name, p in proteins.items():
+            if p == want:
+                return name
+        raise GenolmError("the spike protein is none of the reference's genes", file=spike,
+                          hint=f"name one of the genes of {path}: " + ", ".join(proteins))
+    raise GenolmError("no such spike gene or protein file", found=repr(spike), hint="genes: " + ", ".join(proteins))
+
+
+def judge(seqs: list[str], reference: Reference, training: list[str] | None = None,
+          limits: Limits = Limits(), progress=None) -> dict[str, np.ndarray]:
+    """Every stage's value and verdict for each genome of ``seqs`` (columns of equal length):
+    ``<stage>`` values (where a stage has one number), ``pass_<stage>`` verdicts, and
+    ``passes`` (every stage), ``stages_passed`` (how far down the funnel it got)."""
+    training = training or []
+    cols: dict[str, list] = {k: [] for k in (
+        "length", "non_acgt", "gc", "homopolymer", "genes_present", "genes_intact", "genes_missing",
+        "genes_broken", "gene_order", "spike_identity", "identity_reference", "identity_training",
+        "nearest_training")}
+    for seq in seqs:
+        seq = seq.upper()
+        n = len(seq)
+        acgt = sum(seq.count(c) for c in "ACGT")
+        cols["length"].append(n)
+        cols["non_acgt"].append(n - acgt)
+        cols["gc"].append((seq.count("G") + seq.count("C")) / acgt if acgt else 0.0)
+        cols["homopolymer"].append(longest_homopolymer(seq) if n else 0)
+        oriented = in_register(seq, reference.genome)[0] if n else seq
+        hits = protein_hits(reference.proteins, oriented, orfs=circular_orfs(oriented)) if n else {}
+        present = [g for g, h in hits.items() if h.score >= limits.present_score]
+        intact = [g for g in present if hits[g].coverage >= limits.intact_coverage]
+        cols["genes_present"].append(len(present))
+        cols["genes_intact"].append(len(intact))
+        cols["genes_missing"].append(",".join(g for g in reference.proteins if g not in present))
+        cols["genes_broken"].append(",".join(g for g in present if g not in intact))
+        order = cyclic_order(present, [hits[g].position for g in present])
+        want = [g for g in reference.order if g in present]
+        cols["gene_order"].append(order == cyclic_order(want, list(range(len(want)))) and len(present) > 1)
+        spike = hits.get(reference.spike) if reference.spike else None
+        cols["spike_identity"].append(np.nan if spike is None else
+                                      spike.identity if spike.score >= limits.present_score else 0.0)
+        cols["identity_reference"].append(identity(seq, reference.genome) if n else 0.0)
+        best, who = 0.0, ""
+        if training and n:
+            shared = np.array([shared_kmers(seq, t) for t in training])
+            # align the nearest one, and every other that could be near the limit
+            for i in sorted(set(np.flatnonzero(shared >= 0.5)) | {int(shared.argmax())}):
+                v = identity(seq, training[i])
+                if v > best:
+                    best, who = v, str(i)
+        cols["identity_training"].append(best)
+        cols["nearest_training"].append(who)
+        if progress:
+            progress(1)
+    table = {k: np.asarray(v) for k, v in cols.items()}
+    n_genes = len(reference.proteins)
+    verdict = {
+        "letters": table["non_acgt"] == 0,
+        "length": (table["length"] >= limits.min_length) & (table["length"] <= limits.max_length),
+        "gc": (table["gc"] >= limits.min_gc) & (table["gc"] <= limits.max_gc),
+        "homopolymer": table["homopolymer"] <= limits.max_homopolymer,
+        "genes_present": table["genes_present"] == n_genes,
+        "genes_intact": table["genes_intact"] == table["genes_present"],  # every gene found is whole
+        "gene_order": table["gene_order"].astype(bool),
+        "spike": (np.ones(len(seqs), bool) if not reference.spike else
+                  (table["spike_identity"] >= limits.min_spike_identity)
+                  & (table["spike_identity"] <= limits.max_spike_identity)),
+        "novel": (table["identity_reference"] <= limits.max_identity)
+                 & (table["identity_training"] <= limits.max_identity),
+    }
+    for stage in STAGES:
+        table[f"pass_{stage}"] = verdict[stage]
+    stacked = np.stack([verdict[s] for s in STAGES], 1) if len(seqs) else np.zeros((0, len(STAGES)), bool)
+    table["passes"] = stacked.all(1)
+    table["stages_passed"] = np.cumprod(stacked, 1).sum(1)  # how far down the funnel
+    return table
+
+
+def funnel(table: dict[str, np.ndarray]) -> list[tuple[str, int, int]]:
+    """(stage, genomes passing it, genomes passing it and every stage before) in funnel order."""
+    n = len(table["passes"])
+    alive = np.ones(n, bool)
+    out = []
+    for stage in STAGES:
+        alive &= table[f"pass_{stage}"]
+        out.append((stage, int(table[f"pass_{stage}"].sum()), int(alive.sum())))
+    return out
+
+
+def cluster(seqs: list[str], order: list[int], min_identity: float = 0.99) -> np.ndarray:
+    """Greedy clusters at ``min_identity`` (rotation and strand aligned): in ``order`` (best first),
+    each genome joins the first earlier representative it matches, else starts a cluster.
+    Returns the cluster number of each genome (-1 for genomes not in ``order``)."""
+    ids = np.full(len(seqs), -1)
+    reps: list[int] = []
+    for i in order:
+        for c, r in enumerate(reps):
+            if shared_kmers(seqs[i], seqs[r]) >= 0.5 and identity(seqs[i], seqs[r]) >= min_identity:
+                ids[i] = c
+                break
+        else:
+            ids[i] = len(reps)
+            reps.append(i)
+    return ids
