@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "evolve": "forecast next season's virus (strain and mutations) from earlier seasons, and score it",
     "generate": "sample new sequences from a causal model (batched, KV cache, CUDA graphs, seeded)",
     "viability": "judge generated sequences against real genomes (composition, genes, novelty, discriminator)",
+    "design": "design whole genomes: generate many, filter them (genes, order, novelty), rank and cluster",
     "report": "one self-contained HTML page (plots, tables, a summary sentence) from genolm outputs",
 }
 

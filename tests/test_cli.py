@@ -210,6 +210,7 @@ def test_parser_builds_every_command():
                "evolve": ["--data", "x.fa", "--until", "2004", "--out", "o"],
                "generate": ["--model", "run", "--length", "100", "--out", "g.fa"],
                "viability": ["g.fa", "--reference", "r.fa", "--out", "o"],
+               "design": ["--model", "run", "--length", "100", "--out", "o"],
                "report": ["run", "--out", "r.html"]}
     for name in COMMANDS:
         args = parser.parse_args([name] + minimal.get(name, ["x.fa"]))

@@ -145,3 +145,89 @@ def test_limits_check_themselves():
         Limits(min_length=7000)
     with pytest.raises(GenolmError, match="GC limits"):
         Limits(min_gc=0.7)
+
+
+# ---- genolm design -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def causal_run(tmp_path_factory):
+    from conftest import make_run
+
+    return make_run(tmp_path_factory.mktemp("design_run"), "transformer", causal=True)
+
+
+def design(out, run, *extra, capsys=None):
+    from conftest import run_cli
+
+    return run_cli(["design", "--model", run, "--out", out, "--device", "cpu", "--no-progress", *map(str, extra)],
+                   capsys)
+
+
+def test_the_same_seed_designs_the_same_genomes(tmp_path, capsys, causal_run):
+    common = ["--num", "4", "--length", "150", "--min-length", "100", "--batch-size", "2", "--seed", "7"]
+    code, out, err = design(tmp_path / "a", causal_run, *common, capsys=capsys)
+    assert code == 0, err
+    assert "4 genomes of 150 bases" in out and "(not checked: no --reference)" in out
+    code, _, err = design(tmp_path / "b", causal_run, *common, capsys=capsys)
+    assert code == 0, err
+    for name in ("generated.fasta", "designs.fasta", "designs.tsv", "funnel.tsv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    code, _, err = design(tmp_path / "c", causal_run, *common[:-1], "8", capsys=capsys)
+    assert (tmp_path / "a" / "generated.fasta").read_bytes() != (tmp_path / "c" / "generated.fasta").read_bytes()
+
+
+def test_design_keeps_the_best_passing_genome_of_each_cluster(tmp_path, capsys, causal_run, ref, monkeypatch):
+    """The generations replaced by known genomes: phiX174 (not novel), three isolates, a copy of
+    one of them with one change (same cluster) and two damaged ones (fail their stage)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    import genolm.generation.generate as generate
+    from genolm.io.seqio import read_records, write_fasta
+
+    ids, isolates = read_genomes(str(MICRO / "rokyta2006_phix174like_genomes.fasta.gz"))
+    twin = isolates[1][:500] + ("A" if isolates[1][500] != "A" else "C") + isolates[1][501:]
+    bad = damaged(isolates[2])
+    genomes = [ref.genome, isolates[0], isolates[1], twin, isolates[2], bad["genes_present"], bad["homopolymer"]]
+
+    def fake(args):
+        write_fasta([(f"gen_{i + 1}", g) for i, g in enumerate(genomes)], args.out)
+        return {"sequences": len(genomes), "bases": 0, "seconds": 0.0, "device": "cpu"}
+
+    monkeypatch.setattr(generate, "run", fake)
+    out = tmp_path / "d"
+    code, stdout, err = design(out, causal_run, "--num", "7", "--reference", PHIX, "--annotation", GFF, "--spike",
+                               SPIKE, "--keep", "10", capsys=capsys)
+    assert code == 0, err
+    t = pq.read_table(out / "designs.parquet").to_pydict()
+    assert t["passes"] == [False, True, True, True, True, False, False]
+    assert t["pass_novel"][0] is False and t["pass_genes_present"][5] is False and t["pass_homopolymer"][6] is False
+    assert t["cluster"][2] == t["cluster"][3] and len({t["cluster"][i] for i in (1, 2, 4)}) == 3
+    kept = [i for i, k in enumerate(t["kept"]) if k]
+    assert len(kept) == 3 and 1 in kept and 4 in kept and (2 in kept) != (3 in kept)  # one of the twins
+    ranks = sorted(t["rank"][i] for i in kept)
+    designs = list(read_records(out / "designs.fasta"))
+    assert [r.id for r in designs] == ["design_1", "design_2", "design_3"]
+    bits = [float(r.description.split("bits_per_base=")[1].split()[0]) for r in designs]
+    assert bits == sorted(bits) and ranks[0] == 1  # best first
+    funnel_rows = [r.split("\t") for r in (out / "funnel.tsv").read_text().splitlines()[1:]]
+    assert [r[0] for r in funnel_rows] == list(STAGES) and funnel_rows[-1][3] == "4"
+    s = json.loads((out / "summary.json").read_text())
+    assert s["passed"] == 4 and s["clusters"] == 3 and s["kept"] == 3 and s["spike"] == "major spike protein"
+    genes = (out / "genes.tsv").read_text().splitlines()
+    assert len(genes) == 1 + 3 * 11  # every reference gene in every kept design
+    assert "4 passed every stage (3 clusters); kept 3" in stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--reference", PHIX], "--reference and --annotation go together"),
+    (["--length", "100", "--keep", "0"], "--keep must be at least 1"),
+    ([], "give --length"),
+    (["--length", "100", "--train", "nope.fa"], "no such file"),
+    (["--length", "100", "--min-gc", "0.9"], "GC limits"),
+])
+def test_bad_design_input_is_one_line(tmp_path, capsys, causal_run, extra, message):
+    code, out, err = design(tmp_path / "o", causal_run, *extra, capsys=capsys)
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()

@@ -56,6 +56,7 @@ def commands(d: Path) -> list[list[str]]:
         ["generate", "--model", "run", "--num", "8", "--length", "120", "--out", "gen.fa", *cpu],
         ["viability", "gen.fa", "--reference", str(DATA / "lambda.fasta.gz"), "--train", "seqs.fa", "--model", "run",
          "--max-reference", "40", "--folds", "2", "--markov-order", "3", "--out", "via", *cpu],
+        ["design", "--model", "run", "--num", "2", "--length", "90", "--min-length", "50", "--out", "designs", *cpu],
         ["evolve", "--data", "flu.fa", "--until", "2001", "--steps", "3", "--batch-size", "4", "--out", "evo", *cpu],
         ["simulate", str(DATA / "lambda.fasta.gz"), "--reads", "40", "--model", "perfect", "--out", "mock",
          "--seed", "1"],

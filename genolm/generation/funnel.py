@@ -177,12 +177,17 @@ def _spike(spike: str, proteins: dict[str, str], path: str) -> str:
     raise GenolmError("no such spike gene or protein file", found=repr(spike), hint="genes: " + ", ".join(proteins))
 
 
-def judge(seqs: list[str], reference: Reference, training: list[str] | None = None,
-          limits: Limits = Limits(), progress=None) -> dict[str, np.ndarray]:
+def judge(seqs: list[str], reference: Reference | None, training: list[str] | None = None,
+          limits: Limits = Limits(), progress=None, hits_out: list | None = None) -> dict[str, np.ndarray]:
     """Every stage's value and verdict for each genome of ``seqs`` (columns of equal length):
     ``<stage>`` values (where a stage has one number), ``pass_<stage>`` verdicts, and
-    ``passes`` (every stage), ``stages_passed`` (how far down the funnel it got)."""
+    ``passes`` (every stage), ``stages_passed`` (how far down the funnel it got).
+
+    Without a ``reference`` the gene and spike stages are not checked (every genome passes them)
+    and novelty is to ``training`` only.  ``hits_out`` collects each genome's protein hits, on
+    the strand and from the base where the reference starts."""
     training = training or []
+    train_kmers = [_kmer_set(t) for t in training]
     cols: dict[str, list] = {k: [] for k in (
         "length", "non_acgt", "gc", "homopolymer", "genes_present", "genes_intact", "genes_missing",
         "genes_broken", "gene_order", "spike_identity", "identity_reference", "identity_training",
@@ -195,47 +200,58 @@ def judge(seqs: list[str], reference: Reference, training: list[str] | None = No
         cols["non_acgt"].append(n - acgt)
         cols["gc"].append((seq.count("G") + seq.count("C")) / acgt if acgt else 0.0)
         cols["homopolymer"].append(longest_homopolymer(seq) if n else 0)
-        oriented = in_register(seq, reference.genome)[0] if n else seq
-        hits = protein_hits(reference.proteins, oriented, orfs=circular_orfs(oriented)) if n else {}
+        hits = {}
+        if reference is not None and n:
+            oriented = in_register(seq, reference.genome)[0]
+            hits = protein_hits(reference.proteins, oriented, orfs=circular_orfs(oriented))
+        if hits_out is not None:
+            hits_out.append(hits)
         present = [g for g, h in hits.items() if h.score >= limits.present_score]
         intact = [g for g in present if hits[g].coverage >= limits.intact_coverage]
         cols["genes_present"].append(len(present))
         cols["genes_intact"].append(len(intact))
-        cols["genes_missing"].append(",".join(g for g in reference.proteins if g not in present))
+        names = list(reference.proteins) if reference is not None else []
+        cols["genes_missing"].append(",".join(g for g in names if g not in present))
         cols["genes_broken"].append(",".join(g for g in present if g not in intact))
-        order = cyclic_order(present, [hits[g].position for g in present])
-        want = [g for g in reference.order if g in present]
-        cols["gene_order"].append(order == cyclic_order(want, list(range(len(want)))) and len(present) > 1)
-        spike = hits.get(reference.spike) if reference.spike else None
+        want = [g for g in reference.order if g in present] if reference is not None else []
+        cols["gene_order"].append(len(present) > 1 and cyclic_order(present, [hits[g].position for g in present])
+                                  == cyclic_order(want, list(range(len(want)))))
+        spike = hits.get(reference.spike) if reference is not None and reference.spike else None
         cols["spike_identity"].append(np.nan if spike is None else
                                       spike.identity if spike.score >= limits.present_score else 0.0)
-        cols["identity_reference"].append(identity(seq, reference.genome) if n else 0.0)
+        cols["identity_reference"].append(identity(seq, reference.genome) if reference is not None and n else np.nan)
         best, who = 0.0, ""
         if training and n:
-            shared = np.array([shared_kmers(seq, t) for t in training])
-            # align the nearest one, and every other that could be near the limit
-            for i in sorted(set(np.flatnonzero(shared >= 0.5)) | {int(shared.argmax())}):
+            mine = _kmer_set(seq)
+            shared = np.array([np.isin(mine, t, assume_unique=True).mean() if len(mine) else 0.0
+                               for t in train_kmers])
+            # the nearest by base identity is among those sharing the most 16-mers: align the top few
+            for i in np.argsort(-shared, kind="stable")[:NEAREST]:
+                if shared[i] < shared.max() / 2:
+                    break
                 v = identity(seq, training[i])
                 if v > best:
-                    best, who = v, str(i)
+                    best, who = v, str(int(i))
         cols["identity_training"].append(best)
         cols["nearest_training"].append(who)
         if progress:
             progress(1)
     table = {k: np.asarray(v) for k, v in cols.items()}
-    n_genes = len(reference.proteins)
+    everyone = np.ones(len(seqs), bool)
+    checked = reference is not None
+    n_genes = len(reference.proteins) if checked else 0
     verdict = {
         "letters": table["non_acgt"] == 0,
         "length": (table["length"] >= limits.min_length) & (table["length"] <= limits.max_length),
         "gc": (table["gc"] >= limits.min_gc) & (table["gc"] <= limits.max_gc),
         "homopolymer": table["homopolymer"] <= limits.max_homopolymer,
-        "genes_present": table["genes_present"] == n_genes,
+        "genes_present": table["genes_present"] == n_genes if checked else everyone,
         "genes_intact": table["genes_intact"] == table["genes_present"],  # every gene found is whole
-        "gene_order": table["gene_order"].astype(bool),
-        "spike": (np.ones(len(seqs), bool) if not reference.spike else
-                  (table["spike_identity"] >= limits.min_spike_identity)
-                  & (table["spike_identity"] <= limits.max_spike_identity)),
-        "novel": (table["identity_reference"] <= limits.max_identity)
+        "gene_order": table["gene_order"].astype(bool) if checked else everyone,
+        "spike": ((table["spike_identity"] >= limits.min_spike_identity)
+                  & (table["spike_identity"] <= limits.max_spike_identity))
+        if checked and reference.spike else everyone,
+        "novel": (~(table["identity_reference"] > limits.max_identity))
                  & (table["identity_training"] <= limits.max_identity),
     }
     for stage in STAGES:
@@ -244,6 +260,15 @@ def judge(seqs: list[str], reference: Reference, training: list[str] | None = No
     table["passes"] = stacked.all(1)
     table["stages_passed"] = np.cumprod(stacked, 1).sum(1)  # how far down the funnel
     return table
+
+
+NEAREST = 3  # training genomes aligned per design: the ones sharing the most 16-mers
+
+
+def _kmer_set(seq: str, k: int = 16) -> np.ndarray:
+    from genolm.bio.kmers import kmer_codes
+
+    return np.unique(kmer_codes(seq, k, canonical=True, unknown="n"))
 
 
 def funnel(table: dict[str, np.ndarray]) -> list[tuple[str, int, int]]:
