@@ -231,3 +231,70 @@ def test_bad_design_input_is_one_line(tmp_path, capsys, causal_run, extra, messa
     code, out, err = design(tmp_path / "o", causal_run, *extra, capsys=capsys)
     assert code == 2 and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+# ---- the viability score -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def validation(ref):
+    from genolm.generation.viability_score import components, Context, validation_set
+    from genolm.io.seqio import read_records
+    from genolm.model.markov import MarkovModel
+
+    _, isolates = read_genomes(str(MICRO / "rokyta2006_phix174like_genomes.fasta.gz"))
+    _, natural = read_genomes(str(MICRO / "phage_sft_genomes_phix174_variants.fna.gz"))
+    natural = natural[:20]
+    lam = next(iter(read_records(DATA / "lambda.fasta.gz", case="upper"))).seq
+    v = validation_set(isolates[:4], ref, np.random.default_rng(0), others=[lam], copies=1)
+    ctx = Context(ref, natural, MarkovModel(max_order=5).fit(natural))
+    return v, components(v["seqs"], ctx), ctx
+
+
+def test_the_validation_set_damages_each_genome_in_every_way(validation, ref):
+    from genolm.generation.viability_score import DAMAGE
+
+    v, comp, _ = validation
+    assert v["kind"][:1 + len(DAMAGE)] == ["natural", *DAMAGE] and sum(v["viable"]) == 4
+    table = judge(v["seqs"][:1 + len(DAMAGE)], ref)
+    fails = dict(zip(v["kind"], zip(*(table[f"pass_{s}"] for s in ("genes_present", "genes_intact", "gene_order")))))
+    assert fails["natural"] == (True, True, True)
+    assert fails["frameshift"][1] is np.False_ and fails["stop"][1] is np.False_  # a gene cut short
+    assert fails["deletion"][0] is np.False_ and fails["order"][2] is np.False_
+    n = len(v["seqs"][0])
+    sub = v["seqs"][DAMAGE.index("substitutions_3%") + 1]
+    diff = sum(a != b for a, b in zip(in_register(v["seqs"][0], ref.genome)[0], sub))
+    assert len(sub) == n and abs(diff - 0.03 * n) < 2
+
+
+def test_the_score_ranks_damage_below_the_genome_it_came_from(validation):
+    from genolm.generation.viability_score import ViabilityScore
+
+    v, comp, _ = validation
+    viable = np.array(v["viable"])
+    model = ViabilityScore.fit(comp, viable, v["kind"], np.array(v["group"]), folds=2)
+    val = model.validation
+    best = max(x["all"] for x in val["components"].values())
+    assert val["combined"]["all"] >= best or val["chosen"] != "combined"  # never worse than its best part
+    s = model.score(comp)
+    assert ((s >= model.threshold) == viable).mean() > 0.85
+    groups = np.array(v["group"])
+    for g in set(groups.tolist()):  # each genome above every gene-level damage of itself
+        own = s[(groups == g) & viable][0]
+        damaged = s[(groups == g) & np.isin(v["kind"], ["frameshift", "stop", "deletion", "order"])]
+        assert (damaged < own).all()
+    again = ViabilityScore.from_json(model.to_json())
+    np.testing.assert_allclose(again.score(comp), s)
+    with pytest.raises(GenolmError, match="components that were not measured"):
+        ViabilityScore(["lm_bits"], [0.0], [1.0], [1.0], 0.0).score(comp)
+
+
+def test_the_models_components_read_each_gene_in_its_context(validation, causal_run):
+    from genolm.generation.viability_score import components, Context
+    from genolm.train.checkpoint import load_model
+
+    v, _, ctx = validation
+    model, tok, _ = load_model(causal_run, "cpu")
+    comp = components(v["seqs"][:3], Context(ctx.reference, ctx.natural, ctx.markov, (model, tok, "cpu")))
+    assert set(comp) == {"lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes"}
+    assert np.isfinite(comp["lm_bits"]).all() and (comp["lm_gene_bits"] <= 0).all()
+    assert (comp["lm_gene_bits"] < comp["lm_bits"] + 3).all()

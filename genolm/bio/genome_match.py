@@ -6,8 +6,10 @@ frames around the circle, so overlapping genes and genes in other frames (phiX17
 found whether or not a gene caller would pick them.  A reference protein's best Smith-Waterman hit
 (BLOSUM62) gives its ``score`` (over the protein's score against itself: near 1 for a close
 homolog, about 0.1 for a chance hit in random sequence), ``identity`` (identical residues over the
-alignment's columns) and ``coverage`` (the share of the reference protein aligned): a frameshift
-or a premature stop cuts the open reading frame, and the score and coverage with it.
+alignment's columns), ``coverage`` (the share of the reference protein aligned) and ``length``
+(the reading frame's length from the hit on, over the protein's): a premature stop cuts the
+frame short, and a frameshift reads on in the wrong frame to a stop elsewhere, so both move
+``length`` away from 1 and lower the score.
 
 >>> from genolm.bio.codon import translate
 >>> gene = "ATG" + "GCTAAACGTGAAGTTCTGGATATCCATAGCTGGTTC" * 4 + "TAA"
@@ -37,6 +39,7 @@ class ProteinHit(NamedTuple):
     score: float  # alignment score / the protein's score against itself (1: the protein itself)
     position: int  # 0-based forward-strand coordinate of the hit's first codon (-1: no hit)
     strand: int
+    length: float = 0.0  # codons from the hit's first to the reading frame's stop / the protein's length
 
 
 NO_HIT = ProteinHit(0.0, 0.0, 0.0, -1, 0)
@@ -87,8 +90,9 @@ def protein_hits(proteins: dict[str, str], genome: str, table: int = 11, orfs=No
         codon = 3 * best.target_start
         position = o.start + codon if o.strand == 1 else o.end - 1 - codon
         coverage = (best.query_end - best.query_start + 1) / len(protein)
-        out[name] = ProteinHit(_identity(best), float(coverage),
-                               best.score / self_score, int(position) % len(genome), o.strand)
+        length = (len(targets[best.target_index]) - best.target_start + best.query_start) / len(protein)
+        out[name] = ProteinHit(_identity(best), float(coverage), best.score / self_score, int(position) % len(genome),
+                               o.strand, float(length))
     return out
 
 

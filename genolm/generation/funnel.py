@@ -15,7 +15,9 @@ homopolymer     longest run of one base                                      at 
 genes_present   reference genes with a hit in the genome's open reading        all of them
                 frames (score >= 0.45 of the protein's self-score; chance
                 hits in random sequence score 0.05 – 0.37)
-genes_intact    genes present whose hit covers >= 90% of the protein         all of them
+genes_intact    genes present whose hit covers >= 90% of the protein, whose  all of them
+                reading frame ends within 10% of the protein's length, and
+                that score >= 0.75
 gene_order      the genes' order around the circle, as in the reference      the same
 spike           identity of the spike protein's hit (phiX174: gene G)        0.60 – 1.00
 novel           base identity to the reference and to the nearest training   at most 0.989
@@ -57,7 +59,9 @@ class Limits:
     max_gc: float = 0.65
     max_homopolymer: int = 10
     present_score: float = 0.45  # a gene is present when its hit scores this share of the protein's self-score
-    intact_coverage: float = 0.90  # and intact when the hit covers this much of the protein
+    intact_coverage: float = 0.90  # and intact when the hit covers this much of the protein,
+    intact_length: float = 0.10  # its reading frame ends within this share of the protein's length,
+    intact_score: float = 0.75  # and it scores this share of the protein's self-score
     min_spike_identity: float = 0.60
     max_spike_identity: float = 1.0
     max_identity: float = 0.989  # to the reference and to every training genome
@@ -207,7 +211,7 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
         if hits_out is not None:
             hits_out.append(hits)
         present = [g for g, h in hits.items() if h.score >= limits.present_score]
-        intact = [g for g in present if hits[g].coverage >= limits.intact_coverage]
+        intact = [g for g in present if intact_gene(hits[g], limits)]
         cols["genes_present"].append(len(present))
         cols["genes_intact"].append(len(intact))
         names = list(reference.proteins) if reference is not None else []
@@ -269,6 +273,12 @@ def _kmer_set(seq: str, k: int = 16) -> np.ndarray:
     from genolm.bio.kmers import kmer_codes
 
     return np.unique(kmer_codes(seq, k, canonical=True, unknown="n"))
+
+
+def intact_gene(hit, limits: Limits) -> bool:
+    """A gene found whole: covered, ending where the protein ends, and close to it."""
+    return (hit.coverage >= limits.intact_coverage and abs(hit.length - 1) <= limits.intact_length
+            and hit.score >= limits.intact_score)
 
 
 def funnel(table: dict[str, np.ndarray]) -> list[tuple[str, int, int]]:
