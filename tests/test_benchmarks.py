@@ -113,6 +113,13 @@ def check_generation_speed(out, stdout):
     assert "HF generate" in stdout
 
 
+def check_phage_design(out, stdout):
+    r = load(out / "phage_design" / "phage_design.json")
+    assert r["design"]["generated"] == 3 and [f["stage"] for f in r["design"]["funnel"]][-1] == "novel"
+    assert set(r["viability"]["components"]) == {"lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes"}
+    assert "damage" in stdout and "genomes per minute" not in stdout and "per minute" in stdout
+
+
 def check_classify_16s(out, stdout):
     rows = load(out / "classify_16s" / "bench_16s.json")["rows"]
     assert {(r["level"], r["method"]) for r in rows} == {(lv, m) for lv in ("phylum", "genus")
@@ -196,6 +203,7 @@ CHECKS = {
     "evolution/forecast_baselines.py": check_forecast_baselines,
     "evolution/score_speed.py": check_score_speed,
     "finetune/gue_corpus.py": check_gue_corpus,
+    "generation/phage_design.py": check_phage_design,
     "generation/quality.py": check_quality,
     "generation/speed.py": check_generation_speed,
     "metagenome/classify_16s.py": check_classify_16s,
