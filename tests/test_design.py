@@ -298,3 +298,34 @@ def test_the_models_components_read_each_gene_in_its_context(validation, causal_
     assert set(comp) == {"lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes"}
     assert np.isfinite(comp["lm_bits"]).all() and (comp["lm_gene_bits"] <= 0).all()
     assert (comp["lm_gene_bits"] < comp["lm_bits"] + 3).all()
+
+
+def test_viability_score_on_the_command_line(tmp_path, capsys, ref):
+    import pyarrow.parquet as pq
+
+    from conftest import run_cli
+    from genolm.generation.viability_score import damage
+    from genolm.io.seqio import write_fasta
+
+    _, isolates = read_genomes(str(MICRO / "rokyta2006_phix174like_genomes.fasta.gz"))
+    _, natural = read_genomes(str(MICRO / "phage_sft_genomes_phix174_variants.fna.gz"))
+    rng = np.random.default_rng(1)
+    write_fasta([(f"iso{i}", g) for i, g in enumerate(isolates[:5])], tmp_path / "held_out.fa")
+    write_fasta([(f"nat{i}", g) for i, g in enumerate(natural[:15])], tmp_path / "train.fa")
+    designs = [("good", isolates[6]), ("stop", damage(isolates[6], "stop", ref, rng)),
+               ("deleted", damage(isolates[6], "deletion", ref, rng)), ("good2", isolates[7])]
+    write_fasta(designs, tmp_path / "designs.fa")
+    argv = ["viability", tmp_path / "designs.fa", "--score", "--reference", tmp_path / "held_out.fa", "--train",
+            tmp_path / "train.fa", "--genome", PHIX, "--annotation", GFF, "--max-reference", "5", "--folds", "2",
+            "--markov-order", "4", "--damage-copies", "1", "--out", tmp_path / "v", "--no-progress"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert "viability score: cross-validated AUROC on 5 natural genomes against 40 damaged copies" in out
+    t = pq.read_table(tmp_path / "v" / "sequences.parquet").to_pydict()
+    score = {i: s for i, s, n in zip(t["id"], t["viability_score"], t["set"]) if n == "designs"}
+    assert min(score["good"], score["good2"]) > max(score["stop"], score["deleted"])
+    rows = (tmp_path / "v" / "validation.tsv").read_text().splitlines()
+    assert rows[0].startswith("damage\tcombined\t") and len(rows) == 2 + 8
+    assert (tmp_path / "v" / "viability_score.json").is_file()
+    code, _, err = run_cli(argv[:3] + ["--reference", tmp_path / "held_out.fa", "--out", tmp_path / "w"], capsys)
+    assert code == 2 and "--score needs --genome and --annotation" in err and err.count("\n") == 1

@@ -47,10 +47,24 @@ class ViabilityArgs(CommandArgs):
     folds: int = 5
     gene_maps: int = 3
     batch_size: int = 32
+    score: bool = False  # the whole-genome viability score (needs genome, annotation, train)
+    genome: str | None = None  # the annotated reference genome (FASTA)
+    annotation: str | None = None  # its CDS (GFF3)
+    damage_copies: int = 2
 
     def check(self) -> None:
         if not self.out:
             self.fail("out", "an output directory", self.out)
+        if self.score and not (self.genome and self.annotation and self.train):
+            raise GenolmError("--score needs --genome and --annotation (the annotated reference) and --train "
+                              "(the natural genomes the model learnt from)",
+                              hint="--reference then holds whole natural genomes kept out of training")
+        if (self.genome or self.annotation) and not self.score:
+            raise GenolmError("--genome and --annotation are for --score")
+        for path in [p for p in (self.genome, self.annotation) if p]:
+            if not Path(path).is_file():
+                raise GenolmError("no such file", file=path)
+        self.at_least("damage_copies", 1)
         if isinstance(self.coverage, bool) or not isinstance(self.coverage, (int, float)) or not 0 < self.coverage < 1:
             raise GenolmError("--coverage must be between 0 and 1", found=str(self.coverage))
         self.at_least("window", 0)
@@ -308,6 +322,7 @@ def run(args: ViabilityArgs) -> dict:
         table |= memorisation(args.train, seqs, progress)
     limits = thresholds({k: v[is_ref] for k, v in table.items()}, args.coverage)
     table |= verdicts(table, limits, args.max_match if args.train else None)
+    validation = whole_genome_score(args, seqs, table, progress) if args.score else None
 
     summary = []
     n_b = int(in_b.sum())
@@ -337,6 +352,9 @@ def run(args: ViabilityArgs) -> dict:
         row["discriminator_auroc"], row["discriminator_sd"] = auc, sd
         for key in [k for k in table if k.startswith("pass_")] + ["viable"]:
             row[key] = float(table[key][mask].mean())
+        if validation is not None:
+            row["viability_score"] = float(table["viability_score"][mask].mean())
+            row["score_viable"] = float(table["score_viable"][mask].mean())
         summary.append(row)
 
     out = Path(args.out)
@@ -344,7 +362,64 @@ def run(args: ViabilityArgs) -> dict:
     figures.viability_spectra(spec[6], names, in_a, in_b, summary, out / "kmer_spectra.png")
     figures.viability_gene_maps(names, ids, seqs, genes, args.gene_maps, out / "gene_maps.png")
     figures.viability_distributions(table, names, limits, out / "distributions.png")
-    return {"summary": summary, "thresholds": limits, "window": window}
+    if validation is not None:
+        write_validation(out, validation)
+    return {"summary": summary, "thresholds": limits, "window": window, "validation": validation}
+
+
+def whole_genome_score(args: ViabilityArgs, seqs: list[str], table: dict, progress: bool) -> dict:
+    """The viability score of every sequence (``genolm.generation.viability_score``), fitted on a
+    validation set of the --reference genomes (viable) and damaged copies of them; adds the score,
+    its verdict and its components to ``table`` and returns what the validation measured."""
+    from genolm.generation.funnel import Reference, read_genomes
+    from genolm.generation.viability_score import Context, ViabilityScore, components, validation_set
+    from genolm.model.markov import MarkovModel
+
+    reference = Reference.load(args.genome, args.annotation)
+    natural = [g for path in args.train for g in read_genomes(path)[1]]
+    held_out = [g for path in args.reference for g in read_genomes(path)[1]]
+    if len(held_out) < 4:
+        raise GenolmError("--score needs at least 4 whole natural genomes in --reference", found=str(len(held_out)))
+    model = None
+    if args.model:
+        from genolm.train.checkpoint import load_model
+
+        device = resolve_device(args.device)
+        m, tok, _ = load_model(args.model, device)
+        model = (m, tok, device)
+    ctx = Context(reference, natural, MarkovModel(args.markov_order).fit(natural, unknown="n"), model, args.batch_size)
+    rng = np.random.default_rng(args.seed)
+    others = [_unrelated(rng, max(map(len, held_out)))]
+    v = validation_set(held_out, reference, rng, others=others, copies=args.damage_copies)
+    with progress_bar(len(v["seqs"]) + len(seqs), "viability: score", "genome", enabled=progress) as bar:
+        comp_val = components(v["seqs"], ctx, bar.update)
+        comp = components(seqs, ctx, bar.update)
+    score = ViabilityScore.fit(comp_val, np.array(v["viable"]), v["kind"], np.array(v["group"]), folds=4,
+                               seed=args.seed)
+    table["viability_score"] = score.score(comp)
+    table["score_viable"] = table["viability_score"] >= score.threshold
+    for k, values in comp.items():
+        table[f"score_{k}"] = values
+    return {"model": score, **score.validation}
+
+
+def _unrelated(rng: np.random.Generator, n: int) -> str:
+    """A stand-in for an unrelated phage in chimeras: random bases at 45% GC."""
+    return "".join(rng.choice(list("ACGT"), n, p=[0.275, 0.225, 0.225, 0.275]))
+
+
+def write_validation(out: Path, validation: dict) -> None:
+    """viability_score.json (the fitted score) and validation.tsv (AUROC per damage type)."""
+    from genolm.io.atomic import atomic_file
+
+    with atomic_file(out / "viability_score.json") as tmp:
+        Path(tmp).write_text(validation["model"].to_json() + "\n")
+    names = list(validation["components"])
+    with atomic_file(out / "validation.tsv") as tmp, open(tmp, "w") as f:
+        f.write("damage\tcombined\t" + "\t".join(names) + "\n")
+        for k in validation["combined"]:
+            f.write(f"{k}\t{validation['combined'][k]:.4f}\t"
+                    + "\t".join(f"{validation['components'][n][k]:.4f}" for n in names) + "\n")
 
 
 def memorisation(train: list[str], seqs: list[str], progress: bool) -> dict[str, np.ndarray]:
