@@ -217,7 +217,19 @@ def test_design_keeps_the_best_passing_genome_of_each_cluster(tmp_path, capsys, 
     assert s["passed"] == 4 and s["clusters"] == 3 and s["kept"] == 3 and s["spike"] == "major spike protein"
     genes = (out / "genes.tsv").read_text().splitlines()
     assert len(genes) == 1 + 3 * 11  # every reference gene in every kept design
-    assert "4 passed every stage (3 clusters); kept 3" in stdout
+    assert "4 passed every stage (3 clusters); kept 3" in stdout and s["ranked_by"] == "bits_per_base"
+    # ranked by a fitted viability score instead (here: 16-mer identity to the training genomes)
+    from genolm.generation.viability_score import ViabilityScore
+
+    (tmp_path / "score.json").write_text(ViabilityScore(["kmer_identity"], [0.5], [0.1], [5.0], 0.0, markov_order=3).to_json())
+    code, _, err = design(tmp_path / "e", causal_run, "--num", "7", "--reference", PHIX, "--annotation", GFF, "--train",
+                          MICRO / "phage_sft_genomes_phix174_variants.fna.gz", "--viability-score",
+                          tmp_path / "score.json", capsys=capsys)
+    assert code == 0, err
+    t = pq.read_table(tmp_path / "e" / "designs.parquet").to_pydict()
+    kept = sorted((r, v) for r, v, k in zip(t["rank"], t["viability_score"], t["kept"]) if k)
+    assert [v for _, v in kept] == sorted((v for _, v in kept), reverse=True)
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["ranked_by"] == "viability_score"
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -2,7 +2,8 @@
 
 ``genolm design`` samples ``--num`` genomes of ``--length`` bases (default: the reference's) from
 a causal genolm model (batched and seeded, as ``genolm generate``), puts every one through the
-filter funnel, ranks the survivors by the model's bits per base (lower first), clusters them at
+filter funnel, ranks the survivors by the model's bits per base (lower first; or by a fitted
+``--viability-score``, higher first), clusters them at
 ``--cluster-identity`` and keeps the best ``--keep``, at most ``--per-cluster`` from a cluster.
 
 The funnel, cheapest stage first (a genome's row says every stage's value and verdict):
@@ -58,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spike", help="the spike gene: a gene name of --annotation, or a protein FASTA")
     p.add_argument("--train", nargs="+", default=[], metavar="FASTA",
                    help="genomes the model learnt from: a design must not be a near copy of any")
+    p.add_argument("--viability-score", metavar="JSON",
+                   help="rank by this score (viability_score.json of genolm viability --score) instead of the "
+                        "model's bits per base")
     p.add_argument("--keep", type=int, default=10, help="designs to keep (default: 10)")
     p.add_argument("--per-cluster", type=int, default=1, help="kept designs per cluster at most (default: 1)")
     p.add_argument("--cluster-identity", type=float, default=0.99,

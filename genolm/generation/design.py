@@ -3,8 +3,9 @@
 at 99% identity, and keep the best of each cluster.  The command is ``genolm design`` (its --help
 lists the outputs).
 
-The rank is the design model's bits per base (lower first): on lab-tested phage designs the
-plain likelihood of a small model told viable from dead better than any simple score did."""
+The rank is the design model's bits per base (lower first: on lab-tested phage designs the
+plain likelihood of a small model told viable from dead better than any simple score did), or a
+viability score fitted by ``genolm viability --score`` (higher first)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class DesignArgs(CommandArgs):
     annotation: str | None = None  # its CDS (GFF3)
     spike: str | None = None  # a gene name or a protein FASTA: the spike-identity stage
     train: list[str] = field(default_factory=list)  # genomes the model learnt from: novelty
+    viability_score: str | None = None  # a score fitted by genolm viability --score: the rank
     keep: int = 10
     per_cluster: int = 1
     cluster_identity: float = 0.99
@@ -67,9 +69,11 @@ class DesignArgs(CommandArgs):
                               hint="give the reference genome (FASTA) and its genes (GFF3), or neither")
         if self.spike and not self.reference:
             raise GenolmError("--spike needs --reference and --annotation")
+        if self.viability_score and not (self.reference and self.train):
+            raise GenolmError("--viability-score needs --reference, --annotation and --train (what it measures against)")
         if self.length is None and self.reference is None:
             raise GenolmError("give --length (new bases per genome) or a --reference to take it from")
-        for path in [p for p in (self.reference, self.annotation) if p] + list(self.train):
+        for path in [p for p in (self.reference, self.annotation, self.viability_score) if p] + list(self.train):
             if not Path(path).is_file():
                 raise GenolmError("no such file", file=path)
         self.limits()  # checks the funnel's limits
@@ -104,7 +108,11 @@ def run(args: DesignArgs) -> dict:
             table = judge(seqs, reference, training, args.limits(), progress=bar.update, hits_out=hits)
         table["bits_per_base"] = model_bits(args, seqs)
         passed = np.flatnonzero(table["passes"])
-        ranked = passed[np.argsort(table["bits_per_base"][passed], kind="stable")]
+        if args.viability_score:
+            table["viability_score"] = viability(args, reference, training, seqs)
+            ranked = passed[np.argsort(-table["viability_score"][passed], kind="stable")]
+        else:
+            ranked = passed[np.argsort(table["bits_per_base"][passed], kind="stable")]
         table["cluster"] = cluster(seqs, list(ranked), args.cluster_identity)
         keep = choose(ranked, table["cluster"], args.keep, args.per_cluster)
         table["rank"] = np.full(len(seqs), -1)
@@ -123,6 +131,7 @@ def run(args: DesignArgs) -> dict:
             "limits": args.limits().__dict__, "training_genomes": len(training),
             "generation_seconds": gen["seconds"], "seconds": time.perf_counter() - t0,
             "notes": reference.notes if reference else [],
+            "ranked_by": "viability_score" if args.viability_score else "bits_per_base",
         }
         write(tmp, ids, seqs, table, hits, keep, summary)
     return summary
@@ -139,6 +148,25 @@ def model_bits(args: DesignArgs, seqs: list[str]) -> np.ndarray:
     model.eval()
     return bits_per_base(model, tok, [np.asarray(tok.encode(s), np.int64) for s in seqs], device=device,
                          batch_size=args.batch_size, weight=letters_only(tok), progress=not args.no_progress)
+
+
+def viability(args: DesignArgs, reference: Reference, training: list[str], seqs: list[str]) -> np.ndarray:
+    """Each genome's score under a fitted viability score (``genolm viability --score``)."""
+    from genolm.generation.viability_score import Context, ViabilityScore, components
+    from genolm.model.markov import MarkovModel
+    from genolm.train.checkpoint import load_model
+    from genolm.train.distributed import resolve_device
+
+    score = ViabilityScore.from_json(Path(args.viability_score).read_text())
+    model = None
+    if any(k.startswith("lm_") for k in score.used):
+        device = resolve_device(args.device)
+        m, tok, _ = load_model(args.model, device)
+        model = (m, tok, device)
+    ctx = Context(reference, training, MarkovModel(score.markov_order).fit(training, unknown="n"), model,
+                  args.batch_size)
+    with progress(len(seqs), "design: viability score", "genome", enabled=not args.no_progress) as bar:
+        return score.score(components(seqs, ctx, bar.update))
 
 
 def choose(ranked: np.ndarray, clusters: np.ndarray, keep: int, per_cluster: int) -> np.ndarray:

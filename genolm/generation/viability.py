@@ -396,6 +396,7 @@ def whole_genome_score(args: ViabilityArgs, seqs: list[str], table: dict, progre
         comp = components(seqs, ctx, bar.update)
     score = ViabilityScore.fit(comp_val, np.array(v["viable"]), v["kind"], np.array(v["group"]), folds=4,
                                seed=args.seed)
+    score.markov_order = args.markov_order
     table["viability_score"] = score.score(comp)
     table["score_viable"] = table["viability_score"] >= score.threshold
     for k, values in comp.items():

@@ -199,6 +199,7 @@ class ViabilityScore:
     coef: list[float]
     intercept: float
     threshold: float = 0.5
+    markov_order: int = 6  # of the Markov component: the same order must measure new genomes
     validation: dict = field(default_factory=dict)
 
     def score(self, comp: dict[str, np.ndarray]) -> np.ndarray:
