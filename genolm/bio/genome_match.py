@@ -126,9 +126,15 @@ def identity(a: str, b: str, k: int = 16) -> float:
     return 1.0 - ed / max(len(a), len(b))
 
 
-def shared_kmers(a: str, b: str, k: int = 16) -> float:
-    """The share of ``a``'s distinct k-mers (either strand) found in ``b``: a quick bound that
-    picks which genomes are worth aligning (98.9% identity keeps most 16-mers)."""
-    ka = np.unique(kmer_codes(a, k, canonical=True, unknown="n"))
-    kb = np.unique(kmer_codes(b, k, canonical=True, unknown="n"))
+def kmer_set(seq: str, k: int = 16) -> np.ndarray:
+    """The sorted distinct canonical k-mer codes of ``seq`` (either strand)."""
+    return np.unique(kmer_codes(seq, k, canonical=True, unknown="n"))
+
+
+def shared_kmers(a: str | np.ndarray, b: str | np.ndarray, k: int = 16) -> float:
+    """The share of ``a``'s distinct k-mers (either strand) found in ``b`` (each a sequence or its
+    :func:`kmer_set`): a quick bound that picks which genomes are worth aligning (98.9% identity
+    keeps most 16-mers)."""
+    ka = kmer_set(a, k) if isinstance(a, str) else a
+    kb = kmer_set(b, k) if isinstance(b, str) else b
     return float(np.isin(ka, kb, assume_unique=True).mean()) if len(ka) else 0.0

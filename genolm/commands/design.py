@@ -40,9 +40,8 @@ from __future__ import annotations
 
 import argparse
 
-from genolm.commands.options import add_device, add_no_progress, add_seed
+from genolm.commands.options import add_device, add_no_progress, add_sampling, add_seed
 from genolm.generation.design import DesignArgs, run
-from genolm.infer.sampling import ENGINES
 from genolm.io.progress import plural
 
 ARGS = DesignArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
@@ -66,13 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-cluster", type=int, default=1, help="kept designs per cluster at most (default: 1)")
     p.add_argument("--cluster-identity", type=float, default=0.99,
                    help="base identity that puts two designs in one cluster (default: 0.99)")
-    g = p.add_argument_group("sampling (as genolm generate)")
-    g.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default: 1)")
-    g.add_argument("--top-k", type=int, default=0, help="sample among the k most likely bases (0: all)")
-    g.add_argument("--top-p", type=float, default=1.0, help="nucleus: the smallest set with this mass (default: 1)")
-    g.add_argument("--batch-size", type=int, default=16, help="genomes sampled together (default: 16)")
-    g.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="auto: a CUDA graph per step on a GPU, eager on the CPU; compile: torch.compile too")
+    add_sampling(p.add_argument_group("sampling (as genolm generate)"), 16, "genomes")
     f = p.add_argument_group("the funnel's limits")
     f.add_argument("--min-length", type=int, default=4000, help="fewest bases (default: 4000)")
     f.add_argument("--max-length", type=int, default=6000, help="most bases (default: 6000)")

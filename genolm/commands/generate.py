@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import argparse
 
-from genolm.commands.options import add_device, add_no_progress, add_seed
+from genolm.commands.options import add_device, add_no_progress, add_sampling, add_seed
 from genolm.generation.generate import GenerateArgs, run
-from genolm.infer.sampling import ENGINES
 from genolm.io.progress import plural
 
 ARGS = GenerateArgs  # the options as one dataclass (tests/test_cli.py: the same names and defaults as the parser)
@@ -43,16 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=int, required=True, help="new bases per sequence")
     p.add_argument("--out", required=True, help="output FASTA")
     p.add_argument("--prompt", help="sequence (or FASTA file: its first record) every output starts with")
-    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default: 1)")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely bases (0: all)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus: the smallest set with this mass (default: 1)")
+    add_sampling(p, 64)
     add_seed(p, "sampling")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences sampled together")
     p.add_argument("--prefix", default="gen", help="record id prefix (default: gen)")
     p.add_argument("--condition", nargs="+", metavar="KEY=VALUE",
                    help="sample conditions of a model from 'genolm env condition' (others: unknown)")
-    p.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="auto: a CUDA graph per step on a GPU, eager on the CPU; compile: torch.compile too")
     add_device(p)
     add_no_progress(p)
 

@@ -26,3 +26,15 @@ def add_no_progress(p: argparse.ArgumentParser, dest: str = "no_progress") -> No
           {"dest": dest, "action": "store_const", "const": False, "default": None})
     p.add_argument("--no-progress", **kw,
                    help="no progress display (by default a bar on a terminal, otherwise a line every 30 s)")
+
+
+def add_sampling(p: argparse.ArgumentParser, batch_size: int, what: str = "sequences") -> None:
+    """How a causal model is sampled (``genolm generate`` and ``genolm design``)."""
+    from genolm.infer.sampling import ENGINES
+
+    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default: 1)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely bases (0: all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus: the smallest set with this mass (default: 1)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"{what} sampled together (default: {batch_size})")
+    p.add_argument("--engine", default="auto", choices=ENGINES,
+                   help="auto: a CUDA graph per step on a GPU, eager on the CPU; compile: torch.compile too")

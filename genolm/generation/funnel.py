@@ -42,7 +42,7 @@ import numpy as np
 
 from genolm.bio.circular import feature_sequence, in_register
 from genolm.bio.codon import translate
-from genolm.bio.genome_match import circular_orfs, cyclic_order, identity, protein_hits, shared_kmers
+from genolm.bio.genome_match import circular_orfs, cyclic_order, identity, kmer_set, protein_hits, shared_kmers
 from genolm.bio.genome_stats import longest_homopolymer
 from genolm.errors import GenolmError
 
@@ -191,7 +191,7 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
     and novelty is to ``training`` only.  ``hits_out`` collects each genome's protein hits, on
     the strand and from the base where the reference starts."""
     training = training or []
-    train_kmers = [_kmer_set(t) for t in training]
+    train_kmers = [kmer_set(t) for t in training]
     cols: dict[str, list] = {k: [] for k in (
         "length", "non_acgt", "gc", "homopolymer", "genes_present", "genes_intact", "genes_missing",
         "genes_broken", "gene_order", "spike_identity", "identity_reference", "identity_training",
@@ -226,9 +226,8 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
         cols["identity_reference"].append(identity(seq, reference.genome) if reference is not None and n else np.nan)
         best, who = 0.0, ""
         if training and n:
-            mine = _kmer_set(seq)
-            shared = np.array([np.isin(mine, t, assume_unique=True).mean() if len(mine) else 0.0
-                               for t in train_kmers])
+            mine = kmer_set(seq)
+            shared = np.array([shared_kmers(mine, t) for t in train_kmers])
             # the nearest by base identity is among those sharing the most 16-mers: align the top few
             for i in np.argsort(-shared, kind="stable")[:NEAREST]:
                 if shared[i] < shared.max() / 2:
@@ -267,12 +266,6 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
 
 
 NEAREST = 3  # training genomes aligned per design: the ones sharing the most 16-mers
-
-
-def _kmer_set(seq: str, k: int = 16) -> np.ndarray:
-    from genolm.bio.kmers import kmer_codes
-
-    return np.unique(kmer_codes(seq, k, canonical=True, unknown="n"))
 
 
 def intact_gene(hit, limits: Limits) -> bool:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genolm.bio.circular import in_register
-from genolm.bio.genome_match import protein_hits
+from genolm.bio.genome_match import kmer_set, protein_hits, shared_kmers
 from genolm.errors import GenolmError
 
 DAMAGE = ("frameshift", "stop", "deletion", "order", "chimera", "substitutions_1%", "substitutions_3%",
@@ -121,9 +121,7 @@ class Context:
 def components(seqs: list[str], ctx: Context, progress=None) -> dict[str, np.ndarray]:
     """Every component of every genome (higher: more like a living phage); the model's only with
     ``ctx.model``."""
-    from genolm.generation.funnel import _kmer_set
-
-    natural_kmers = [_kmer_set(n) for n in ctx.natural]
+    natural_kmers = [kmer_set(n) for n in ctx.natural]
     out: dict[str, list] = {k: [] for k in COMPONENTS}
     oriented, hits = [], []
     for s in seqs:
@@ -132,9 +130,8 @@ def components(seqs: list[str], ctx: Context, progress=None) -> dict[str, np.nda
         oriented.append(g)
         hits.append(h)
         out["markov_bits"].append(-ctx.markov.evaluate([g], unknown="n").bits_per_base)
-        mine = _kmer_set(g)
-        out["kmer_identity"].append(max((np.isin(mine, n, assume_unique=True).mean() for n in natural_kmers),
-                                        default=0.0) if len(mine) else 0.0)
+        mine = kmer_set(g)
+        out["kmer_identity"].append(max((shared_kmers(mine, n) for n in natural_kmers), default=0.0))
         out["genes"].append(_gene_component(h, ctx.reference))
         if progress:
             progress(1)
