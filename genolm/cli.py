@@ -43,7 +43,7 @@ COMMANDS: dict[str, str] = {
 
 
 # commands whose --out genolm report can draw: they take --report HTML (env: its fit and condition)
-REPORTABLE = {"pretrain", "finetune", "bench", "embed", "bin", "score", "evolve", "viability", "generate"}
+REPORTABLE = {"pretrain", "finetune", "bench", "embed", "bin", "score", "evolve", "viability", "generate", "design"}
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

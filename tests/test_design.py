@@ -216,7 +216,15 @@ def test_design_keeps_the_best_passing_genome_of_each_cluster(tmp_path, capsys, 
     s = json.loads((out / "summary.json").read_text())
     assert s["passed"] == 4 and s["clusters"] == 3 and s["kept"] == 3 and s["spike"] == "major spike protein"
     genes = (out / "genes.tsv").read_text().splitlines()
-    assert len(genes) == 1 + 3 * 11  # every reference gene in every kept design
+    assert len(genes) == 1 + 4 * 11  # every reference gene in the reference and in every kept design
+    assert genes[1].startswith("NC_001422.1\t") and genes[1].split("\t")[7] != "0"
+    # the report draws it: the funnel, the rank, the gene map
+    from genolm.report import write_report
+
+    secs = write_report([str(out)], tmp_path / "r.html")
+    assert [x.kind for x in secs] == ["design"] and "4 pass every stage" in secs[0].summary
+    assert len([f for f in secs[0].figures if f[0] == "plotly"]) == 3
+    assert "The stage that stops most" in secs[0].summary
     assert "4 passed every stage (3 clusters); kept 3" in stdout and s["ranked_by"] == "bits_per_base"
     # ranked by a fitted viability score instead (here: 16-mer identity to the training genomes)
     from genolm.generation.viability_score import ViabilityScore

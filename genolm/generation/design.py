@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genolm.bio.genome_match import protein_hits
 from genolm.errors import GenolmError
 from genolm.generation.funnel import STAGES, Limits, Reference, cluster, funnel, judge, read_genomes
 from genolm.infer.sampling import ENGINES
@@ -133,7 +134,10 @@ def run(args: DesignArgs) -> dict:
             "notes": reference.notes if reference else [],
             "ranked_by": "viability_score" if args.viability_score else "bits_per_base",
         }
-        write(tmp, ids, seqs, table, hits, keep, summary)
+        reference_hits = ({reference.name: protein_hits(reference.proteins, reference.genome)}
+                          if reference is not None else {})
+        lengths = {g: 3 * len(p) + 3 for g, p in reference.proteins.items()} if reference is not None else {}
+        write(tmp, ids, seqs, table, hits, keep, summary, reference_hits, lengths)
     return summary
 
 
@@ -187,9 +191,10 @@ def choose(ranked: np.ndarray, clusters: np.ndarray, keep: int, per_cluster: int
     return np.asarray(out, dtype=np.int64)
 
 
-def write(out: Path, ids, seqs, table, hits, keep, summary) -> None:
+def write(out: Path, ids, seqs, table, hits, keep, summary, reference_hits=None, lengths=None) -> None:
     """designs.fasta (the kept, best first), designs.parquet and designs.tsv (every genome), genes.tsv
-    (the reference genes' hits in the kept designs), funnel.tsv and summary.json."""
+    (the reference genes' hits in the reference and the kept designs, each turned to the
+    reference's start), funnel.tsv and summary.json."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -206,10 +211,13 @@ def write(out: Path, ids, seqs, table, hits, keep, summary) -> None:
         for r in range(len(ids)):
             f.write("\t".join(_cell(cols[k][r]) for k in cols) + "\n")
     with open(out / "genes.tsv", "w") as f:
-        f.write("id\tgene\tposition\tstrand\tidentity\tcoverage\tscore\n")
-        for i in order:
-            for gene, h in hits[i].items() if hits else ():
-                f.write(f"{ids[i]}\t{gene}\t{h.position}\t{h.strand}\t{h.identity:.4f}\t{h.coverage:.4f}\t{h.score:.4f}\n")
+        f.write("id\tgene\tposition\tstrand\tidentity\tcoverage\tscore\tlength\n")
+        found = [(name, h) for name, h in (reference_hits or {}).items()]
+        found += [(ids[i], hits[i]) for i in order] if hits else []
+        for name, genes in found:
+            for gene, h in genes.items():
+                f.write(f"{name}\t{gene}\t{h.position}\t{h.strand}\t{h.identity:.4f}\t{h.coverage:.4f}\t"
+                        f"{h.score:.4f}\t{(lengths or {}).get(gene, 0)}\n")
     with open(out / "funnel.tsv", "w") as f:
         f.write("stage\tchecked\tpassing\tpassing_so_far\n")
         for row in summary["funnel"]:

@@ -105,7 +105,7 @@ def _first_line(p: Path) -> str:
 
 # a folder's stamp (genolm.json) -> what the page draws of it; commands not here draw nothing
 STAMPED = {"pretrain": "pretrain", "finetune": "finetune", "bench": "bench", "bin": "bin", "env fit": "env fit",
-           "env condition": "env condition", "evolve": "evolve", "viability": "viability"}
+           "env condition": "env condition", "evolve": "evolve", "viability": "viability", "design": "design"}
 
 
 def kind_of(path: Path) -> str | None:
@@ -125,6 +125,8 @@ def kind_of(path: Path) -> str | None:
             return "bench"
         if (p / "forecast.json").is_file():
             return "evolve"
+        if (p / "funnel.tsv").is_file() and (p / "designs.parquet").is_file():
+            return "design"
         if (p / "summary.json").is_file():
             s = _json(p / "summary.json")
             if isinstance(s, dict) and s.get("command") == "bin":
@@ -492,6 +494,66 @@ def viability_section(path: Path) -> Section:
                                                          ["criterion", "side", "low", "high"], th_rows)])
 
 
+def design_section(path: Path) -> Section:
+    """genolm design: the funnel, the rank of the survivors, and where the reference's genes lie in
+    the best designs."""
+    s = _json(path / "summary.json")
+    funnel = s.get("funnel", [])
+    stopped = max(zip(funnel, [{"passing_so_far": s.get("generated", 0)}] + funnel),
+                  key=lambda x: x[1]["passing_so_far"] - x[0]["passing_so_far"], default=None)
+    summary = (f"{s.get('generated', 0):,} genomes of {s.get('length', 0):,} bases generated; {s.get('passed', 0):,} "
+               f"pass every stage of the funnel ({s.get('clusters', 0)} clusters at 99% identity) and "
+               f"{s.get('kept', 0)} are kept, best first by {s.get('ranked_by', 'bits_per_base').replace('_', ' ')}.")
+    if stopped and stopped[1]["passing_so_far"] > stopped[0]["passing_so_far"]:
+        summary += (f" The stage that stops most: {stopped[0]['stage'].replace('_', ' ')} "
+                    f"({stopped[1]['passing_so_far'] - stopped[0]['passing_so_far']:,} genomes).")
+    figs = []
+    if funnel:
+        figs.append(("plotly", {"data": [
+            {"type": "bar", "x": [f["stage"] for f in funnel], "y": [f["passing_so_far"] for f in funnel],
+             "name": "pass it and every stage before", "marker": {"color": PALETTE[0]}},
+            {"type": "bar", "x": [f["stage"] for f in funnel], "y": [f["passing"] for f in funnel],
+             "name": "pass this stage", "marker": {"color": PALETTE[2], "opacity": 0.5}}],
+            "layout": _layout("The funnel", "stage (cheapest first)", "genomes", barmode="group", height=380)}))
+    t = {}
+    if (path / "designs.parquet").is_file():
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(path / "designs.parquet").to_pydict()
+        traces = []
+        for i, (name, keep) in enumerate((("pass every stage", True), ("fail a stage", False))):
+            x = [b for b, ok in zip(t["bits_per_base"], t["passes"]) if ok == keep]
+            if x:
+                traces.append({"type": "histogram", "x": x, "name": name, "opacity": 0.6, "nbinsx": 40,
+                               "marker": {"color": PALETTE[i]}})
+        figs.append(("plotly", {"data": traces, "layout": _layout("The design model's bits per base", "bits per base",
+                                                                 "genomes", barmode="overlay", height=340)}))
+    if (path / "genes.tsv").is_file():
+        rows = [r.split("\t") for r in (path / "genes.tsv").read_text().splitlines()[1:]]
+        genomes = list(dict.fromkeys(r[0] for r in rows))[:8]
+        genes = list(dict.fromkeys(r[1] for r in rows))
+        traces = []
+        for g, gene in enumerate(genes):
+            hits = [r for r in rows if r[1] == gene and r[0] in genomes]
+            traces.append({"type": "bar", "orientation": "h", "name": gene, "y": [r[0] for r in hits],
+                           "base": [int(r[2]) for r in hits], "x": [int(r[7]) for r in hits],
+                           "marker": {"color": PALETTE[g % len(PALETTE)]},
+                           "hovertext": [f"{gene}: identity {float(r[4]):.2f}, coverage {float(r[5]):.2f}" for r in hits]})
+        if traces:
+            figs.append(("plotly", {"data": traces, "layout": _layout(
+                "Where the reference's genes lie (every genome turned to the reference's start)", "position (bases)",
+                "", barmode="overlay", height=120 + 40 * len(genomes))}))
+    tables = [("The funnel", ["stage", "passing", "passing so far"],
+               [[f["stage"], f["passing"], f["passing_so_far"]] for f in funnel])]
+    if t:
+        kept = sorted((r, i) for i, (r, k) in enumerate(zip(t["rank"], t["kept"])) if k)
+        cols = [c for c in ("bits_per_base", "viability_score", "cluster", "identity_reference", "identity_training",
+                            "spike_identity") if c in t]
+        tables.append(("Kept designs, best first", ["id"] + cols,
+                       [[t["id"][i]] + [_fmt(t[c][i]) for c in cols] for _, i in kept]))
+    return Section(f"Design: {path.name}", "design", str(path), summary, figs, tables)
+
+
 def evolve_section(path: Path) -> Section:
     f = _json(path / "forecast.json")
     ev = f.get("evaluation") or {}
@@ -851,7 +913,7 @@ SECTIONS = {"pretrain": pretrain_section, "finetune": finetune_section, "bench":
             "viability": viability_section, "evolve": evolve_section, "env fit": env_fit_section,
             "env condition": env_condition_section, "backtest": backtest_section, "embed": embed_section,
             "score": score_section, "evaluate": evaluate_section, "classify": classify_section,
-            "generate": generate_section}
+            "generate": generate_section, "design": design_section}
 
 
 def sections(found: list[tuple[str, Path]]) -> list[Section]:
