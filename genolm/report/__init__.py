@@ -542,7 +542,8 @@ def design_section(path: Path) -> Section:
         if traces:
             figs.append(("plotly", {"data": traces, "layout": _layout(
                 "Where the reference's genes lie (every genome turned to the reference's start)", "position (bases)",
-                "", barmode="overlay", height=120 + 40 * len(genomes))}))
+                "", barmode="overlay", height=160 + 40 * len(genomes), margin={"l": 130, "r": 20, "t": 40, "b": 50},
+                yaxis={"autorange": "reversed", "title": {"text": ""}})}))
     tables = [("The funnel", ["stage", "passing", "passing so far"],
                [[f["stage"], f["passing"], f["passing_so_far"]] for f in funnel])]
     if t:
