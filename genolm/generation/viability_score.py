@@ -15,8 +15,8 @@ Components (each oriented so that higher means more like a living phage):
 
 The validation set is built from real genomes and known biology: held-out natural genomes are
 viable; damaged copies of them are not — a frameshift or a premature stop in a gene, a deleted
-gene, two genes swapped, a chimera with an unrelated phage, random substitutions at 1%, 3% and
-10%.  :class:`ViabilityScore` z-scores the components on the natural genomes, fits a logistic
+gene, two genes swapped, a chimera with an unrelated phage, random substitutions at 0.5%, 1%,
+3% and 10%.  :class:`ViabilityScore` z-scores the components on the natural genomes, fits a logistic
 regression (viable or not), and reports cross-validated AUROC per damage type for the
 combination and for every component alone, with the validation genomes' source held out
 together.  If the combination does not beat its best component there, the score is that
@@ -35,7 +35,7 @@ from genolm.bio.circular import in_register
 from genolm.bio.genome_match import kmer_set, protein_hits, shared_kmers
 from genolm.errors import GenolmError
 
-DAMAGE = ("frameshift", "stop", "deletion", "order", "chimera", "substitutions_1%", "substitutions_3%",
+DAMAGE = ("frameshift", "stop", "deletion", "order", "chimera", "substitutions_0.5%", "substitutions_1%", "substitutions_3%",
           "substitutions_10%")
 COMPONENTS = ("lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes")
 
