@@ -291,9 +291,10 @@ def cluster(seqs: list[str], order: list[int], min_identity: float = 0.99) -> np
     Returns the cluster number of each genome (-1 for genomes not in ``order``)."""
     ids = np.full(len(seqs), -1)
     reps: list[int] = []
+    kmers = {i: kmer_set(seqs[i]) for i in order}  # once each: a genome meets every representative
     for i in order:
         for c, r in enumerate(reps):
-            if shared_kmers(seqs[i], seqs[r]) >= 0.5 and identity(seqs[i], seqs[r]) >= min_identity:
+            if shared_kmers(kmers[i], kmers[r]) >= 0.5 and identity(seqs[i], seqs[r]) >= min_identity:
                 ids[i] = c
                 break
         else:
