@@ -65,8 +65,21 @@ def split_of(ids: list[str], salt: bytes, val_fraction: float) -> np.ndarray:
     # crc32(salt + id) == crc32(id, crc32(salt)): the salt is hashed once, and map() keeps the
     # per-record work in C (this runs once per read, millions of times).
     hashes = np.fromiter(map(zlib.crc32, map(str.encode, ids), itertools.repeat(zlib.crc32(salt))),
-                         np.uint32, len(ids))
-    return hashes < int(val_fraction * 2**32)
+                         np.uint64, len(ids))
+    return _mix(hashes) < int(val_fraction * 2**32)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser over uint64 holding 32-bit values.  CRC32 is linear, so ids
+    that differ in a few characters (EF380014.1, EF380023.1, …) got correlated top bits, and a
+    5% split of 134 such genomes held out none of them one seed in four; the finaliser's
+    multiplications spread every input bit over the output."""
+    mask = np.uint64(0xFFFFFFFF)
+    h = h ^ (h >> np.uint64(16))
+    h = (h * np.uint64(0x85EBCA6B)) & mask
+    h = h ^ (h >> np.uint64(13))
+    h = (h * np.uint64(0xC2B2AE35)) & mask
+    return h ^ (h >> np.uint64(16))
 
 
 def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str | os.PathLike,
