@@ -45,13 +45,13 @@ class DesignArgs(CommandArgs):
     top_p: float = 1.0
     batch_size: int = 16
     engine: str = "auto"
-    min_length: int = 4000
-    max_length: int = 6000
-    min_gc: float = 0.30
-    max_gc: float = 0.65
-    max_homopolymer: int = 10
-    max_identity: float = 0.989
-    min_spike_identity: float = 0.60
+    min_length: int = Limits.min_length  # the funnel's default
+    max_length: int = Limits.max_length  # the funnel's default
+    min_gc: float = Limits.min_gc  # the funnel's default
+    max_gc: float = Limits.max_gc  # the funnel's default
+    max_homopolymer: int = Limits.max_homopolymer  # the funnel's default
+    max_identity: float = Limits.max_identity  # the funnel's default
+    min_spike_identity: float = Limits.min_spike_identity  # the funnel's default
 
     def check(self) -> None:
         if not self.out:

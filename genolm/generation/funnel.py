@@ -217,9 +217,8 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
         names = list(reference.proteins) if reference is not None else []
         cols["genes_missing"].append(",".join(g for g in names if g not in present))
         cols["genes_broken"].append(",".join(g for g in present if g not in intact))
-        want = [g for g in reference.order if g in present] if reference is not None else []
-        cols["gene_order"].append(len(present) > 1 and cyclic_order(present, [hits[g].position for g in present])
-                                  == cyclic_order(want, list(range(len(want)))))
+        cols["gene_order"].append(reference is not None and len(present) > 1
+                                  and in_reference_order(hits, present, reference))
         spike = hits.get(reference.spike) if reference is not None and reference.spike else None
         cols["spike_identity"].append(np.nan if spike is None else
                                       spike.identity if spike.score >= limits.present_score else 0.0)
@@ -266,6 +265,12 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
 
 
 NEAREST = 3  # training genomes aligned per design: the ones sharing the most 16-mers
+
+
+def in_reference_order(hits: dict, present: list[str], reference: Reference) -> bool:
+    """Whether the ``present`` genes lie around the circle in the reference's order."""
+    want = [g for g in reference.order if g in present]
+    return cyclic_order(present, [hits[g].position for g in present]) == cyclic_order(want, list(range(len(want))))
 
 
 def intact_gene(hit, limits: Limits) -> bool:

@@ -34,10 +34,12 @@ import numpy as np
 from genolm.bio.circular import in_register
 from genolm.bio.genome_match import kmer_set, protein_hits, shared_kmers
 from genolm.errors import GenolmError
+from genolm.generation.funnel import Limits, in_reference_order
 
 DAMAGE = ("frameshift", "stop", "deletion", "order", "chimera", "substitutions_0.5%", "substitutions_1%", "substitutions_3%",
           "substitutions_10%")
 COMPONENTS = ("lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes")
+LIMITS = Limits()  # what "present" and "whole" mean, as in the funnel
 
 
 def damage(genome: str, kind: str, reference, rng: np.random.Generator, other: str | None = None) -> str:
@@ -81,7 +83,7 @@ def _genes(g: str, reference) -> list[tuple[int, int]]:
     out = []
     for name, h in protein_hits(reference.proteins, g).items():
         length = 3 * len(reference.proteins[name]) + 3
-        if h.coverage >= 0.9 and h.strand == 1 and h.position + length <= len(g):
+        if h.coverage >= LIMITS.intact_coverage and h.strand == 1 and h.position + length <= len(g):
             out.append((h.position, h.position + length))
     if not out:
         raise GenolmError("no whole reference gene in the genome to damage")
@@ -141,13 +143,9 @@ def components(seqs: list[str], ctx: Context, progress=None) -> dict[str, np.nda
 
 
 def _gene_component(hits: dict, reference) -> float:
-    from genolm.bio.genome_match import cyclic_order
-
-    parts = [h.score * (1.0 if h.coverage >= 0.9 else h.coverage) for h in hits.values()]
-    present = [g for g, h in hits.items() if h.score >= 0.45]
-    want = [g for g in reference.order if g in present]
-    same = cyclic_order(present, [hits[g].position for g in present]) == cyclic_order(want, list(range(len(want))))
-    return min(parts) * (1.0 if same else 0.5)
+    parts = [h.score * (1.0 if h.coverage >= LIMITS.intact_coverage else h.coverage) for h in hits.values()]
+    present = [g for g, h in hits.items() if h.score >= LIMITS.present_score]
+    return min(parts) * (1.0 if in_reference_order(hits, present, reference) else 0.5)
 
 
 def _model_components(genomes: list[str], hits: list[dict], ctx: Context) -> tuple[list, list]:
@@ -165,7 +163,7 @@ def _model_components(genomes: list[str], hits: list[dict], ctx: Context) -> tup
         jobs.append((len(rows) - 1, (SEP,)))
         owner.append((i, None))
         for name, h in hits[i].items():
-            if h.score < 0.45 or h.strand != 1:
+            if h.score < LIMITS.present_score or h.strand != 1:
                 continue
             lo, hi = h.position, min(len(g), h.position + 3 * len(ctx.reference.proteins[name]))
             before = ids[max(0, lo - window // 2): lo]
