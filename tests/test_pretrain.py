@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import DATA, ROOT, run_cli
+
 from genolm.data.loader import BatchSampler, complement_table, mask_for_mlm, reverse_complement_ids
-from genolm.data.prepare import prepare, PrepareArgs
+from genolm.data.prepare import PrepareArgs, prepare
 from genolm.data.shards import TokenWindows
 from genolm.errors import GenolmError
-from genolm.tokenize import get_tokenizer, MASK
-from genolm.train.args import load_recipe, TrainArgs
-from genolm.train.losses import clm_targets, IGNORE
+from genolm.tokenize import MASK, get_tokenizer
+from genolm.train.args import TrainArgs, load_recipe
+from genolm.train.losses import IGNORE, clm_targets
 
 FAST = ["--model", "debug", "--batch-size", "8", "--eval-batches", "2", "--log-every", "1",
         "--device", "cpu"]
@@ -234,7 +234,11 @@ def test_mlm_masking_and_clm_targets():
     assert abs(masked.sum().item() / scored.sum().item() - 0.8) < 0.03
     assert torch.equal(inputs[~scored], ids[~scored])
     t = clm_targets(ids, tok.first_symbol_id)
-    assert torch.equal(t[:, :99], ids[:, 1:100]) and (t[:, 99] == IGNORE).all() and (t[:, -1] == IGNORE).all()
+    assert torch.equal(t[:, :99], ids[:, 1:100]) and (t[:, -1] == IGNORE).all()
+    assert (t[:, 99] == 5).all() and (t[:, 100] != IGNORE).all()  # the <sep> ending a record is a target
+    ids[:, 150:152] = 5
+    t = clm_targets(ids, tok.first_symbol_id)
+    assert (t[:, 149] == 5).all() and (t[:, 150] == IGNORE).all()  # a <sep> after a <sep> is not
 
 
 def test_reverse_complement_ids_is_an_involution():
@@ -547,3 +551,48 @@ def test_init_continues_from_another_runs_weights(tmp_path, capsys, corpus):
     code, _, err = run_cli(["pretrain", "--data", other, "--out", tmp_path / "d", *FAST, "--objective", "mlm",
                             "--steps", "1", "--init", first], capsys)
     assert code == 2 and "another tokenizer" in err and len(err.strip().splitlines()) == 1
+
+
+def test_patience_stops_on_the_validation_loss_and_keeps_the_best_checkpoint(tmp_path, capsys, corpus, monkeypatch):
+    """Scripted validations (every 2 steps): the best is the 2nd (step 4); with --patience 2 the run
+    stops at the 4th (step 8), and the checkpoint, its weights and its training state are step 4's."""
+    from safetensors.torch import load_file
+
+    import genolm.train.loop as loop
+
+    scripted = iter([3.0, 2.0, 2.5, 2.1, 1.0, 0.5])
+    seen = {}
+    real_save = loop.checkpoint.save_checkpoint
+
+    def fake_evaluate(*a, **k):
+        v = next(scripted)
+        return {"val_loss": v, "val_bpb": v / np.log(2), "val_tokens": 10}
+
+    def spy_save(run, *, state_dict, meta, **k):  # the weights as they were when each checkpoint was saved
+        seen[meta["step"]] = {n: t.clone() for n, t in state_dict.items()}
+        return real_save(run, state_dict=state_dict, meta=meta, **k)
+
+    monkeypatch.setattr(loop, "evaluate", fake_evaluate)
+    monkeypatch.setattr(loop.checkpoint, "save_checkpoint", spy_save)
+    run = tmp_path / "run"
+    code, out, err = run_cli(["pretrain", "--data", corpus, "--out", run, *FAST, "--steps", "20", "--eval-every", "2",
+                              "--save-every", "1", "--patience", "2", "--lr", "0.01"], capsys)
+    assert code == 0, err
+    assert max(r["step"] for r in metrics(run)) == 8  # stopped after two validations without a new best
+    assert sorted(seen) == [2, 4]  # saved at each new best, never at the periodic --save-every
+    assert json.loads((run / "checkpoint" / "meta.json").read_text())["step"] == 4
+    state = torch.load(run / "checkpoint" / "train_state.pt", weights_only=True)
+    assert state["step"] == 4 and state["best"]["step"] == 4 and state["best"]["val_loss"] == 2.0
+    saved = load_file(run / "checkpoint" / "model.safetensors")
+    assert all(torch.equal(saved[n], seen[4][n].float().cpu() if saved[n].dtype == torch.float32 else saved[n])
+               for n in saved)
+    assert "step 4's" in out and "no lower validation loss in 2 validations" in out + err
+
+
+def test_patience_needs_validation_windows(tmp_path, capsys):
+    data = tmp_path / "corpus"
+    prepare(PrepareArgs(inputs=[str(DATA / "lambda.fasta.gz")], out=str(data), window=64, val_fraction=0.0,
+                        workers=1, no_progress=True))
+    code, _, err = run_cli(["pretrain", "--data", data, "--out", tmp_path / "run", *FAST, "--steps", "4",
+                            "--patience", "1"], capsys)
+    assert code == 2 and "--patience" in err and "--val-fraction" in err

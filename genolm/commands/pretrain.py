@@ -63,6 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=None,
                    help=f"steps between checkpoints; 0: none, not even at the end (a timing run) "
                         f"(default: {d['save_every']})")
+    p.add_argument("--patience", type=int, default=None, metavar="N",
+                   help="early stopping: stop after N validations in a row without a lower validation loss; "
+                        "the checkpoint then holds the best validation's weights, not the last "
+                        f"(default: {d['patience']}: never)")
     p.add_argument("--log-every", type=int, default=None, help=f"steps between lines of metrics.jsonl (default: {d['log_every']})")
     add_device(p, default=None)
     p.add_argument("--precision", default=None, choices=PRECISIONS, help="number format of the forward pass (default: bf16 on GPU, fp32 on CPU)")
@@ -85,7 +89,10 @@ def setup(args: argparse.Namespace) -> int:
         flags = {**_saved_args(args.out), **{k: v for k, v in flags.items() if v is not None}}
     opts = TrainArgs.from_sources(flags, args.config)
     last = train(opts)
-    if last.get("val_bpb") is not None:
+    if last.get("best_step") is not None:
+        print(f"{opts.out}: the checkpoint is step {last['best_step']}'s, the best validation: "
+              f"val_loss {last['best_val_loss']:.4f}, val_bpb {last['best_val_bpb']:.4f} bits/base")
+    elif last.get("val_bpb") is not None:
         print(f"{opts.out}: step {opts.steps}, val_loss {last['val_loss']:.4f}, "
               f"val_bpb {last['val_bpb']:.4f} bits/base")
         if last["val_bpb"] > UNIFORM_BITS:

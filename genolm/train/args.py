@@ -43,6 +43,7 @@ class TrainArgs:
     eval_every: int = 100
     eval_batches: int = 20
     save_every: int = 200
+    patience: int = 0                # stop after this many validations without a new best (0: never); the checkpoint is the best
     log_every: int = 10
     device: str = "auto"             # auto | cpu | cuda
     precision: str = "auto"          # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
@@ -62,10 +63,12 @@ class TrainArgs:
             if getattr(self, flag) not in choices:
                 bad(flag, " | ".join(choices), getattr(self, flag))
         for flag in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches", "save_every",
-                     "log_every"):
-            least = 0 if flag == "save_every" else 1  # --save-every 0: no checkpoint (a timing run)
+                     "patience", "log_every"):
+            least = 0 if flag in ("save_every", "patience") else 1  # --save-every 0: no checkpoint (a timing run)
             if not isinstance(getattr(self, flag), int) or getattr(self, flag) < least:
                 bad(flag, "a positive integer" + (" or 0" if least == 0 else ""), getattr(self, flag))
+        if self.patience and not self.save_every:
+            bad("patience", "0 with --save-every 0 (early stopping keeps the best checkpoint)", self.patience)
         if self.batch_size % self.grad_accum:
             bad("batch_size", f"a multiple of --grad-accum ({self.grad_accum})", self.batch_size)
         if not 0 < self.lr < 1:

@@ -144,12 +144,14 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
     optimizer = build_optimizer(model, lr=args.lr, weight_decay=args.weight_decay, device=d.device)
     scheduler = build_scheduler(optimizer, warmup=args.warmup, total=args.steps, min_ratio=args.min_lr_ratio)
     start, tokens_seen, elapsed0 = 0, 0, 0.0
+    best = {"val_loss": math.inf, "step": None, "val_bpb": None, "waited": 0}  # --patience: the best validation
     if resume:
         state = checkpoint.load_train_state(run)
         distributed.load_optimizer_state(model, optimizer, state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start, tokens_seen, elapsed0 = state["step"], state["tokens_seen"], state["elapsed"]
+        best.update(state.get("best") or {})
     # Validation runs the eager model (under DDP its replicated weights): a compiled model would
     # recompile for the no-grad graph and each new batch shape, which costs more than a few
     # evaluations gain.  FSDP shards the weights, so there only the wrapped model can run.
@@ -162,6 +164,9 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
     sampler = BatchSampler(corpus.windows("train", window, stride, seed=args.seed), micro,
                            args.seed, d.rank, d.world)
     val = corpus.windows("val", window, stride, seed=args.seed)
+    if len(val) == 0 and args.patience:
+        raise GenolmError("--patience stops on the validation loss, and the corpus has no validation windows",
+                          file=args.data, hint="prepare the corpus with --val-fraction above 0, or drop --patience")
     if len(val) == 0 and d.main:
         print(f"genolm pretrain: warning: {args.data} has no validation windows: no held-out bits per base "
               f"will be measured (prepare the corpus with --val-fraction above 0)", file=sys.stderr)
@@ -183,7 +188,8 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
                 run, state_dict=state_dict, config=config, tokenizer=corpus.root / TOKENIZER,
                 train_state={"optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
                              "torch_rng": torch.get_rng_state(), "step": done,
-                             "tokens_seen": tokens_seen, "elapsed": elapsed0 + time.perf_counter() - t0},
+                             "tokens_seen": tokens_seen, "elapsed": elapsed0 + time.perf_counter() - t0,
+                             "best": best},
                 meta={"step": done, "tokens_seen": tokens_seen, "objective": args.objective})
 
     t0 = time.perf_counter()
@@ -229,13 +235,27 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
                             float(grad_norm), tokens_seen, elapsed0 + time.perf_counter() - t0)
         elif d.enabled:
             distributed.all_sum(list(loss), d)
+        patient = False  # --patience: the validations since the best have run out
         if done % args.eval_every == 0 or done == args.steps:
-            metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)
+            metrics = evaluate(eval_model, val, tok, args, d, dtype, advance)  # the same on every rank
             if log is not None and metrics:
                 last.update(log.eval(done, metrics))
-        if args.save_every and (done % args.save_every == 0 or done == args.steps or stop.requested):
+            if args.patience and metrics:
+                if metrics["val_loss"] < best["val_loss"]:
+                    best.update(val_loss=float(metrics["val_loss"]), val_bpb=float(metrics["val_bpb"]), step=done, waited=0)
+                    save(done)  # the checkpoint is always the best validation's
+                else:
+                    best["waited"] += 1
+                    patient = best["waited"] >= args.patience
+                if log is not None:
+                    last.update(best_step=best["step"], best_val_loss=best["val_loss"], best_val_bpb=best["val_bpb"])
+                    if patient:
+                        log.bar.write(f"genolm pretrain: no lower validation loss in {args.patience} validations: "
+                                      f"stopping at step {done}; the checkpoint is step {best['step']}'s")
+        if args.save_every and not args.patience and (done % args.save_every == 0 or done == args.steps
+                                                       or stop.requested):
             save(done)
-        return stop.requested
+        return stop.requested or patient
 
     # args.steps may shrink once a --minutes run has planned its length: read before every step
     done = fit(wrapped, optimizer, scheduler, backward, steps=lambda: args.steps, start=start,
@@ -243,7 +263,12 @@ def _train(args: TrainArgs, d: distributed.Dist, stop: "_StopOnInterrupt") -> di
     if log is not None:
         log.close()
     if stop.requested:  # Ctrl-C: the step in flight finished, its checkpoint is saved
-        if args.save_every:
+        if args.patience:
+            print(f"genolm pretrain: stopped at step {done} of {args.steps}; the checkpoint is the best "
+                  f"validation's (step {best['step']})" if best["step"] is not None else
+                  f"genolm pretrain: stopped at step {done} of {args.steps}, before the first validation: no checkpoint",
+                  file=sys.stderr)
+        elif args.save_every:
             print(f"genolm pretrain: stopped at step {done} of {args.steps}, checkpoint saved; continue with:\n"
                   f"  genolm pretrain --data {args.data} --out {args.out} --resume", file=sys.stderr)
         else:
