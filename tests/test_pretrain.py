@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import DATA, ROOT, run_cli
 
+from conftest import DATA, ROOT, run_cli
 from genolm.data.loader import BatchSampler, complement_table, mask_for_mlm, reverse_complement_ids
-from genolm.data.prepare import PrepareArgs, prepare
+from genolm.data.prepare import prepare, PrepareArgs
 from genolm.data.shards import TokenWindows
 from genolm.errors import GenolmError
-from genolm.tokenize import MASK, get_tokenizer
-from genolm.train.args import TrainArgs, load_recipe
-from genolm.train.losses import IGNORE, clm_targets
+from genolm.tokenize import get_tokenizer, MASK
+from genolm.train.args import load_recipe, TrainArgs
+from genolm.train.losses import clm_targets, IGNORE
 
 FAST = ["--model", "debug", "--batch-size", "8", "--eval-batches", "2", "--log-every", "1",
         "--device", "cpu"]
