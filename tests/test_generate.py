@@ -236,3 +236,35 @@ def test_cuda_graph_engines_follow_eager_on_a_gpu(engine):
     eager = sample_batch(m, prefix, LETTERS, 8, 80, generator=torch.Generator("cuda").manual_seed(3), engine="eager", **kw)
     got = sample_batch(m, prefix, LETTERS, 8, 80, generator=torch.Generator("cuda").manual_seed(3), engine=engine, **kw)
     assert (got[:, :10] == eager[:, :10]).mean() > 0.9 and set(np.unique(got)) <= set(LETTERS)
+
+
+@pytest.mark.parametrize("engine", ["eager", "static"])
+def test_stop_at_end_cuts_each_row_at_its_sep_and_ends_once_all_have(tmp_path, capsys, engine):
+    """A model that draws <sep> one time in five: every row ends early, sampling stops at the first
+    check after the last row ended, and the command writes each row up to its own <sep>."""
+    from genolm.infer.sampling import STOP_CHECK
+
+    m = model()
+    with torch.no_grad():
+        m.lm_head.weight.zero_()
+        if m.lm_head.bias is not None:
+            m.lm_head.bias.zero_()
+    prefix = np.array([SEP], np.int64)
+    draw = dict(temperature=1.0, top_k=0, top_p=1.0, device="cpu", engine=engine)
+    ids = sample_batch(m, prefix, np.r_[LETTERS, SEP], 6, 1000, stop=SEP,
+                       generator=torch.Generator().manual_seed(0), **draw)
+    assert ids.shape[1] < 1000 and ids.shape[1] % STOP_CHECK == 0 and (ids == SEP).any(1).all()
+    # ...and not a column before every row had ended
+    assert not (ids[:, : ids.shape[1] - STOP_CHECK] == SEP).any(1).all()
+    full = sample_batch(m, prefix, np.r_[LETTERS, SEP], 6, 1000, generator=torch.Generator().manual_seed(0), **draw)
+    assert (ids[:, 0] != SEP).all()  # no empty rows
+    assert full.shape[1] == 1000 and np.array_equal(full[:, 1: ids.shape[1]], ids[:, 1:])  # the same draws, only fewer
+
+    run = save_run(tmp_path / "run", m)
+    out = tmp_path / "g.fa"
+    code, _, err = run_cli(["generate", "--model", run, "--num", "5", "--length", "300", "--stop-at-end",
+                            "--out", out, "--device", "cpu", "--engine", engine, "--no-progress"], capsys)
+    assert code == 0, err
+    seqs = read_fasta(out)
+    assert len(seqs) == 5 and all(set(s) <= set("ACGT") for s in seqs.values())
+    assert max(map(len, seqs.values())) < 300 and len(set(map(len, seqs.values()))) > 1  # each its own length

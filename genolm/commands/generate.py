@@ -39,7 +39,10 @@ ARGS = GenerateArgs  # the options as one dataclass (tests/test_cli.py: the same
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="causal genolm run (one-letter tokenizer)")
     p.add_argument("--num", type=int, default=10, help="sequences to write (default: 10)")
-    p.add_argument("--length", type=int, required=True, help="new bases per sequence")
+    p.add_argument("--length", type=int, required=True, help="new bases per sequence (with --stop-at-end: the most)")
+    p.add_argument("--stop-at-end", action="store_true",
+                   help="end each sequence where the model ends a record (the <sep> every training record "
+                        "ended with), so genomes come out at the lengths the model gives them")
     p.add_argument("--out", required=True, help="output FASTA")
     p.add_argument("--prompt", help="sequence (or FASTA file: its first record) every output starts with")
     add_sampling(p, 64)

@@ -33,6 +33,7 @@ class GenerateArgs(CommandArgs):
     prefix: str = "gen"
     condition: list[str] | None = None  # KEY=VALUE of a conditioned model
     engine: str = "auto"
+    stop_at_end: bool = False  # a sequence ends where the model ends a record (<sep>); length is the most
 
     def check(self) -> None:
         if not self.out:
@@ -84,6 +85,7 @@ def run(args: GenerateArgs) -> dict:
     import torch
 
     from genolm.io.atomic import atomic_file
+    from genolm.tokenize import SEP
     from genolm.train.checkpoint import load_model
     from genolm.train.distributed import resolve_device
 
@@ -96,6 +98,7 @@ def run(args: GenerateArgs) -> dict:
         raise GenolmError("genolm generate needs a one-letter DNA/RNA tokenizer", found=tok.spec)
     letters = "ACGU" if tok.alphabet.name == "rna" else "ACGT"
     allowed = np.array([tok.token_to_id(c) for c in letters])
+    stop = SEP if args.stop_at_end else None  # the end of a record, as training windows showed it
     prompt = _prompt(args.prompt)
     bad = next((c for c in prompt if c not in letters + "N"), None)
     if bad is not None:
@@ -108,18 +111,22 @@ def run(args: GenerateArgs) -> dict:
     gen = torch.Generator(device=device).manual_seed(args.seed)
     bar = progress(args.num * args.length, "generate", "base", enabled=not args.no_progress, unit_scale=True)
     t0 = time.perf_counter()
-    done = 0
+    done = bases = 0
     symbol = {int(i): c for i, c in zip(allowed, letters)}
     with atomic_file(Path(args.out)) as tmp, open(tmp, "w") as f:
         while done < args.num:
             rows = min(args.batch_size, args.num - done)
-            ids = sample_batch(model, prefix, allowed, rows, args.length, temperature=args.temperature,
-                               top_k=args.top_k, top_p=args.top_p, generator=gen, device=device,
-                               step=bar.update, engine=args.engine,
-                               fixed=len(head) if "conditions" in config else 0,
-                               window=window)
+            ids = sample_batch(model, prefix, allowed if stop is None else np.r_[allowed, stop], rows, args.length,
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, generator=gen,
+                               device=device, step=bar.update, engine=args.engine,
+                               fixed=len(head) if "conditions" in config else 0, window=window, stop=stop)
+            bar.update(rows * (args.length - ids.shape[1]))  # rows that all ended early
             for r in range(rows):
-                seq = prompt + "".join(symbol[int(i)] for i in ids[r])
+                row = ids[r]
+                if stop is not None and (row == stop).any():
+                    row = row[: int(np.argmax(row == stop))]
+                seq = prompt + "".join(symbol[int(i)] for i in row)
+                bases += len(seq) - len(prompt)
                 f.write(f">{args.prefix}_{done + r + 1} seed={args.seed} temperature={args.temperature} "
                         f"prompt={len(prompt)}\n")
                 f.writelines(seq[i: i + 80] + "\n" for i in range(0, len(seq), 80))
@@ -127,4 +134,4 @@ def run(args: GenerateArgs) -> dict:
             done += rows
     bar.close()
     seconds = time.perf_counter() - t0
-    return {"sequences": args.num, "bases": args.num * args.length, "seconds": seconds, "device": device}
+    return {"sequences": args.num, "bases": bases, "seconds": seconds, "device": device}

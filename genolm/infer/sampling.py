@@ -12,6 +12,8 @@ import numpy as np
 from genolm.errors import GenolmError
 from genolm.train.distributed import compiled
 
+STOP_CHECK = 64  # steps between checks that every row has drawn its stop token
+
 
 def filter_logits(logits, temperature: float, top_k: int, top_p: float):
     """Scaled logits (B, V) with what --top-k / --top-p leave out set to -inf."""
@@ -46,8 +48,14 @@ def choose(logits, noise, temperature: float, top_k: int, top_p: float):
 
 def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, length: int, *, temperature: float,
                  top_k: int, top_p: float, generator, device: str, keep: int | None = None, step=None,
-                 engine: str = "auto", fixed: int = 0, window: int | None = None) -> np.ndarray:
+                 engine: str = "auto", fixed: int = 0, window: int | None = None,
+                 stop: int | None = None) -> np.ndarray:
     """(rows, length) sampled token ids after ``prefix`` (ids, <sep> first), drawn among ``allowed``.
+
+    With ``stop`` (a token id among ``allowed``, such as <sep>: the end of a record), sampling ends
+    early once every row has drawn it (checked every ``STOP_CHECK`` steps), and fewer than
+    ``length`` columns come back; the caller cuts each row at its first ``stop``.  The first draw
+    is never ``stop`` (no empty rows).
 
     Past the ``window`` (default: the model's max_len), generation continues from the last
     ``keep`` tokens (default: half the window) re-read from position 0, after the first ``fixed``
@@ -75,8 +83,16 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
     out = torch.empty(rows, length, dtype=torch.long, device=device)
     backbone, head = model.backbone, model.lm_head
 
+    def ended(t: int) -> bool:  # every row has drawn `stop` (a device sync, so only now and then)
+        return stop is not None and t % STOP_CHECK == 0 and bool((out[:, :t] == stop).any(1).all())
+
+    first_stop = int(np.flatnonzero(np.asarray(allowed) == stop)[0]) if stop is not None else None
+
     def pick(h, t: int):
-        tok = allowed_t[choose(head(h).float()[:, allowed_t], noise[t], temperature, top_k, top_p)]
+        logits = head(h).float()[:, allowed_t]
+        if t == 0 and first_stop is not None:  # no empty rows: the first draw is never the end
+            logits[:, first_stop] = float("-inf")
+        tok = allowed_t[choose(logits, noise[t], temperature, top_k, top_p)]
         out[:, t] = tok
         if step is not None:
             step(rows)
@@ -86,6 +102,8 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         if model.config.family == "lstm":
             h, state = backbone.forward_step(ctx)
             for t in range(length):
+                if ended(t):
+                    return out[:, :t].cpu().numpy()
                 tok = pick(h[:, -1], t)
                 if t + 1 < length:
                     h, state = backbone.forward_step(tok[:, None], state)
@@ -102,7 +120,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         tok = pick(backbone(ctx, cache=cache)[:, -1], 0)
         pos, t = ctx.shape[1], 1
         if engine == "eager":
-            while t < length:
+            while t < length and not ended(t):
                 if pos == W:  # the window is full: continue from its last `keep` tokens, from position 0
                     recent = torch.cat([head_ids, torch.cat([ctx[:, fixed:], out[:, :t]], 1)[:, fixed - keep:]], 1)
                     cache.start = 0
@@ -113,7 +131,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
                     pos += 1
                 tok = pick(h, t)
                 t += 1
-            return out.cpu().numpy()
+            return out[:, :t].cpu().numpy()
         # static shapes: the step reads its token, position and draw index from device buffers
         tok_buf = tok[:, None].clone()
         pos_buf = torch.tensor([pos], device=device)
@@ -142,7 +160,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
             pos_buf.fill_(pos)
             t_buf.fill_(t)
             run_step = graph.replay
-        while t < length:
+        while t < length and not ended(t):
             if pos == W:  # as in eager: refill from the last `keep` tokens, from position 0
                 recent = torch.cat([head_ids, torch.cat([ctx[:, fixed:], out[:, :t]], 1)[:, fixed - keep:]], 1)
                 cache.start = 0
@@ -156,7 +174,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
             if step is not None:
                 step(rows)
             pos, t = pos + 1, t + 1
-    return out.cpu().numpy()
+    return out[:, :t].cpu().numpy()
 
 
 def _static_step(backbone, head, tok_buf, t_buf, cache, noise, out, allowed_t, temperature: float,

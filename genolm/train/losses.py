@@ -14,15 +14,26 @@ import math
 import torch
 import torch.nn.functional as F
 
+from genolm.tokenize import SEP
+
 IGNORE = -100
 
 
 def clm_targets(ids: torch.Tensor, first_symbol_id: int) -> torch.Tensor:
     """(B, T) next-token targets aligned with the inputs: target[t] = ids[t+1]; the last position
-    and every non-sequence target (<sep>, <pad>, …) are ignored."""
+    and every non-sequence target (<pad>, a condition, …) are ignored, except the <sep> that ends a
+    record (right after a sequence token): the model learns where records end, so generation can
+    stop where it would (``genolm generate --stop-at-end``).  <sep> stands for no bases, so bits
+    per base (:func:`scored_nats`) leave it out.
+
+    >>> from genolm.tokenize import SEP
+    >>> clm_targets(torch.tensor([[SEP, 77, 78, SEP, SEP, 79]]), 71).tolist() == [[77, 78, SEP, IGNORE, 79, IGNORE]]
+    True
+    """
     targets = torch.full_like(ids, IGNORE)
     nxt = ids[:, 1:]
-    targets[:, :-1] = torch.where(nxt >= first_symbol_id, nxt, torch.full_like(nxt, IGNORE))
+    keep = (nxt >= first_symbol_id) | ((nxt == SEP) & (ids[:, :-1] >= first_symbol_id))
+    targets[:, :-1] = torch.where(keep, nxt, torch.full_like(nxt, IGNORE))
     return targets
 
 
