@@ -96,8 +96,13 @@ def test_genes_are_found_in_every_frame_around_the_circle(ref):
 
 def test_natural_relatives_pass_and_are_novel_to_phix174_but_not_to_themselves(ref):
     ids, isolates = read_genomes(str(MICRO / "rokyta2006_phix174like_genomes.fasta.gz"))
-    table = judge(isolates[:3], ref, training=isolates[:1])
+    hits, seen = [], []
+    table = judge(isolates[:3], ref, training=isolates[:1], workers=2, hits_out=hits, progress=seen.append)
     assert table["passes"][1:].all() and not table["passes"][0]  # the first is in "training"
+    serial_hits = []
+    serial = judge(isolates[:3], ref, training=isolates[:1], workers=1, hits_out=serial_hits)
+    assert hits == serial_hits and sum(seen) == 3  # two processes judge as one does, in order
+    assert all(np.array_equal(table[k], serial[k], equal_nan=table[k].dtype.kind == "f") for k in serial)
     assert (table["identity_reference"] < 0.989).all() and table["identity_training"][0] == 1.0
     assert table["nearest_training"][0] == "0"
     rows = funnel(table)
@@ -167,7 +172,7 @@ def test_the_same_seed_designs_the_same_genomes(tmp_path, capsys, causal_run):
     common = ["--num", "3", "--length", "100", "--min-length", "50", "--batch-size", "3", "--seed", "7"]
     code, out, err = design(tmp_path / "a", causal_run, *common, capsys=capsys)
     assert code == 0, err
-    assert "3 genomes of 100 bases" in out and "(not checked: no --reference)" in out
+    assert "3 genomes (median " in out and "(not checked: no --reference)" in out
     code, _, err = design(tmp_path / "b", causal_run, *common, capsys=capsys)
     assert code == 0, err
     for name in ("generated.fasta", "designs.fasta", "designs.tsv", "funnel.tsv"):
@@ -257,7 +262,7 @@ def test_bad_design_input_is_one_line(tmp_path, capsys, causal_run, extra, messa
 
 @pytest.fixture(scope="module")
 def validation(ref):
-    from genolm.generation.viability_score import components, Context, validation_set
+    from genolm.generation.viability_score import Context, components, validation_set
     from genolm.io.seqio import read_records
     from genolm.model.markov import MarkovModel
 
@@ -309,7 +314,7 @@ def test_the_score_ranks_damage_below_the_genome_it_came_from(validation):
 
 
 def test_the_models_components_read_each_gene_in_its_context(validation, causal_run):
-    from genolm.generation.viability_score import components, Context
+    from genolm.generation.viability_score import Context, components
     from genolm.train.checkpoint import load_model
 
     v, _, ctx = validation
@@ -322,8 +327,8 @@ def test_the_models_components_read_each_gene_in_its_context(validation, causal_
 
 def test_viability_score_on_the_command_line(tmp_path, capsys, ref):
     import pyarrow.parquet as pq
-
     from conftest import run_cli
+
     from genolm.generation.viability_score import damage
     from genolm.io.seqio import write_fasta
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import check_windows, DATA, SHARED, run_cli, source_sequences
+from conftest import check_windows, DATA, ROOT, SHARED, run_cli, source_sequences
 from genolm.data.prepare import prepare, PrepareArgs
 from genolm.data.shards import PreparedCorpus
 from genolm.errors import GenolmError
@@ -208,3 +208,35 @@ def test_the_record_split_is_as_random_for_similar_ids_as_for_any():
     assert counts.var() < 1.5 * n * p * (1 - p) and (counts == 0).mean() < 0.02
     reads = [f"read_{i}" for i in range(50_000)]
     assert abs(split_of(reads, b"0:reads.fq:", 0.1).mean() - 0.1) < 0.005
+
+
+def test_rotate_to_turns_circular_genomes_to_the_references_start_and_strand(tmp_path, capsys):
+    """Rotations of a genome, one of them reverse-complemented, come out as the reference itself;
+    a genome that shares nothing with it keeps its start, with a warning; the reference is part of
+    the fingerprint (another reference prepares again)."""
+    from genolm.bio.circular import rotate
+    from genolm.bio.seq import reverse_complement
+    from genolm.io.seqio import read_records
+
+    ref = next(iter(read_records(ROOT / "data" / "microviridae" / "NC_001422_1.fna.gz", case="upper"))).seq
+    stranger = "".join(np.random.default_rng(0).choice(list("ACGT"), 3000))
+    fa = tmp_path / "g.fa"
+    write_fasta([("a", rotate(ref, 1234)), ("b", reverse_complement(rotate(ref, 4000))), ("c", ref),
+                 ("d", stranger)], fa)
+    write_fasta([("phix", ref)], tmp_path / "ref.fa")
+    code, _, err = run_cli(["prepare", fa, "--rotate-to", tmp_path / "ref.fa", "--out", tmp_path / "c",
+                            "--window", "64", "--val-fraction", "0", "--no-progress"], capsys)
+    assert code == 0, err
+    assert "1 records share no 16-mer" in err
+    corpus = PreparedCorpus(tmp_path / "c")
+    ids = np.asarray(corpus.shards("train")[0])
+    assert corpus.tokenizer.decode(ids) == ref + ref + ref + stranger  # (decode drops the <sep>s)
+    assert (ids == corpus.tokenizer.token_to_id("<sep>")).sum() == 4
+    m = json.loads((tmp_path / "c" / "manifest.json").read_text())["rotate_to"]
+    assert (m["turned"], m["reverse_complemented"], m["unplaced"], m["reference_id"]) == (2, 1, 1, "phix")
+    write_fasta([("other", stranger)], tmp_path / "ref.fa")  # a changed reference is a new corpus
+    code, out, _ = run_cli(["prepare", fa, "--rotate-to", tmp_path / "ref.fa", "--out", tmp_path / "c",
+                            "--window", "64", "--val-fraction", "0", "--no-progress"], capsys)
+    assert code == 0 and "up to date" not in out
+    code, _, err = run_cli(["prepare", fa, "--rotate-to", tmp_path / "none.fa", "--out", tmp_path / "x"], capsys)
+    assert code == 2 and "none.fa" in err

@@ -1,7 +1,8 @@
 """Design whole genomes: generate many, keep the ones that could be a phage like the reference.
 
-``genolm design`` samples ``--num`` genomes of ``--length`` bases (default: the reference's) from
-a causal genolm model (batched and seeded, as ``genolm generate``), puts every one through the
+``genolm design`` samples ``--num`` genomes from a causal genolm model (batched and seeded, as
+``genolm generate``); a genome ends where the model ends it (the <sep> that closed every training
+record), or at ``--length`` bases (default: the reference's length + 10%).  It puts every one through the
 filter funnel, ranks the survivors by the model's bits per base (lower first; or by a fitted
 ``--viability-score``, higher first), clusters them at
 ``--cluster-identity`` and keeps the best ``--keep``, at most ``--per-cluster`` from a cluster.
@@ -50,7 +51,8 @@ ARGS = DesignArgs  # the options as one dataclass (tests/test_cli.py: the same n
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="causal genolm run (one-letter DNA tokenizer)")
     p.add_argument("--num", type=int, default=100, help="genomes to generate (default: 100)")
-    p.add_argument("--length", type=int, help="bases per genome (default: the reference's length)")
+    p.add_argument("--length", type=int, help="the most bases per genome; a genome ends where the model ends its record "
+                                                   "(default: the reference's length + 10%%)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--prompt", help="sequence (or FASTA file: its first record) every genome starts with")
     p.add_argument("--reference", metavar="FASTA", help="the genome designs are held against (its first record)")
@@ -66,6 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-identity", type=float, default=0.99,
                    help="base identity that puts two designs in one cluster (default: 0.99)")
     add_sampling(p.add_argument_group("sampling (as genolm generate)"), 16, "genomes")
+    p.add_argument("--workers", type=int, default=0, help="processes judging the genomes (default: 0 = one per core)")
     f = p.add_argument_group("the funnel's limits")
     f.add_argument("--min-length", type=int, default=4000, help="fewest bases (default: 4000)")
     f.add_argument("--max-length", type=int, default=6000, help="most bases (default: 6000)")
@@ -83,7 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def setup(args: argparse.Namespace) -> int:
     s = run(DesignArgs.from_namespace(args))
-    print(f"{args.out}: {plural(s['generated'], 'genome')} of {s['length']:,} bases generated in "
+    print(f"{args.out}: {plural(s['generated'], 'genome')} (median {s['median_length']:,.0f} bases) generated in "
           f"{s['generation_seconds']:.0f} s; {s['passed']} passed every stage ({s['clusters']} clusters); "
           f"kept {s['kept']}")
     print(f"{'stage':14s} {'passing':>8s} {'so far':>8s}")

@@ -10,6 +10,7 @@ Example:
   genolm prepare data/lambda.fasta.gz data/camisim_reads.fasta.gz --out corpus \\
       --tokenizer kmer:6 --window 512 --val-fraction 0.1
   genolm prepare --samples samples.tsv --out ocean --tokenizer char   # files from the sheet
+  genolm prepare phages.fna --rotate-to phix174.fna --out phix --window 8192   # circular genomes
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0,
                    help="processes; files are spread over them, and the output is the same for any "
                         "number (default: 0 = one per CPU core)")
+    p.add_argument("--rotate-to", metavar="FASTA",
+                   help="circular genomes (phages, plasmids): turn every record to the strand and first base "
+                        "where this reference genome starts, so the model learns one gene order from one place")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
     add_no_progress(p)

@@ -57,6 +57,9 @@ class FileResult:
     replaced: int = 0
     format: str = ""
     compression: str | None = None
+    turned: int = 0  # --rotate-to: records turned to another start or strand
+    reversed: int = 0  # ... of which read on the other strand
+    unplaced: int = 0  # ... sharing no k-mer with the reference (left as they were)
 
 
 def split_of(ids: list[str], salt: bytes, val_fraction: float) -> np.ndarray:
@@ -83,13 +86,16 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 
 def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str | os.PathLike,
-                  *, seed: int, val_fraction: float, split: str = "record", progress=None) -> FileResult:
+                  *, seed: int, val_fraction: float, split: str = "record", progress=None,
+                  rotate_to: str | None = None) -> FileResult:
     """Tokenize every record of ``path`` into ``tmp/{index}.{split}.bin`` part files;
     ``progress(n)`` hears of every n bytes of the file read.
 
     ``split="record"``: whole records go to train or validation by a seeded hash of their id.
     ``split="region"``: every record is cut in two — its first (1 - val_fraction) of bases train,
     the rest validates (an "unseen region" of every genome).
+    ``rotate_to`` (a reference genome's bases): every record is a circular genome, turned to the
+    strand and first base where the reference starts (:func:`genolm.bio.circular.in_register`).
     """
     path = Path(path)
     res = FileResult(index, {s: os.path.join(tmp, f"{index}.{s}.bin") for s in SPLITS},
@@ -102,6 +108,8 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
     handles = {s: open(res.parts[s], "wb", buffering=0) for s in SPLITS}  # big writes: no extra copy
     try:
         for batch in read_batches(path, progress=progress):
+            if rotate_to is not None:
+                batch = _rotate(batch, rotate_to, res)
             bases = np.fromiter(map(len, batch.seqs), np.int64, len(batch.seqs))  # (n,)
             res.n_records += len(batch.ids)
             res.n_bases += int(bases.sum())
@@ -129,6 +137,20 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
             fh.close()
     res.replaced = tok.stats.get("replaced", 0) - replaced0
     return res
+
+
+def _rotate(batch: Batch, ref: str, res: FileResult) -> Batch:
+    """The batch's circular genomes turned to ``ref``'s strand and start; ``res`` counts them."""
+    from genolm.bio.circular import in_register
+
+    seqs = []
+    for seq in batch.seqs:
+        turned, start = in_register(seq, ref)
+        res.unplaced += start.votes == 0
+        res.turned += turned != seq
+        res.reversed += start.strand == -1
+        seqs.append(turned)
+    return batch._replace(seqs=seqs)
 
 
 def _record_parts(batch: Batch, bases: np.ndarray, is_val: np.ndarray):

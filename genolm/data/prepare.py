@@ -29,6 +29,7 @@ from genolm.io.atomic import atomic_dir
 from genolm.io.progress import progress
 from genolm.io.samples import read_sample_sheet
 from genolm.io.seqio import read_records, sniff_format
+from genolm.io.workers import cpu_count
 from genolm.tokenize import Tokenizer
 
 FORMAT_VERSION = 1
@@ -52,6 +53,7 @@ class PrepareArgs(CommandArgs):
     workers: int = 0  # 0: one per CPU core (the output does not depend on it)
     shard_tokens: int = 1 << 30
     bpe_train_bases: int = 20_000_000
+    rotate_to: str | None = None  # circular genomes: turn each to this reference's strand and first base
     force: bool = False
 
     def check(self) -> None:
@@ -74,6 +76,11 @@ class PrepareArgs(CommandArgs):
         if self.shard_tokens < self.window:
             raise GenolmError("--shard-tokens must hold at least one window", found=str(self.shard_tokens))
         get_alphabet(self.alphabet)
+        if self.rotate_to is not None:
+            if self.alphabet != "dna":
+                raise GenolmError("--rotate-to turns DNA genomes", expected="--alphabet dna", found=self.alphabet)
+            if not Path(self.rotate_to).is_file():
+                raise GenolmError("no such file", file=self.rotate_to, hint="--rotate-to takes the reference genome's FASTA")
         if not self.inputs and not self.samples:
             raise GenolmError("no input files", hint="give FASTA/FASTQ paths or --samples SHEET")
 
@@ -90,6 +97,7 @@ class _Job:
     seed: int
     val_fraction: float
     split: str
+    rotate_to: str | None = None  # the reference's bases
 
 
 def prepare(opts: PrepareArgs) -> dict:
@@ -146,6 +154,7 @@ def prepare(opts: PrepareArgs) -> dict:
             "inputs": files, "splits": splits,
             "totals": {"records": sum(f["records"] for f in files), "bases": sum(f["bases"] for f in files),
                        "skipped_records": sum(f["skipped_records"] for f in files)},
+            "rotate_to": _rotation(opts, results),
             "samples": ({"sheet": str(sheet.path), "columns": sheet.columns, "metadata": sheet.samples}
                         if sheet else None),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -202,9 +211,10 @@ def _fingerprint(opts: PrepareArgs, inputs) -> str:
     for p, sid in inputs:
         st = os.stat(p)
         stats.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns, sid])
-    if opts.samples:
-        st = os.stat(opts.samples)
-        stats.append([str(Path(opts.samples).resolve()), st.st_size, st.st_mtime_ns])
+    for extra in (opts.samples, opts.rotate_to):
+        if extra:
+            st = os.stat(extra)
+            stats.append([str(Path(extra).resolve()), st.st_size, st.st_mtime_ns])
     blob = json.dumps([FORMAT_VERSION, keep, stats], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -235,10 +245,11 @@ def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path) -> list[File
     """Tokenize every input (in ``opts.workers`` processes), with a progress bar in bytes read."""
     parts = tmp / ".parts"
     parts.mkdir()
-    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction, opts.split)
+    ref = _reference(opts.rotate_to) if opts.rotate_to else None
+    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction, opts.split, ref)
             for i, (p, _) in enumerate(inputs)]
     sizes = [os.path.getsize(p) for p, _ in inputs]
-    workers = min(opts.workers or _cpu_count(), len(jobs))
+    workers = min(opts.workers or cpu_count(), len(jobs))
     bar = _progress_bar(opts, sum(sizes))
     results: list[FileResult] = []
     try:
@@ -289,14 +300,29 @@ def _work(job: _Job, tok: Tokenizer | None = None, progress=None) -> FileResult:
                 counter.value += n
 
     return tokenize_file(job.index, job.path, tok, job.tmp, seed=job.seed,
-                         val_fraction=job.val_fraction, split=job.split, progress=progress)
+                         val_fraction=job.val_fraction, split=job.split, progress=progress, rotate_to=job.rotate_to)
 
 
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
+def _reference(path: str) -> str:
+    """The first record of ``--rotate-to``'s FASTA, upper case."""
+    first = next(iter(read_records(path, case="upper")), None)
+    if first is None:
+        raise GenolmError("no sequence in the --rotate-to file", file=path)
+    return first.seq
+
+
+def _rotation(opts: PrepareArgs, results) -> dict | None:
+    """The manifest's account of --rotate-to (and a warning for genomes it could not place)."""
+    if not opts.rotate_to:
+        return None
+    first = next(iter(read_records(opts.rotate_to, case="upper")))
+    out = {"reference": str(opts.rotate_to), "reference_id": first.id, "reference_bases": len(first.seq),
+           "turned": sum(r.turned for r in results), "reverse_complemented": sum(r.reversed for r in results),
+           "unplaced": sum(r.unplaced for r in results)}
+    if out["unplaced"]:
+        print(f"genolm prepare: warning: {out['unplaced']:,} records share no 16-mer with {opts.rotate_to} "
+              f"({first.id}) and keep their own start", file=sys.stderr)
+    return out
 
 
 def _progress_bar(opts: PrepareArgs, total: int):

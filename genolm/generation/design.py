@@ -30,7 +30,7 @@ class DesignArgs(CommandArgs):
 
     model: str
     num: int = 100
-    length: int | None = None  # default: the reference's length
+    length: int | None = None  # the most bases (a genome ends at the model's <sep>); default: the reference's + 10%
     prompt: str | None = None
     reference: str | None = None  # the genome designs are held against (FASTA)
     annotation: str | None = None  # its CDS (GFF3)
@@ -45,6 +45,7 @@ class DesignArgs(CommandArgs):
     top_p: float = 1.0
     batch_size: int = 16
     engine: str = "auto"
+    workers: int = 0  # processes judging genomes (0: one per core)
     min_length: int = Limits.min_length  # the funnel's default
     max_length: int = Limits.max_length  # the funnel's default
     min_gc: float = Limits.min_gc  # the funnel's default
@@ -58,6 +59,7 @@ class DesignArgs(CommandArgs):
             self.fail("out", "an output directory", self.out)
         for name in ("num", "keep", "per_cluster", "batch_size"):
             self.at_least(name, 1)
+        self.at_least("workers", 0)
         self.at_least("length", 1, optional=True)
         self.at_least("temperature", 0)
         self.at_least("top_k", 0)
@@ -94,19 +96,21 @@ def run(args: DesignArgs) -> dict:
     t0 = time.perf_counter()
     reference = (Reference.load(args.reference, args.annotation, args.spike)
                  if args.reference else None)
-    length = args.length or len(reference.genome)
+    length = args.length or round(len(reference.genome) * 1.1)
     training = [s for path in args.train for s in read_genomes(path)[1]]
     replaceable = lambda p: (p / "funnel.tsv").is_file()  # noqa: E731 - an earlier design
     with atomic_dir(args.out, replaceable=replaceable) as tmp:
         gen = generate(GenerateArgs(model=args.model, num=args.num, length=length, out=str(tmp / "generated.fasta"),
                                     prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
                                     top_p=args.top_p, batch_size=args.batch_size, prefix="gen", engine=args.engine,
-                                    seed=args.seed, device=args.device, no_progress=args.no_progress))
+                                    seed=args.seed, device=args.device, no_progress=args.no_progress,
+                                    stop_at_end=True))
         records = list(read_records(tmp / "generated.fasta", case="upper"))
         ids, seqs = [r.id for r in records], [r.seq for r in records]
         hits: list = []
         with progress(len(seqs), "design: funnel", "genome", enabled=not args.no_progress) as bar:
-            table = judge(seqs, reference, training, args.limits(), progress=bar.update, hits_out=hits)
+            table = judge(seqs, reference, training, args.limits(), progress=bar.update, hits_out=hits,
+                          workers=args.workers)
         table["bits_per_base"] = model_bits(args, seqs)
         passed = np.flatnonzero(table["passes"])
         if args.viability_score:
@@ -128,6 +132,7 @@ def run(args: DesignArgs) -> dict:
             "checked": [s for s in STAGES if reference is not None or s not in ("genes_present", "genes_intact",
                                                                                 "gene_order", "spike")],
             "reference": reference.name if reference else None, "length": length,
+            "median_length": float(np.median([len(x) for x in seqs])) if seqs else 0.0,
             "genes": list(reference.order) if reference else [], "spike": reference.spike if reference else None,
             "limits": args.limits().__dict__, "training_genomes": len(training),
             "generation_seconds": gen["seconds"], "seconds": time.perf_counter() - t0,

@@ -45,6 +45,7 @@ from genolm.bio.codon import translate
 from genolm.bio.genome_match import circular_orfs, cyclic_order, identity, kmer_set, protein_hits, shared_kmers
 from genolm.bio.genome_stats import longest_homopolymer
 from genolm.errors import GenolmError
+from genolm.io.workers import fork_map
 
 STAGES = ("letters", "length", "gc", "homopolymer", "genes_present", "genes_intact", "gene_order", "spike", "novel")
 
@@ -182,62 +183,22 @@ def _spike(spike: str, proteins: dict[str, str], path: str) -> str:
 
 
 def judge(seqs: list[str], reference: Reference | None, training: list[str] | None = None,
-          limits: Limits = Limits(), progress=None, hits_out: list | None = None) -> dict[str, np.ndarray]:
+          limits: Limits = Limits(), progress=None, hits_out: list | None = None, workers: int = 0) -> dict[str, np.ndarray]:
     """Every stage's value and verdict for each genome of ``seqs`` (columns of equal length):
     ``<stage>`` values (where a stage has one number), ``pass_<stage>`` verdicts, and
     ``passes`` (every stage), ``stages_passed`` (how far down the funnel it got).
 
     Without a ``reference`` the gene and spike stages are not checked (every genome passes them)
     and novelty is to ``training`` only.  ``hits_out`` collects each genome's protein hits, on
-    the strand and from the base where the reference starts."""
+    the strand and from the base where the reference starts.  The genomes are judged over
+    ``workers`` processes (0: one per core)."""
     training = training or []
     train_kmers = [kmer_set(t) for t in training]
-    cols: dict[str, list] = {k: [] for k in (
-        "length", "non_acgt", "gc", "homopolymer", "genes_present", "genes_intact", "genes_missing",
-        "genes_broken", "gene_order", "spike_identity", "identity_reference", "identity_training",
-        "nearest_training")}
-    for seq in seqs:
-        seq = seq.upper()
-        n = len(seq)
-        acgt = sum(seq.count(c) for c in "ACGT")
-        cols["length"].append(n)
-        cols["non_acgt"].append(n - acgt)
-        cols["gc"].append((seq.count("G") + seq.count("C")) / acgt if acgt else 0.0)
-        cols["homopolymer"].append(longest_homopolymer(seq) if n else 0)
-        hits = {}
-        if reference is not None and n:
-            oriented = in_register(seq, reference.genome)[0]
-            hits = protein_hits(reference.proteins, oriented, orfs=circular_orfs(oriented))
-        if hits_out is not None:
-            hits_out.append(hits)
-        present = [g for g, h in hits.items() if h.score >= limits.present_score]
-        intact = [g for g in present if intact_gene(hits[g], limits)]
-        cols["genes_present"].append(len(present))
-        cols["genes_intact"].append(len(intact))
-        names = list(reference.proteins) if reference is not None else []
-        cols["genes_missing"].append(",".join(g for g in names if g not in present))
-        cols["genes_broken"].append(",".join(g for g in present if g not in intact))
-        cols["gene_order"].append(reference is not None and len(present) > 1
-                                  and in_reference_order(hits, present, reference))
-        spike = hits.get(reference.spike) if reference is not None and reference.spike else None
-        cols["spike_identity"].append(np.nan if spike is None else
-                                      spike.identity if spike.score >= limits.present_score else 0.0)
-        cols["identity_reference"].append(identity(seq, reference.genome) if reference is not None and n else np.nan)
-        best, who = 0.0, ""
-        if training and n:
-            mine = kmer_set(seq)
-            shared = np.array([shared_kmers(mine, t) for t in train_kmers])
-            # the nearest by base identity is among those sharing the most 16-mers: align the top few
-            for i in np.argsort(-shared, kind="stable")[:NEAREST]:
-                if shared[i] < shared.max() / 2:
-                    break
-                v = identity(seq, training[i])
-                if v > best:
-                    best, who = v, str(int(i))
-        cols["identity_training"].append(best)
-        cols["nearest_training"].append(who)
-        if progress:
-            progress(1)
+    rows = fork_map(lambda seq: _judge_one(seq, reference, training, train_kmers, limits), seqs, workers,
+                    progress, chunksize=4)
+    cols: dict[str, list] = {k: [r[0][k] for r in rows] for k in COLUMNS}
+    if hits_out is not None:
+        hits_out.extend(r[1] for r in rows)
     table = {k: np.asarray(v) for k, v in cols.items()}
     everyone = np.ones(len(seqs), bool)
     checked = reference is not None
@@ -265,6 +226,49 @@ def judge(seqs: list[str], reference: Reference | None, training: list[str] | No
 
 
 NEAREST = 3  # training genomes aligned per design: the ones sharing the most 16-mers
+
+
+COLUMNS = ("length", "non_acgt", "gc", "homopolymer", "genes_present", "genes_intact", "genes_missing",
+           "genes_broken", "gene_order", "spike_identity", "identity_reference", "identity_training",
+           "nearest_training")
+
+
+def _judge_one(seq: str, reference: Reference | None, training: list[str], train_kmers: list,
+               limits: Limits) -> tuple[dict, dict]:
+    """One genome's values (:data:`COLUMNS`) and its protein hits."""
+    seq = seq.upper()
+    n = len(seq)
+    acgt = sum(seq.count(c) for c in "ACGT")
+    row: dict = {"length": n, "non_acgt": n - acgt, "gc": (seq.count("G") + seq.count("C")) / acgt if acgt else 0.0,
+                 "homopolymer": longest_homopolymer(seq) if n else 0}
+    hits = {}
+    if reference is not None and n:
+        oriented = in_register(seq, reference.genome)[0]
+        hits = protein_hits(reference.proteins, oriented, orfs=circular_orfs(oriented))
+    present = [g for g, h in hits.items() if h.score >= limits.present_score]
+    intact = [g for g in present if intact_gene(hits[g], limits)]
+    names = list(reference.proteins) if reference is not None else []
+    spike = hits.get(reference.spike) if reference is not None and reference.spike else None
+    row.update(genes_present=len(present), genes_intact=len(intact),
+               genes_missing=",".join(g for g in names if g not in present),
+               genes_broken=",".join(g for g in present if g not in intact),
+               gene_order=reference is not None and len(present) > 1 and in_reference_order(hits, present, reference),
+               spike_identity=np.nan if spike is None else
+               spike.identity if spike.score >= limits.present_score else 0.0,
+               identity_reference=identity(seq, reference.genome) if reference is not None and n else np.nan)
+    best, who = 0.0, ""
+    if training and n:
+        mine = kmer_set(seq)
+        shared = np.array([shared_kmers(mine, t) for t in train_kmers])
+        # the nearest by base identity is among those sharing the most 16-mers: align the top few
+        for i in np.argsort(-shared, kind="stable")[:NEAREST]:
+            if shared[i] < shared.max() / 2:
+                break
+            v = identity(seq, training[i])
+            if v > best:
+                best, who = v, str(int(i))
+    row.update(identity_training=best, nearest_training=who)
+    return row, hits
 
 
 def in_reference_order(hits: dict, present: list[str], reference: Reference) -> bool:

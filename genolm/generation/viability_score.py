@@ -204,7 +204,7 @@ class ViabilityScore:
                               hint="the model's components need --model")
         x = (np.stack([comp[k] for k in self.used], 1) - self.mean) / self.sd
         x = np.nan_to_num(x, nan=-10.0)  # a component that could not be measured counts against
-        return 1.0 / (1.0 + np.exp(-(x @ np.asarray(self.coef) + self.intercept)))
+        return np.exp(-np.logaddexp(0.0, -(x @ np.asarray(self.coef) + self.intercept)))  # the logistic, without overflow
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1)
