@@ -116,7 +116,7 @@ def check_generation_speed(out, stdout):
 def check_phage_design(out, stdout):
     r = load(out / "phage_design" / "phage_design.json")
     assert r["design"]["generated"] == 3 and [f["stage"] for f in r["design"]["funnel"]][-1] == "novel"
-    assert [x["setting"] for x in r["sweep"]] == ["1/1", "1.2/0.95"] and r["design"]["setting"] in ("1/1", "1.2/0.95")
+    assert [x["setting"] for x in r["sweep"]] == ["1/1", "1.5/1/0.1"] and r["design"]["setting"] in ("1/1", "1.5/1/0.1")
     assert r["base"]["last"]["step"] == 4 and r["train"]["best_step"] >= 2  # base model, then early-stopped fine-tuning
     assert set(r["viability"]["components"]) == {"lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes"}
     assert "damage" in stdout and "genomes per minute" not in stdout and "per minute" in stdout and "chosen:" in stdout

@@ -137,13 +137,14 @@ def test_a_static_cache_step_equals_the_sliced_cache():
     assert int(position) == 30 and torch.allclose(torch.stack(steps, 1), full[:, 12:], atol=1e-5)
 
 
-@pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, 0, 1.0), (0.8, 3, 0.9), (0, 0, 1.0)])
-def test_static_engine_draws_what_eager_draws(temperature, top_k, top_p):
+@pytest.mark.parametrize("temperature, top_k, top_p, min_p", [(1.0, 0, 1.0, 0.0), (0.8, 3, 0.9, 0.0), (0, 0, 1.0, 0.0),
+                                                         (1.5, 0, 1.0, 0.2)])
+def test_static_engine_draws_what_eager_draws(temperature, top_k, top_p, min_p):
     # the fixed-shape step that CUDA graphs capture, run here without capture: same bases as the
     # eager loop for the same seed, through two refills of a 32-token window
     m = model(max_len=32)
     prefix = np.r_[SEP, TOK.encode("ACGTAC")].astype(np.int64)
-    kw = dict(temperature=temperature, top_k=top_k, top_p=top_p, device="cpu")
+    kw = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, device="cpu")
     eager = sample_batch(m, prefix, LETTERS, 4, 80, generator=torch.Generator().manual_seed(3), engine="eager", **kw)
     static = sample_batch(m, prefix, LETTERS, 4, 80, generator=torch.Generator().manual_seed(3), engine="static", **kw)
     assert (eager == static).all()
@@ -160,6 +161,10 @@ def test_gumbel_draws_follow_the_filtered_softmax():
     assert np.abs(freq - [0.5 / 0.8, 0.3 / 0.8, 0, 0]).max() < 0.01
     freq = np.bincount(choose(logits, noise, 2.0, 0, 1.0).numpy(), minlength=4) / 40000  # flatter
     p = np.sqrt([0.5, 0.3, 0.15, 0.05])
+    assert np.abs(freq - p / p.sum()).max() < 0.01
+    # min-p on the model's own odds (0.15 / 0.5 >= 0.25 stays, 0.05 / 0.5 goes), then the temperature
+    freq = np.bincount(choose(logits, noise, 2.0, 0, 1.0, min_p=0.25).numpy(), minlength=4) / 40000
+    p = np.sqrt([0.5, 0.3, 0.15, 0])
     assert np.abs(freq - p / p.sum()).max() < 0.01
 
 

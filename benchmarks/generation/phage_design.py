@@ -17,7 +17,7 @@ on its validation set (held-out natural isolates against damaged copies of them)
 2. A `--flavor` transformer pretrained for `--base-minutes` on `--base` (windows of `--window`
    tokens: a whole genome with room to spare), then fine-tuned with `--init` for at most
    `--minutes`, keeping the checkpoint of its best validation.
-3. `genolm design --num --sweep-num` at each `--sweep` setting (temperature/top-p); the setting
+3. `genolm design --num --sweep-num` at each `--sweep` setting (temperature/top-p/min-p); the setting
    with the most designs passing every stage (then the most clusters) designs `--num` genomes
    against phiX174 (its genes, spike protein G) and the training genomes; genomes per minute.
 4. The viability score's validation set: the isolates (viable) and `--copies` damaged copies of
@@ -52,7 +52,7 @@ MICRO = ROOT / "data" / "microviridae"
 PHIX, GFF, SPIKE = MICRO / "NC_001422_1.fna.gz", MICRO / "NC_001422.1_pseudocircular.gff", MICRO / "NC_001422.1_Gprotein.fasta.gz"
 TRAIN, HELD_OUT = MICRO / "phage_sft_genomes_phix174_variants.fna.gz", MICRO / "rokyta2006_phix174like_genomes.fasta.gz"
 BASE = [ROOT / "data" / "H.Pylori__G27.fasta.gz", ROOT / "data" / "lambda.fasta.gz"]  # the GPU run passes more
-SWEEP = "0.8/1,1/1,1/0.95,1.2/0.95,1.5/0.9"
+SWEEP = "1/0.95,1.5/1/0.05,2.5/1/0.05,2.5/1/0.02"  # temperature/top-p[/min-p]
 
 
 def run(argv: list) -> None:
@@ -77,9 +77,9 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=8192, help="tokens per training window")
     ap.add_argument("--batch-size", type=int, default=8, help="windows per training step")
     ap.add_argument("--model", help="a fine-tuned run: skip the training")
-    ap.add_argument("--sweep", default=SWEEP, help="temperature/top-p settings tried, comma-separated")
+    ap.add_argument("--sweep", default=SWEEP, help="temperature/top-p[/min-p] settings tried, comma-separated")
     ap.add_argument("--sweep-num", type=int, default=200, help="genomes designed at each setting")
-    ap.add_argument("--setting", help="temperature/top-p of the final designs: skip the sweep")
+    ap.add_argument("--setting", help="temperature/top-p[/min-p] of the final designs: skip the sweep")
     ap.add_argument("--num", type=int, default=1000, help="genomes to design at the chosen setting")
     ap.add_argument("--design-batch", type=int, default=250, help="genomes sampled together")
     ap.add_argument("--copies", type=int, default=2, help="damaged copies per isolate and damage type")
@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT / "phage_design"))
     if SMOKE:
         ap.set_defaults(flavor="debug", base_minutes=None, minutes=None, window=512, batch_size=2, num=3,
-                        design_batch=3, copies=1, device="cpu", sweep="1/1,1.2/0.95", sweep_num=2, eval_every=2,
+                        design_batch=3, copies=1, device="cpu", sweep="1/1,1.5/1/0.1", sweep_num=2, eval_every=2,
                         patience=1)
     args = ap.parse_args()
     out = Path(args.out)
@@ -131,10 +131,10 @@ def main() -> None:
             return
 
     def design(where: Path, num: int, setting: str, keep: int) -> dict:
-        temperature, top_p = setting.split("/")
+        temperature, top_p, min_p = (setting.split("/") + ["0"])[:3]
         run(["design", "--model", model, "--num", num, "--batch-size", min(args.design_batch, num), "--reference",
              PHIX, "--annotation", GFF, "--spike", SPIKE, "--train", TRAIN, "--keep", keep, "--device", args.device,
-             "--temperature", temperature, "--top-p", top_p, "--out", where, "--no-progress"]
+             "--temperature", temperature, "--top-p", top_p, "--min-p", min_p, "--out", where, "--no-progress"]
             + (["--min-length", 100] if SMOKE else []))
         s = json.loads((where / "summary.json").read_text())
         r = {k: s[k] for k in ("generated", "passed", "kept", "clusters", "clusters_kept", "funnel",
@@ -163,7 +163,7 @@ def main() -> None:
         for r in result["sweep"]:
             print(f"{r['setting']:>9s} {r['biology_pass']:8d} {r['passed']:7d} {r['clusters']:9d} "
                   f"{r['identity_training_median']:9.4f}")
-        print(f"chosen: {setting} (temperature/top-p)")
+        print(f"chosen: {setting} (temperature/top-p/min-p)")
         if args.stop_after == "sweep":
             return
     result["design"] = design(out / "designs", args.num, setting, 20)
@@ -194,7 +194,7 @@ def main() -> None:
 
     tr = result.get("train", {})
     print(f"\nmodel: {args.flavor}; fine-tuned {tr.get('steps')} steps, best validation at step {tr.get('best_step')} "
-          f"({tr.get('best_val_bpb', float('nan')):.4f} bits/base); designs at {setting} (temperature/top-p): "
+          f"({tr.get('best_val_bpb', float('nan')):.4f} bits/base); designs at {setting} (temperature/top-p/min-p): "
           f"{s['generated']} genomes (median {s['median_length']:,.0f} bases), {s['genomes_per_minute']:.0f} per minute")
     print(f"{'stage':14s} {'passing':>8s} {'so far':>8s}")
     for row in s["funnel"]:

@@ -35,6 +35,10 @@ def add_sampling(p: argparse.ArgumentParser, batch_size: int, what: str = "seque
     p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default: 1)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely bases (0: all)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus: the smallest set with this mass (default: 1)")
+    p.add_argument("--min-p", type=float, default=0.0,
+                   help="leave out bases less than this times as likely as the likeliest, under the model "
+                        "before --temperature: with a temperature above 1, more variation where the model "
+                        "sees alternatives and none where it sees one base (default: 0, off)")
     p.add_argument("--batch-size", type=int, default=batch_size, help=f"{what} sampled together (default: {batch_size})")
     p.add_argument("--engine", default="auto", choices=ENGINES,
                    help="auto: a CUDA graph per step on a GPU, eager on the CPU; compile: torch.compile too")

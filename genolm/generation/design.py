@@ -43,6 +43,7 @@ class DesignArgs(CommandArgs):
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
+    min_p: float = 0.0
     batch_size: int = 16
     engine: str = "auto"
     workers: int = 0  # processes judging genomes (0: one per core)
@@ -64,6 +65,7 @@ class DesignArgs(CommandArgs):
         self.at_least("temperature", 0)
         self.at_least("top_k", 0)
         self.within("top_p", 1e-9, 1.0)
+        self.within("min_p", 0.0, 0.999)
         self.within("cluster_identity", 0.5, 1.0)
         if self.engine not in ENGINES:
             self.fail("engine", " | ".join(ENGINES), self.engine)
@@ -102,7 +104,7 @@ def run(args: DesignArgs) -> dict:
     with atomic_dir(args.out, replaceable=replaceable) as tmp:
         gen = generate(GenerateArgs(model=args.model, num=args.num, length=length, out=str(tmp / "generated.fasta"),
                                     prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
-                                    top_p=args.top_p, batch_size=args.batch_size, prefix="gen", engine=args.engine,
+                                    top_p=args.top_p, min_p=args.min_p, batch_size=args.batch_size, prefix="gen", engine=args.engine,
                                     seed=args.seed, device=args.device, no_progress=args.no_progress,
                                     stop_at_end=True))
         records = list(read_records(tmp / "generated.fasta", case="upper"))

@@ -29,6 +29,7 @@ class GenerateArgs(CommandArgs):
     temperature: float = 1.0  # 0: greedy
     top_k: int = 0  # 0: all
     top_p: float = 1.0
+    min_p: float = 0.0  # 0: off
     batch_size: int = 64
     prefix: str = "gen"
     condition: list[str] | None = None  # KEY=VALUE of a conditioned model
@@ -44,6 +45,8 @@ class GenerateArgs(CommandArgs):
         self.at_least("top_k", 0)
         if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
             self.fail("top_p", "above 0 and at most 1", self.top_p)
+        if isinstance(self.min_p, bool) or not isinstance(self.min_p, (int, float)) or not 0 <= self.min_p < 1:
+            self.fail("min_p", "at least 0 and below 1", self.min_p)
         if self.engine not in ENGINES:
             self.fail("engine", " | ".join(ENGINES), self.engine)
 
@@ -117,7 +120,7 @@ def run(args: GenerateArgs) -> dict:
         while done < args.num:
             rows = min(args.batch_size, args.num - done)
             ids = sample_batch(model, prefix, allowed if stop is None else np.r_[allowed, stop], rows, args.length,
-                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, generator=gen,
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, generator=gen,
                                device=device, step=bar.update, engine=args.engine,
                                fixed=len(head) if "conditions" in config else 0, window=window, stop=stop)
             bar.update(rows * (args.length - ids.shape[1]))  # rows that all ended early
@@ -127,7 +130,8 @@ def run(args: GenerateArgs) -> dict:
                     row = row[: int(np.argmax(row == stop))]
                 seq = prompt + "".join(symbol[int(i)] for i in row)
                 bases += len(seq) - len(prompt)
-                f.write(f">{args.prefix}_{done + r + 1} seed={args.seed} temperature={args.temperature} "
+                f.write(f">{args.prefix}_{done + r + 1} seed={args.seed} temperature={args.temperature}"
+                        + (f" min_p={args.min_p}" if args.min_p else "") + " "
                         f"prompt={len(prompt)}\n")
                 f.writelines(seq[i: i + 80] + "\n" for i in range(0, len(seq), 80))
             f.flush()

@@ -1,11 +1,13 @@
 """Sampling from a causal model: a batch of rows after one prefix, one token per step, each draw
-the Gumbel-max of the filtered logits (temperature, top-k, top-p) plus noise drawn up front from
+the Gumbel-max of the filtered logits (min-p, temperature, top-k, top-p) plus noise drawn up front from
 a seeded generator, so a step needs no host sync.  Transformers decode with a preallocated
 key/value cache, step by step from Python (eager), as one fixed-shape step (static), replayed as
 a CUDA graph (graph) or compiled first (compile); LSTMs carry their state.  Past the window,
 generation continues from the last half window.  ``genolm generate`` writes what it samples."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -15,10 +17,23 @@ from genolm.train.distributed import compiled
 STOP_CHECK = 64  # steps between checks that every row has drawn its stop token
 
 
-def filter_logits(logits, temperature: float, top_k: int, top_p: float):
-    """Scaled logits (B, V) with what --top-k / --top-p leave out set to -inf."""
+def filter_logits(logits, temperature: float, top_k: int, top_p: float, min_p: float = 0.0):
+    """Scaled logits (B, V) with what --min-p / --top-k / --top-p leave out set to -inf.
+
+    ``min_p`` is read on the model's own distribution, before the temperature: a token less than
+    ``min_p`` times as likely as the most likely one is left out, so a temperature above 1 spreads
+    the draws over the alternatives the model finds plausible (a variable site) and never onto
+    what it rules out (a conserved one).
+
+    >>> import torch
+    >>> z = filter_logits(torch.tensor([[0.0, -1.0, -5.0]]), 2.0, 0, 1.0, min_p=0.1)
+    >>> [round(p, 3) for p in z.softmax(-1)[0].tolist()]  # exp(-5) < 0.1: out; exp(-1) > 0.1: kept, flattened
+    [0.622, 0.378, 0.0]
+    """
     import torch
 
+    if min_p > 0:
+        logits = logits.masked_fill(logits < logits.max(-1, keepdim=True).values + math.log(min_p), float("-inf"))
     logits = logits / temperature
     if 0 < top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
@@ -34,7 +49,7 @@ def filter_logits(logits, temperature: float, top_k: int, top_p: float):
 ENGINES = ("auto", "eager", "static", "graph", "compile")
 
 
-def choose(logits, noise, temperature: float, top_k: int, top_p: float):
+def choose(logits, noise, temperature: float, top_k: int, top_p: float, min_p: float = 0.0):
     """(B,) index of the next base: argmax at temperature 0, else a draw from the filtered
     softmax by the Gumbel-max trick with ``noise`` (B, V) uniform in [0, 1) (so the draw is a pure
     function of the noise, and sampling can live inside a CUDA graph)."""
@@ -42,12 +57,12 @@ def choose(logits, noise, temperature: float, top_k: int, top_p: float):
 
     if temperature == 0:
         return logits.argmax(-1)
-    z = filter_logits(logits, temperature, top_k, top_p)
+    z = filter_logits(logits, temperature, top_k, top_p, min_p)
     return (z - torch.log(-torch.log(noise.clamp_min(1e-30)))).argmax(-1)
 
 
 def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, length: int, *, temperature: float,
-                 top_k: int, top_p: float, generator, device: str, keep: int | None = None, step=None,
+                 top_k: int, top_p: float, generator, device: str, keep: int | None = None, step=None, min_p: float = 0.0,
                  engine: str = "auto", fixed: int = 0, window: int | None = None,
                  stop: int | None = None) -> np.ndarray:
     """(rows, length) sampled token ids after ``prefix`` (ids, <sep> first), drawn among ``allowed``.
@@ -92,7 +107,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         logits = head(h).float()[:, allowed_t]
         if t == 0 and first_stop is not None:  # no empty rows: the first draw is never the end
             logits[:, first_stop] = float("-inf")
-        tok = allowed_t[choose(logits, noise[t], temperature, top_k, top_p)]
+        tok = allowed_t[choose(logits, noise[t], temperature, top_k, top_p, min_p)]
         out[:, t] = tok
         if step is not None:
             step(rows)
@@ -137,7 +152,7 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         pos_buf = torch.tensor([pos], device=device)
         t_buf = torch.tensor([t], device=device)
         static = cache.at(pos_buf)  # the same buffers, addressed by pos_buf
-        bufs = (backbone, head, tok_buf, t_buf, static, noise, out, allowed_t, temperature, top_k, top_p)
+        bufs = (backbone, head, tok_buf, t_buf, static, noise, out, allowed_t, temperature, top_k, top_p, min_p)
 
         def static_step():
             (_compiled_step() if engine == "compile" else _static_step)(*bufs)
@@ -178,13 +193,13 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
 
 
 def _static_step(backbone, head, tok_buf, t_buf, cache, noise, out, allowed_t, temperature: float,
-                 top_k: int, top_p: float) -> None:
+                 top_k: int, top_p: float, min_p: float = 0.0) -> None:
     """One decoding step on device buffers only: the token in ``tok_buf`` at the cache's
     ``position`` goes through the model, the next one is drawn with ``noise[t_buf]`` into
     ``out[:, t_buf]`` and ``tok_buf``, and both counters advance (the position in the forward)."""
     h = backbone(tok_buf, cache=cache)[:, -1]
     z = noise.index_select(0, t_buf)[0]
-    new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p)]
+    new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p, min_p)]
     out.index_copy_(1, t_buf, new[:, None])
     tok_buf.copy_(new[:, None])
     t_buf.add_(1)
