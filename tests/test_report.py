@@ -349,6 +349,11 @@ def test_generated_fasta_gets_a_section_and_generate_takes_report(runs, tmp_path
     assert sec.kind == "generate" and "temperature 0.8, seed 3" in sec.summary
     assert f"GC content {np.mean(gc):.3f} ± {np.std(gc):.3f}" in sec.summary and "300 bases each" in sec.summary
     assert sorted(sec.figures[0][1]["data"][0]["x"]) == sorted(gc)
+    code, _, err = run_cli(["generate", "--model", tmp_path / "clm", "--num", "2", "--length", "50", "--seed", "3",
+                            "--temperature", "1.5", "--min-p", "0.1", "--device", "cpu", "--out", tmp_path / "p.fa"], capsys)
+    assert code == 0, err
+    (sec,) = sections(discover([str(tmp_path / "p.fa")]))
+    assert sec.kind == "generate" and "temperature 1.5, min-p 0.1, seed 3" in sec.summary
     # a FASTA that genolm generate did not write is not taken for one
     (tmp_path / "real.fasta").write_text(">chr1 some genome\nACGT\n")
     assert kind_of(tmp_path / "real.fasta") is None

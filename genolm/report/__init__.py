@@ -79,8 +79,8 @@ def _tsv(path: Path) -> tuple[list[str], list[list[str]]]:
     return lines[0].split("\t"), [ln.split("\t") for ln in lines[1:] if ln]
 
 
-# the header genolm generate writes: ">gen_1 seed=0 temperature=1.0 prompt=0"
-GENERATED = re.compile(r"^>\S+ seed=-?\d+ temperature=\S+ prompt=\d+$")
+# the header genolm generate writes: ">gen_1 seed=0 temperature=1.0 prompt=0" (min_p=… before prompt= when given)
+GENERATED = re.compile(r"^>\S+ seed=-?\d+ temperature=\S+( min_p=\S+)? prompt=\d+$")
 FASTA_SUFFIXES = (".fasta", ".fa", ".fna", ".ffn")
 
 
@@ -880,7 +880,9 @@ def generate_section(path: Path) -> Section:
     stops = np.array([stop_rate(r.seq) for r in recs])
     n = f"the first {len(recs):,}" if len(recs) == GENERATED_MAX else f"{len(recs):,}"
     summary = (f"{n} generated sequences ({int(np.median(lengths)) if len(recs) else 0:,} bases each, median; "
-               f"temperature {settings.get('temperature', '?')}, seed {settings.get('seed', '?')}): GC content "
+               f"temperature {settings.get('temperature', '?')}, "
+               + (f"min-p {settings['min_p']}, " if "min_p" in settings else "") +
+               f"seed {settings.get('seed', '?')}): GC content "
                f"{gc.mean() if len(recs) else float('nan'):.3f} ± {gc.std() if len(recs) else float('nan'):.3f}, "
                f"{stops.mean() if len(recs) else float('nan'):.3f} stop codons per codon over the six frames "
                f"(random DNA of 50% GC: 0.047; coding DNA is lower), longest homopolymer "
