@@ -23,8 +23,8 @@ on its validation set (held-out natural isolates against damaged copies of them)
 4. The viability score's validation set: the isolates (viable) and `--copies` damaged copies of
    each per damage type; cross-validated AUROC per damage type, combined and per component.
 
-`--model RUN` skips 1-2 (a fine-tuned run from an earlier call), `--setting T/P` skips the sweep,
-and `--stop-after train|sweep` ends early: a GPU session can train in one call and design in the
+`--model RUN` skips 1-2 (a fine-tuned run from an earlier call), `--setting T/P/M` skips the sweep,
+and `--stop-after train|sweep|design` ends early: a GPU session can train in one call and design in the
 next.  Writes OUT/phage_design.json after each step, so a run cut short keeps what it measured.
 """
 
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--num", type=int, default=1000, help="genomes to design at the chosen setting")
     ap.add_argument("--design-batch", type=int, default=250, help="genomes sampled together")
     ap.add_argument("--copies", type=int, default=2, help="damaged copies per isolate and damage type")
-    ap.add_argument("--stop-after", choices=("train", "sweep"), help="end after this step")
+    ap.add_argument("--stop-after", choices=("train", "sweep", "design"), help="end after this step")
     ap.add_argument("--out", default=str(OUT / "phage_design"))
     if SMOKE:
         ap.set_defaults(flavor="debug", base_minutes=None, minutes=None, window=512, batch_size=2, num=3,
@@ -169,6 +169,12 @@ def main() -> None:
     result["design"] = design(out / "designs", args.num, setting, 20)
     s = result["design"]
     save()
+    if args.stop_after == "design":
+        print(f"\ndesigns at {setting}: {s['generated']} genomes (median {s['median_length']:,.0f} bases), "
+              f"{s['genomes_per_minute']:.0f} per minute; {s['passed']} pass every stage, {s['clusters']} clusters")
+        for row in s["funnel"]:
+            print(f"{row['stage']:14s} {row['passing']:8d} {row['passing_so_far']:8d}")
+        return
     # 4. the viability score on the validation set
     from genolm.bio.circular import in_register
     from genolm.generation.viability_score import Context, ViabilityScore, components, validation_set
