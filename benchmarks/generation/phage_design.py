@@ -124,8 +124,8 @@ def main() -> None:
         result["train"] = {"seconds": time.perf_counter() - t, "steps": max(r["step"] for r in rows),
                            "best_step": best["step"], "best_val_bpb": best["val_bpb"],
                            "validations": [(r["step"], r["val_bpb"]) for r in evals],
-                           "train_bpb_at_best": next((r["loss"] / np.log(2) for r in rows
-                                                      if r.get("step") == best["step"] and "loss" in r), None)}
+                           "train_bpb_at_best": [r["loss"] / np.log(2) for r in rows  # the last logged at or before it
+                                                 if "loss" in r and r["step"] <= best["step"]][-1]}
         save()
         if args.stop_after == "train":
             return
