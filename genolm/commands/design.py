@@ -34,7 +34,15 @@ Example:
   genolm design --model phage_run --num 1000 --reference data/microviridae/NC_001422_1.fna.gz \\
       --annotation data/microviridae/NC_001422.1_pseudocircular.gff \\
       --spike data/microviridae/NC_001422.1_Gprotein.fasta.gz \\
-      --train data/microviridae/phage_sft_genomes_phix174_variants.fna.gz --keep 20 --out designs
+      --train data/microviridae/phage_sft_genomes_phix174_variants.fna.gz --keep 20 --out designs \\
+      --temperature 2 --min-p 0.05
+
+The model (a whole genome per window, circular genomes turned to one start):
+  genolm prepare bacteria/*.fasta.gz --out base_corpus --window 8192 --split region --val-fraction 0.02
+  genolm pretrain --data base_corpus --out base --model small --minutes 30
+  genolm prepare family.fna --rotate-to data/microviridae/NC_001422_1.fna.gz --out family \\
+      --window 8192 --val-fraction 0.1
+  genolm pretrain --data family --out phage_run --init base --patience 3 --eval-every 25
 """
 
 from __future__ import annotations
