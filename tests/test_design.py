@@ -228,6 +228,7 @@ def test_design_keeps_the_best_passing_genome_of_each_cluster(tmp_path, capsys, 
 
     secs = write_report([str(out)], tmp_path / "r.html")
     assert [x.kind for x in secs] == ["design"] and "4 pass every stage" in secs[0].summary
+    assert f"a median of {s['median_length']:,.0f} bases, at most {s['length']:,})" in secs[0].summary
     assert len([f for f in secs[0].figures if f[0] == "plotly"]) == 3
     assert "The stage that stops most" in secs[0].summary
     assert "4 passed every stage (3 clusters); kept 3" in stdout and s["ranked_by"] == "bits_per_base"

@@ -501,7 +501,9 @@ def design_section(path: Path) -> Section:
     funnel = s.get("funnel", [])
     stopped = max(zip(funnel, [{"passing_so_far": s.get("generated", 0)}] + funnel),
                   key=lambda x: x[1]["passing_so_far"] - x[0]["passing_so_far"], default=None)
-    summary = (f"{s.get('generated', 0):,} genomes of {s.get('length', 0):,} bases generated; {s.get('passed', 0):,} "
+    size = (f"a median of {s['median_length']:,.0f} bases, at most {s.get('length', 0):,}" if "median_length" in s
+            else f"{s.get('length', 0):,} bases")
+    summary = (f"{s.get('generated', 0):,} genomes ({size}) generated; {s.get('passed', 0):,} "
                f"pass every stage of the funnel ({s.get('clusters', 0)} clusters at 99% identity) and "
                f"{s.get('kept', 0)} are kept, best first by {s.get('ranked_by', 'bits_per_base').replace('_', ' ')}.")
     if stopped and stopped[1]["passing_so_far"] > stopped[0]["passing_so_far"]:
