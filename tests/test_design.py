@@ -290,6 +290,11 @@ def test_the_validation_set_damages_each_genome_in_every_way(validation, ref):
     sub = v["seqs"][DAMAGE.index("substitutions_3%") + 1]
     diff = sum(a != b for a, b in zip(in_register(v["seqs"][0], ref.genome)[0], sub))
     assert len(sub) == n and abs(diff - 0.03 * n) < 2
+    dup, orig = v["seqs"][DAMAGE.index("duplication") + 1], in_register(v["seqs"][0], ref.genome)[0]
+    size = len(dup) - n  # a stretch of 60-400 bases written twice in a row
+    at = next(i for i in range(n) if dup[i] != orig[i])
+    assert 60 <= size <= 400 and any(dup[:j] + dup[j + size:] == orig and dup[j: j + size] == dup[j - size: j]
+                                     for j in range(max(size, at - size), at + 1))
 
 
 def test_the_score_ranks_damage_below_the_genome_it_came_from(validation):

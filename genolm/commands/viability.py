@@ -41,7 +41,8 @@ reference gene's bits in context, Markov bits, 16-mer identity to the nearest ``
 and the weakest reference gene's hit (``--genome`` and ``--annotation``), fitted on a validation
 set of the ``--reference`` genomes (whole natural genomes kept out of training: viable) and
 damaged copies of them (a frameshift or premature stop in a gene, a deleted gene, two genes
-swapped, a chimera, 0.5/1/3/10% substitutions: not viable), cross-validated by source genome.  When
+swapped, a chimera, a stretch of 60-400 bases written twice, 0.5/1/3/10% substitutions: not
+viable), cross-validated by source genome.  When
 the combination does not beat its best component there, the score is that component alone.
 ``viability_score`` is the probability of viability and ``score_viable`` its verdict (>= 0.5);
 ``validation.tsv`` has the AUROC per damage type of the score and of each component, and

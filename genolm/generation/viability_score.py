@@ -36,8 +36,9 @@ from genolm.bio.genome_match import kmer_set, protein_hits, shared_kmers
 from genolm.errors import GenolmError
 from genolm.generation.funnel import Limits, in_reference_order
 
-DAMAGE = ("frameshift", "stop", "deletion", "order", "chimera", "substitutions_0.5%", "substitutions_1%", "substitutions_3%",
-          "substitutions_10%")
+DAMAGE = ("frameshift", "stop", "deletion", "order", "chimera", "duplication", "substitutions_0.5%", "substitutions_1%",
+          "substitutions_3%", "substitutions_10%")
+DUPLICATION = (60, 400)  # bases a tandem duplication repeats: what a model that loses its place writes
 COMPONENTS = ("lm_bits", "lm_gene_bits", "markov_bits", "kmer_identity", "genes")
 LIMITS = Limits()  # what "present" and "whole" mean, as in the funnel
 
@@ -58,6 +59,10 @@ def damage(genome: str, kind: str, reference, rng: np.random.Generator, other: s
         cut = int(rng.integers(len(g) // 3, 2 * len(g) // 3))
         lo = int(rng.integers(0, max(1, len(other) - (len(g) - cut))))
         return g[:cut] + other[lo: lo + len(g) - cut]
+    if kind == "duplication":  # a stretch written twice, as when generation jumps back to where it was
+        size = int(rng.integers(DUPLICATION[0], DUPLICATION[1] + 1))
+        at = int(rng.integers(0, len(g) - size))
+        return g[:at + size] + g[at:at + size] + g[at + size:]
     genes = _genes(g, reference)
     if kind in ("frameshift", "stop"):
         start, end = genes[int(rng.integers(len(genes)))]
