@@ -121,7 +121,8 @@ def prepare(opts: PrepareArgs) -> dict:
     sep = tok.token_to_id("<sep>")
     with atomic_dir(out, replaceable=_is_prepared) as tmp:
         tok.save(tmp / TOKENIZER)
-        results = _run_jobs(opts, inputs, tok, tmp)
+        ref = _reference(opts.rotate_to) if opts.rotate_to else None  # read once: the jobs and the manifest
+        results = _run_jobs(opts, inputs, tok, tmp, ref.seq if ref else None)
         writers = {s: ShardWriter(tmp, s, tok.dtype, opts.shard_tokens) for s in SPLITS}
         rows = []
         for res in results:
@@ -154,7 +155,7 @@ def prepare(opts: PrepareArgs) -> dict:
             "inputs": files, "splits": splits,
             "totals": {"records": sum(f["records"] for f in files), "bases": sum(f["bases"] for f in files),
                        "skipped_records": sum(f["skipped_records"] for f in files)},
-            "rotate_to": _rotation(opts, results),
+            "rotate_to": _rotation(opts, ref, results),
             "samples": ({"sheet": str(sheet.path), "columns": sheet.columns, "metadata": sheet.samples}
                         if sheet else None),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -241,11 +242,10 @@ def _bpe_sample(opts: PrepareArgs, inputs):
                 break
 
 
-def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path) -> list[FileResult]:
+def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path, ref: str | None = None) -> list[FileResult]:
     """Tokenize every input (in ``opts.workers`` processes), with a progress bar in bytes read."""
     parts = tmp / ".parts"
     parts.mkdir()
-    ref = _reference(opts.rotate_to) if opts.rotate_to else None
     jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction, opts.split, ref)
             for i, (p, _) in enumerate(inputs)]
     sizes = [os.path.getsize(p) for p, _ in inputs]
@@ -303,19 +303,18 @@ def _work(job: _Job, tok: Tokenizer | None = None, progress=None) -> FileResult:
                          val_fraction=job.val_fraction, split=job.split, progress=progress, rotate_to=job.rotate_to)
 
 
-def _reference(path: str) -> str:
+def _reference(path: str):
     """The first record of ``--rotate-to``'s FASTA, upper case."""
     first = next(iter(read_records(path, case="upper")), None)
     if first is None:
         raise GenolmError("no sequence in the --rotate-to file", file=path)
-    return first.seq
+    return first
 
 
-def _rotation(opts: PrepareArgs, results) -> dict | None:
+def _rotation(opts: PrepareArgs, first, results) -> dict | None:
     """The manifest's account of --rotate-to (and a warning for genomes it could not place)."""
-    if not opts.rotate_to:
+    if first is None:
         return None
-    first = next(iter(read_records(opts.rotate_to, case="upper")))
     out = {"reference": str(opts.rotate_to), "reference_id": first.id, "reference_bases": len(first.seq),
            "turned": sum(r.turned for r in results), "reverse_complemented": sum(r.reversed for r in results),
            "unplaced": sum(r.unplaced for r in results)}
