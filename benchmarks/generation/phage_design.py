@@ -16,10 +16,15 @@ on its validation set (held-out natural isolates against damaged copies of them)
    run's validation split, which early stopping (--patience) reads.
 2. A `--flavor` transformer pretrained for `--base-minutes` on `--base` (windows of `--window`
    tokens: a whole genome with room to spare), then fine-tuned with `--init` for at most
-   `--minutes`, keeping the checkpoint of its best validation.
-3. `genolm design --num --sweep-num` at each `--sweep` setting (temperature/top-p/min-p); the setting
-   with the most designs passing every stage (then the most clusters) designs `--num` genomes
-   against phiX174 (its genes, spike protein G) and the training genomes; genomes per minute.
+   `--minutes`, keeping the checkpoint of its best validation.  With `--synonymous-copies 0,8`, one
+   fine-tuned run without and one with 8 synonymously recoded copies of every training genome in
+   its corpus (`prepare --synonymous-copies`): the 134 genomes are nearly one strain, and a model
+   fitted to them puts its doubt anywhere, so the novel designs it samples carry missense changes
+   and stops; the copies show it where a phiX174 genome may change and keep its proteins.
+3. `genolm design --num --sweep-num` for each fine-tuned run at each `--sweep` setting
+   (temperature/top-p/min-p); the pair nearest both targets (a fifth of the designs passing every
+   stage, in ten clusters or more; then the most passing) designs `--num` genomes against phiX174
+   (its genes, spike protein G) and the training genomes; genomes per minute.
 4. The viability score's validation set: the isolates (viable) and `--copies` damaged copies of
    each per damage type; cross-validated AUROC per damage type, combined and per component.
 
@@ -76,6 +81,10 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=25, help="fine-tuning: steps between validations")
     ap.add_argument("--window", type=int, default=8192, help="tokens per training window")
     ap.add_argument("--batch-size", type=int, default=8, help="windows per training step")
+    ap.add_argument("--synonymous-copies", default="0", help="comma-separated: one fine-tuned run for each, its "
+                    "corpus holding this many synonymously recoded copies of every training genome (prepare "
+                    "--synonymous-copies); the sweep tries every run")
+    ap.add_argument("--synonymous-rate", type=float, default=0.08, help="share of a copy's synonymous sites changed")
     ap.add_argument("--model", help="a fine-tuned run: skip the training")
     ap.add_argument("--sweep", default=SWEEP, help="temperature/top-p[/min-p] settings tried, comma-separated")
     ap.add_argument("--sweep-num", type=int, default=200, help="genomes designed at each setting")
@@ -102,8 +111,11 @@ def main() -> None:
     def budget(minutes):
         return ["--steps", "4"] if minutes is None else ["--minutes", minutes, "--steps", "100000"]
 
-    # 1-2. the models: a base model, then the phiX174 family from it (--init), early stopped
-    model = Path(args.model) if args.model else out / "run"
+    # 1-2. the models: a base model, then the phiX174 family from it (--init), early stopped; one
+    # fine-tuned run per --synonymous-copies value (0: the genomes alone)
+    copies = [int(x) for x in args.synonymous_copies.split(",")] if not args.model else [0]
+    models = {c: Path(args.model) if args.model else out / ("run" if copies == [0] else f"run_syn{c}")
+              for c in copies}
     if not args.model:
         t = time.perf_counter()
         run(["prepare", *args.base, "--out", out / "base_corpus", "--window", args.window, "--split", "region",
@@ -112,25 +124,33 @@ def main() -> None:
              "--batch-size", args.batch_size, "--lr", "1e-3", "--device", args.device, "--eval-every", "200",
              "--no-progress", *budget(args.base_minutes)])
         result["base"] = {"seconds": time.perf_counter() - t, "last": metrics(out / "base")[-1]}
-        t = time.perf_counter()
-        run(["prepare", TRAIN, "--rotate-to", PHIX, "--out", out / "corpus", "--window", args.window,
-             "--val-fraction", "0.1", "--no-progress"])
-        run(["pretrain", "--data", out / "corpus", "--out", model, "--init", out / "base", "--batch-size",
-             args.batch_size, "--lr", "5e-4", "--device", args.device, "--eval-every", args.eval_every,
-             "--patience", args.patience, "--eval-batches", "4", "--no-progress", *budget(args.minutes)])
-        rows = metrics(model)
-        evals = [r for r in rows if "val_bpb" in r]
-        best = min(evals, key=lambda r: r["val_loss"])
-        result["train"] = {"seconds": time.perf_counter() - t, "steps": max(r["step"] for r in rows),
-                           "best_step": best["step"], "best_val_bpb": best["val_bpb"],
-                           "validations": [(r["step"], r["val_bpb"]) for r in evals],
-                           "train_bpb_at_best": [r["loss"] / np.log(2) for r in rows  # the last logged at or before it
-                                                 if "loss" in r and r["step"] <= best["step"]][-1]}
+        result["trains"] = {}
+        for c, model in models.items():
+            t = time.perf_counter()
+            run(["prepare", TRAIN, "--rotate-to", PHIX, "--out", out / f"corpus_syn{c}", "--window", args.window,
+                 "--val-fraction", "0.1", "--no-progress"]
+                + (["--annotation", GFF, "--synonymous-copies", c, "--synonymous-rate", args.synonymous_rate]
+                   if c else []))
+            run(["pretrain", "--data", out / f"corpus_syn{c}", "--out", model, "--init", out / "base", "--batch-size",
+                 args.batch_size, "--lr", "5e-4", "--device", args.device, "--eval-every", args.eval_every,
+                 "--patience", args.patience, "--eval-batches", "4", "--no-progress", *budget(args.minutes)])
+            rows = metrics(model)
+            evals = [r for r in rows if "val_bpb" in r]
+            best = min(evals, key=lambda r: r["val_loss"])
+            result["trains"][str(c)] = {
+                "seconds": time.perf_counter() - t, "steps": max(r["step"] for r in rows),
+                "best_step": best["step"], "best_val_bpb": best["val_bpb"],
+                "validations": [(r["step"], r["val_bpb"]) for r in evals],
+                "train_bpb_at_best": [r["loss"] / np.log(2) for r in rows  # the last logged at or before it
+                                      if "loss" in r and r["step"] <= best["step"]][-1]}
+            print(f"fine-tuned with {c} recoded copies per genome, {result['trains'][str(c)]['steps']} steps: "
+                  f"validation {best['val_bpb']:.4f} bits/base at step {best['step']}")
+        result["train"] = next(iter(result["trains"].values()))
         save()
         if args.stop_after == "train":
             return
 
-    def design(where: Path, num: int, setting: str, keep: int) -> dict:
+    def design(where: Path, model: Path, num: int, setting: str, keep: int) -> dict:
         temperature, top_p, min_p = (setting.split("/") + ["0"])[:3]
         run(["design", "--model", model, "--num", num, "--batch-size", min(args.design_batch, num), "--reference",
              PHIX, "--annotation", GFF, "--spike", SPIKE, "--train", TRAIN, "--keep", keep, "--device", args.device,
@@ -139,7 +159,7 @@ def main() -> None:
         s = json.loads((where / "summary.json").read_text())
         r = {k: s[k] for k in ("generated", "passed", "kept", "clusters", "clusters_kept", "funnel",
                                "generation_seconds", "seconds", "median_length")}
-        r["setting"] = setting
+        r["setting"], r["model"] = setting, model.name
         r["genomes_per_minute"] = s["generated"] / max(s["generation_seconds"], 1e-9) * 60
         import pyarrow.parquet as pq
 
@@ -150,23 +170,31 @@ def main() -> None:
                                                                        "spike")], 0).sum())
         return r
 
-    # 3. the sampling setting, then the designs
-    setting = args.setting
+    # 3. the fine-tuning length and sampling setting, then the designs
+    setting, model = args.setting, next(iter(models.values()))
     if setting is None:
         result["sweep"] = []
-        for i, sw in enumerate(args.sweep.split(",")):
-            result["sweep"].append(design(out / f"sweep_{i}", args.sweep_num, sw, 5))
-            save()
-        best = max(result["sweep"], key=lambda r: (r["passed"], r["clusters"], r["biology_pass"]))
-        setting = best["setting"]
-        print(f"\n{'setting':>9s} {'biology':>8s} {'passed':>7s} {'clusters':>9s} {'identity':>9s}")
+        for m in models.values():
+            for sw in args.sweep.split(","):
+                result["sweep"].append(design(out / f"sweep_{len(result['sweep'])}", m, args.sweep_num, sw, 5))
+                save()
+
+        def nearness(r):  # nearest both targets: a fifth passing every stage, in ten clusters or more
+            return (min(r["passed"] / r["generated"] / 0.2, 1) + min(r["clusters"] / 10, 1), r["passed"])
+        best = max(result["sweep"], key=nearness)
+        setting, model = best["setting"], {m.name: m for m in models.values()}[best["model"]]
+        print(f"\n{'model':>9s} {'setting':>11s} {'biology':>8s} {'passed':>7s} {'clusters':>9s} {'identity':>9s}")
         for r in result["sweep"]:
-            print(f"{r['setting']:>9s} {r['biology_pass']:8d} {r['passed']:7d} {r['clusters']:9d} "
+            print(f"{r['model']:>9s} {r['setting']:>11s} {r['biology_pass']:8d} {r['passed']:7d} {r['clusters']:9d} "
                   f"{r['identity_training_median']:9.4f}")
-        print(f"chosen: {setting} (temperature/top-p/min-p)")
+        print(f"chosen: {model.name} at {setting} (temperature/top-p/min-p)")
+        if "trains" in result:
+            result["train"] = result["trains"][str(next(c for c, m in models.items() if m == model))]
+        result["chosen_model"] = str(model)
+        save()
         if args.stop_after == "sweep":
             return
-    result["design"] = design(out / "designs", args.num, setting, 20)
+    result["design"] = design(out / "designs", model, args.num, setting, 20)
     s = result["design"]
     save()
     if args.stop_after == "design":

@@ -11,6 +11,8 @@ Example:
       --tokenizer kmer:6 --window 512 --val-fraction 0.1
   genolm prepare --samples samples.tsv --out ocean --tokenizer char   # files from the sheet
   genolm prepare phages.fna --rotate-to phix174.fna --out phix --window 8192   # circular genomes
+  genolm prepare phages.fna --rotate-to phix174.fna --annotation phix174.gff --synonymous-copies 8 \\
+      --out phix8 --window 8192                  # ... each followed by 8 synonymously recoded copies
 """
 
 from __future__ import annotations
@@ -52,6 +54,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rotate-to", metavar="FASTA",
                    help="circular genomes (phages, plasmids): turn every record to the strand and first base "
                         "where this reference genome starts, so the model learns one gene order from one place")
+    p.add_argument("--annotation", metavar="GFF",
+                   help="the --rotate-to reference's genes (GFF3 CDS), for --synonymous-copies")
+    p.add_argument("--synonymous-copies", type=int, default=0, metavar="N",
+                   help="follow every training genome with N copies of it whose reference genes are synonymously "
+                        "recoded (proteins unchanged; codons read by one gene only, starts, stops and ribosome "
+                        "sites left alone): a set of near-identical genomes then shows a model where a genome "
+                        "may vary; validation genomes get none (default: 0)")
+    p.add_argument("--synonymous-rate", type=float, default=0.08, metavar="R",
+                   help="share of a copy's synonymous sites changed (default: 0.08, about 2%% of a phiX174 "
+                        "genome's bases)")
     p.add_argument("--shard-tokens", type=int, default=1 << 30, help="maximum tokens per shard file")
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
     add_no_progress(p)

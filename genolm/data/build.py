@@ -60,6 +60,7 @@ class FileResult:
     turned: int = 0  # --rotate-to: records turned to another start or strand
     reversed: int = 0  # ... of which read on the other strand
     unplaced: int = 0  # ... sharing no k-mer with the reference (left as they were)
+    recoded: list = field(default_factory=list)  # --synonymous-copies: bases changed in each copy
 
 
 def split_of(ids: list[str], salt: bytes, val_fraction: float) -> np.ndarray:
@@ -87,7 +88,7 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str | os.PathLike,
                   *, seed: int, val_fraction: float, split: str = "record", progress=None,
-                  rotate_to: str | None = None) -> FileResult:
+                  rotate_to: str | None = None, recode: tuple | None = None) -> FileResult:
     """Tokenize every record of ``path`` into ``tmp/{index}.{split}.bin`` part files;
     ``progress(n)`` hears of every n bytes of the file read.
 
@@ -96,6 +97,9 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
     the rest validates (an "unseen region" of every genome).
     ``rotate_to`` (a reference genome's bases): every record is a circular genome, turned to the
     strand and first base where the reference starts (:func:`genolm.bio.circular.in_register`).
+    ``recode`` (reference proteins, copies, rate): every training genome is followed by ``copies``
+    synonymously recoded copies of it (:mod:`genolm.bio.recode`), seeded by ``seed`` and its id;
+    validation genomes get none.
     """
     path = Path(path)
     res = FileResult(index, {s: os.path.join(tmp, f"{index}.{s}.bin") for s in SPLITS},
@@ -110,11 +114,18 @@ def tokenize_file(index: int, path: str | os.PathLike, tok: Tokenizer, tmp: str 
         for batch in read_batches(path, progress=progress):
             if rotate_to is not None:
                 batch = _rotate(batch, rotate_to, res)
-            bases = np.fromiter(map(len, batch.seqs), np.int64, len(batch.seqs))  # (n,)
             res.n_records += len(batch.ids)
-            res.n_bases += int(bases.sum())
+            res.n_bases += sum(map(len, batch.seqs))
+            is_val = split_of(batch.ids, salt, val_fraction) if split == "record" else None
+            if recode is not None:
+                if tok.unknown == "error":  # a bad letter is reported at its record's number in the file
+                    for j, seq in enumerate(batch.seqs):
+                        if tok.check(seq) >= 0:
+                            raise alphabet_error(path, res.format, batch.first + j, batch.ids[j], seq, tok.alphabet)
+                batch, is_val = _add_recoded(batch, is_val, recode, seed, res)
+            bases = np.fromiter(map(len, batch.seqs), np.int64, len(batch.seqs))  # (n,)
             parts = (_region_parts(batch, bases, val_fraction) if split == "region"
-                     else _record_parts(batch, bases, split_of(batch.ids, salt, val_fraction)))
+                     else _record_parts(batch, bases, is_val))
             for name, sub, pick, sub_bases, base_offset in parts:
                 stream, n_tok, kept = _encode(tok, sub, pick, batch, path, res.format)
                 ids = sub.ids
@@ -151,6 +162,23 @@ def _rotate(batch: Batch, ref: str, res: FileResult) -> Batch:
         res.reversed += start.strand == -1
         seqs.append(turned)
     return batch._replace(seqs=seqs)
+
+
+def _add_recoded(batch: Batch, is_val: np.ndarray, recode: tuple, seed: int, res: FileResult):
+    """The batch with each training genome followed by its recoded copies (``id~synonymous1``, …)."""
+    from genolm.bio.recode import recoded_copies
+
+    proteins, copies, rate = recode
+    ids, seqs, val = [], [], []
+    for rid, seq, v in zip(batch.ids, batch.seqs, is_val.tolist()):
+        ids.append(rid), seqs.append(seq), val.append(v)
+        if v:
+            continue
+        for k, (copy, changed) in enumerate(recoded_copies(seq.upper(), proteins, copies, rate,
+                                                           [seed, zlib.crc32(rid.encode())]), 1):
+            ids.append(f"{rid}~synonymous{k}"), seqs.append(copy), val.append(False)
+            res.recoded.append(changed)
+    return batch._replace(ids=ids, seqs=seqs), np.array(val, bool)
 
 
 def _record_parts(batch: Batch, bases: np.ndarray, is_val: np.ndarray):

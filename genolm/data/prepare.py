@@ -54,6 +54,9 @@ class PrepareArgs(CommandArgs):
     shard_tokens: int = 1 << 30
     bpe_train_bases: int = 20_000_000
     rotate_to: str | None = None  # circular genomes: turn each to this reference's strand and first base
+    annotation: str | None = None  # GFF3 of the --rotate-to reference's genes (for --synonymous-copies)
+    synonymous_copies: int = 0  # recoded copies of every training genome (genolm.bio.recode)
+    synonymous_rate: float = 0.08  # share of a copy's synonymous sites changed
     force: bool = False
 
     def check(self) -> None:
@@ -81,6 +84,19 @@ class PrepareArgs(CommandArgs):
                 raise GenolmError("--rotate-to turns DNA genomes", expected="--alphabet dna", found=self.alphabet)
             if not Path(self.rotate_to).is_file():
                 raise GenolmError("no such file", file=self.rotate_to, hint="--rotate-to takes the reference genome's FASTA")
+        if self.synonymous_copies < 0:
+            raise GenolmError("--synonymous-copies must be 0 or more", found=str(self.synonymous_copies))
+        if not 0 < self.synonymous_rate <= 1:
+            raise GenolmError("--synonymous-rate must be in (0, 1]", found=str(self.synonymous_rate))
+        if self.synonymous_copies:
+            if self.rotate_to is None or self.annotation is None:
+                raise GenolmError("--synonymous-copies recodes the reference's genes in every genome",
+                                  hint="give the reference with --rotate-to FASTA and its genes with --annotation GFF")
+            if self.split != "record":
+                raise GenolmError("--synonymous-copies keeps each genome's copies on its side of the split",
+                                  expected="--split record", found=f"--split {self.split}")
+        if self.annotation is not None and not Path(self.annotation).is_file():
+            raise GenolmError("no such file", file=self.annotation, hint="--annotation takes the reference's GFF3")
         if not self.inputs and not self.samples:
             raise GenolmError("no input files", hint="give FASTA/FASTQ paths or --samples SHEET")
 
@@ -98,6 +114,7 @@ class _Job:
     val_fraction: float
     split: str
     rotate_to: str | None = None  # the reference's bases
+    recode: tuple | None = None  # (reference proteins, copies, rate): --synonymous-copies
 
 
 def prepare(opts: PrepareArgs) -> dict:
@@ -122,7 +139,13 @@ def prepare(opts: PrepareArgs) -> dict:
     with atomic_dir(out, replaceable=_is_prepared) as tmp:
         tok.save(tmp / TOKENIZER)
         ref = _reference(opts.rotate_to) if opts.rotate_to else None  # read once: the jobs and the manifest
-        results = _run_jobs(opts, inputs, tok, tmp, ref.seq if ref else None)
+        recode = None
+        if opts.synonymous_copies:
+            from genolm.generation.funnel import Reference
+
+            proteins = Reference.load(opts.rotate_to, opts.annotation).proteins
+            recode = (proteins, opts.synonymous_copies, opts.synonymous_rate)
+        results = _run_jobs(opts, inputs, tok, tmp, ref.seq if ref else None, recode)
         writers = {s: ShardWriter(tmp, s, tok.dtype, opts.shard_tokens) for s in SPLITS}
         rows = []
         for res in results:
@@ -156,6 +179,10 @@ def prepare(opts: PrepareArgs) -> dict:
             "totals": {"records": sum(f["records"] for f in files), "bases": sum(f["bases"] for f in files),
                        "skipped_records": sum(f["skipped_records"] for f in files)},
             "rotate_to": _rotation(opts, ref, results),
+            "synonymous_copies": ({"annotation": str(opts.annotation), "copies_per_genome": opts.synonymous_copies,
+                                   "rate": opts.synonymous_rate, "copies": sum(len(r.recoded) for r in results),
+                                   "changes_median": float(np.median([c for r in results for c in r.recoded] or [0]))}
+                                  if opts.synonymous_copies else None),
             "samples": ({"sheet": str(sheet.path), "columns": sheet.columns, "metadata": sheet.samples}
                         if sheet else None),
             "seconds": round(time.perf_counter() - t0, 3),
@@ -212,7 +239,7 @@ def _fingerprint(opts: PrepareArgs, inputs) -> str:
     for p, sid in inputs:
         st = os.stat(p)
         stats.append([str(Path(p).resolve()), st.st_size, st.st_mtime_ns, sid])
-    for extra in (opts.samples, opts.rotate_to):
+    for extra in (opts.samples, opts.rotate_to, opts.annotation):
         if extra:
             st = os.stat(extra)
             stats.append([str(Path(extra).resolve()), st.st_size, st.st_mtime_ns])
@@ -242,11 +269,12 @@ def _bpe_sample(opts: PrepareArgs, inputs):
                 break
 
 
-def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path, ref: str | None = None) -> list[FileResult]:
+def _run_jobs(opts: PrepareArgs, inputs, tok: Tokenizer, tmp: Path, ref: str | None = None,
+              recode: tuple | None = None) -> list[FileResult]:
     """Tokenize every input (in ``opts.workers`` processes), with a progress bar in bytes read."""
     parts = tmp / ".parts"
     parts.mkdir()
-    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction, opts.split, ref)
+    jobs = [_Job(i, str(p), str(parts), tok.to_dict(), opts.seed, opts.val_fraction, opts.split, ref, recode)
             for i, (p, _) in enumerate(inputs)]
     sizes = [os.path.getsize(p) for p, _ in inputs]
     workers = min(opts.workers or cpu_count(), len(jobs))
@@ -300,7 +328,8 @@ def _work(job: _Job, tok: Tokenizer | None = None, progress=None) -> FileResult:
                 counter.value += n
 
     return tokenize_file(job.index, job.path, tok, job.tmp, seed=job.seed,
-                         val_fraction=job.val_fraction, split=job.split, progress=progress, rotate_to=job.rotate_to)
+                         val_fraction=job.val_fraction, split=job.split, progress=progress, rotate_to=job.rotate_to,
+                         recode=job.recode)
 
 
 def _reference(path: str):
