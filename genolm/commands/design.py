@@ -41,8 +41,14 @@ The model (a whole genome per window, circular genomes turned to one start):
   genolm prepare bacteria/*.fasta.gz --out base_corpus --window 8192 --split region --val-fraction 0.02
   genolm pretrain --data base_corpus --out base --model small --minutes 30
   genolm prepare family.fna --rotate-to data/microviridae/NC_001422_1.fna.gz --out family \\
-      --window 8192 --val-fraction 0.1
+      --window 8192 --val-fraction 0.1 \\
+      --annotation data/microviridae/NC_001422.1_pseudocircular.gff --synonymous-copies 8
   genolm pretrain --data family --out phage_run --init base --patience 3 --eval-every 25
+
+A family of near-identical genomes (the 134 phiX174 genomes are nearly one strain) teaches a
+model one sequence and no sense of where it may change: its novel designs carry missense changes
+and stops.  ``--synonymous-copies`` adds copies whose genes are synonymously recoded, so the
+model's doubt moves to codons it may change without changing a protein.
 """
 
 from __future__ import annotations
