@@ -21,6 +21,7 @@ frame short, and a frameshift reads on in the wrong frame to a stop elsewhere, s
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -138,3 +139,48 @@ def shared_kmers(a: str | np.ndarray, b: str | np.ndarray, k: int = 16) -> float
     ka = kmer_set(a, k) if isinstance(a, str) else a
     kb = kmer_set(b, k) if isinstance(b, str) else b
     return float(np.isin(ka, kb, assume_unique=True).mean()) if len(ka) else 0.0
+
+
+def reference_proteins(fasta: str, annotation: str, table: int = 11):
+    """An annotated genome: its first record (upper case), its proteins by gene name (each CDS
+    translated to its first stop), their start coordinates, and notes on how the GFF was read."""
+    from genolm.bio.circular import feature_sequence
+    from genolm.bio.codon import translate
+    from genolm.io.gff import read_cds
+    from genolm.io.seqio import read_records
+
+    rec = next(iter(read_records(fasta, case="upper")), None)
+    if rec is None:
+        raise GenolmError("no sequence in the reference file", file=fasta)
+    cds = read_cds(annotation)
+    shift, notes = _coordinate_base(rec.seq, cds, table, annotation)
+    proteins, starts = {}, {}
+    for f in cds:
+        name = f.name if f.name not in proteins else f"{f.name} ({f.attributes.get('ID', f.start)})"
+        nt = feature_sequence(rec.seq, f.start + shift, f.end, f.strand)
+        proteins[name] = translate(nt[: len(nt) - len(nt) % 3], table, to_stop=True)
+        starts[name] = f.start + shift
+    return rec, proteins, starts, notes
+
+
+def _coordinate_base(genome: str, cds, table: int, path: str) -> tuple[int, list[str]]:
+    """0 for a standard (1-based) GFF; 1 when every CDS reads as a clean open reading frame only
+    from the base after its start (a file written with 0-based starts, as the Evo phage-design
+    data's ``NC_001422.1_pseudocircular.gff``)."""
+
+    from genolm.bio.circular import feature_sequence
+    from genolm.bio.codon import translate
+
+    def clean(shift: int) -> bool:
+        for f in cds:
+            nt = feature_sequence(genome, f.start + shift, f.end, f.strand)
+            if len(nt) % 3 or "*" in translate(nt, table)[:-1]:
+                return False
+        return True
+
+    if clean(0) or not clean(1):
+        return 0, []
+    note = (f"{path}: every CDS reads as a whole open reading frame only from the base after its "
+            "start: the starts are taken as 0-based")
+    print(f"genolm: note: {note}", file=sys.stderr)
+    return 1, [note]

@@ -141,9 +141,9 @@ def prepare(opts: PrepareArgs) -> dict:
         ref = _reference(opts.rotate_to) if opts.rotate_to else None  # read once: the jobs and the manifest
         recode = None
         if opts.synonymous_copies:
-            from genolm.generation.funnel import Reference
+            from genolm.bio.genome_match import reference_proteins
 
-            proteins = Reference.load(opts.rotate_to, opts.annotation).proteins
+            proteins = reference_proteins(opts.rotate_to, opts.annotation)[1]
             recode = (proteins, opts.synonymous_copies, opts.synonymous_rate)
         results = _run_jobs(opts, inputs, tok, tmp, ref.seq if ref else None, recode)
         writers = {s: ShardWriter(tmp, s, tok.dtype, opts.shard_tokens) for s in SPLITS}

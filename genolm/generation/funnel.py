@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genolm.bio.circular import feature_sequence, in_register
-from genolm.bio.codon import translate
-from genolm.bio.genome_match import circular_orfs, cyclic_order, identity, kmer_set, protein_hits, shared_kmers
+from genolm.bio.circular import in_register
+from genolm.bio.genome_match import (circular_orfs, cyclic_order, identity, kmer_set, protein_hits, reference_proteins,
+                                     shared_kmers)
 from genolm.bio.genome_stats import longest_homopolymer
 from genolm.errors import GenolmError
 from genolm.io.workers import fork_map
@@ -96,20 +96,7 @@ class Reference:
     def load(cls, fasta: str, annotation: str, spike: str | None = None, table: int = 11) -> "Reference":
         """From a genome FASTA (its first record) and a GFF3 of its CDS.  ``spike``: a gene name,
         a protein FASTA to find among the genes, or None (no spike stage)."""
-        from genolm.io.gff import read_cds
-        from genolm.io.seqio import read_records
-
-        rec = next(iter(read_records(fasta, case="upper")), None)
-        if rec is None:
-            raise GenolmError("no sequence in the reference file", file=fasta)
-        cds = read_cds(annotation)
-        shift, notes = _coordinate_base(rec.seq, cds, table, annotation)
-        proteins, starts = {}, {}
-        for f in cds:
-            name = f.name if f.name not in proteins else f"{f.name} ({f.attributes.get('ID', f.start)})"
-            nt = feature_sequence(rec.seq, f.start + shift, f.end, f.strand)
-            proteins[name] = translate(nt[: len(nt) - len(nt) % 3], table, to_stop=True)
-            starts[name] = f.start + shift
+        rec, proteins, starts, notes = reference_proteins(fasta, annotation, table)
         short = [n for n, p in proteins.items() if len(p) < 10]
         if short:
             raise GenolmError("reference genes too short to look for", file=annotation, found=", ".join(short),
@@ -140,26 +127,6 @@ def read_genomes(path: str) -> tuple[list[str], list[str]]:
         print(f"genolm: note: {path}: {gaps:,} alignment gap{'s' if gaps != 1 else ''} ('-' or '.') dropped",
               file=sys.stderr)
     return ids, seqs
-
-
-def _coordinate_base(genome: str, cds, table: int, path: str) -> tuple[int, list[str]]:
-    """0 for a standard (1-based) GFF; 1 when every CDS reads as a clean open reading frame only
-    from the base after its start (a file written with 0-based starts, as the Evo phage-design
-    data's ``NC_001422.1_pseudocircular.gff``)."""
-
-    def clean(shift: int) -> bool:
-        for f in cds:
-            nt = feature_sequence(genome, f.start + shift, f.end, f.strand)
-            if len(nt) % 3 or "*" in translate(nt, table)[:-1]:
-                return False
-        return True
-
-    if clean(0) or not clean(1):
-        return 0, []
-    note = (f"{path}: every CDS reads as a whole open reading frame only from the base after its "
-            "start: the starts are taken as 0-based")
-    print(f"genolm: note: {note}", file=sys.stderr)
-    return 1, [note]
 
 
 def _spike(spike: str, proteins: dict[str, str], path: str) -> str:
