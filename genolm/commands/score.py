@@ -22,11 +22,21 @@ fast path is tested against, and the baseline of benchmarks/evolution/score_spee
 
 Output: Parquet, one row per substitution. ``--level nt``: seq_id, position (1-based), ref, alt,
 score.  ``--level aa``: seq_id, codon (1-based), position (of the codon's first base), ref_codon,
-ref_aa, alt_aa, score, best_codon, nt_changes.
+ref_aa, alt_aa, score, best_codon, nt_changes, blosum62 (the BLOSUM62 score of ref_aa -> alt_aa), and
+with ``--family`` frequency (the family's log((n[alt] + 1) / (n[ref] + 1)) at the codon).
+
+Against the lab (``--truth``, deep mutational scanning of the scored protein): Spearman's rank
+correlation of the model's scores and of each baseline (BLOSUM62; the frequency table with
+``--family``) with the measured effects, over every (site, amino acid) pair and its mean within
+sites, printed and written to OUT.truth.json (and per site to OUT.truth.tsv).  Preferences
+(``site`` + the 20 amino acids) give the effect log(pref[mutant] / pref[wild type]); a file of
+``site, mutant, effect`` gives it directly.  Site s is codon s + ``--truth-offset``.
 
 Example:
   genolm score ha1.fasta --model run --out ha1_nt.parquet
   genolm score ha1.fasta --model run --level aa --table 1 --out ha1_aa.parquet
+  genolm score perth09_ha.fa --model run --level aa --out perth.parquet --truth prefs.csv \\
+      --truth-offset 16 --family h3n2_ha1.fasta.gz --family-until 2009    # against the lab
 """
 
 from __future__ import annotations
@@ -58,6 +68,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="llr: score only the changed tokens and N after them (default 0: to the window's end, exact)")
     p.add_argument("--batch-size", type=int, default=64, help="variant sequences per forward pass")
     p.add_argument("--naive", action="store_true", help="one full forward pass per substitution (slow; a reference)")
+    g = p.add_argument_group("against the lab (deep mutational scanning; --level aa)")
+    g.add_argument("--truth", metavar="CSV",
+                   help="measured effects: preferences (site + the 20 amino acids, each row summing to 1; "
+                        "effect = log(pref[mutant] / pref[wild type])) or site, mutant, effect[, wildtype]. "
+                        "Reports Spearman over all pairs and per site, for the model and every baseline, in "
+                        "OUT.truth.json and OUT.truth.tsv")
+    g.add_argument("--truth-offset", type=int, default=0,
+                   help="codons of the scored sequence before the truth's site 1 (a signal peptide; default: 0)")
+    g.add_argument("--truth-mapping", metavar="CSV", help="site, codon rows for sites that are not numbers (133a)")
+    g.add_argument("--family", nargs="+", default=[], metavar="FASTA",
+                   help="coding sequences of the protein's family (in frame from their first base): the "
+                        "frequency-table baseline, log((n[mutant] + 1) / (n[wild type] + 1)) per position")
+    g.add_argument("--family-until", type=int, metavar="YEAR",
+                   help="only family sequences dated up to YEAR (header field 3, '|'-separated: "
+                        "strain|accession|date|…); score a scanned strain with what came before it")
     add_device(p)
     p.add_argument("--fp32", action="store_true",
                    help="on a GPU, compute in fp32 instead of bf16 (slower; bf16 scores drift by up to ~1 nat)")
@@ -69,4 +94,10 @@ def setup(args: argparse.Namespace) -> int:
     print(f"{args.out}: {r['rows']:,} substitutions of {plural(r['sequences'], 'sequence')}, {r['method']} "
           f"({r['strand']} strand{'s' if r['strand'] == 'both' else ''}), {r['seconds']:.1f} s "
           f"({r['rows'] / max(r['seconds'], 1e-9):,.0f} per second)")
+    if r.get("truth"):
+        t = r["truth"]
+        print(f"against {t['truth']} ({t['kind']}: {t['pairs']:,} pairs at {t['sites']} sites), Spearman:")
+        print(f"  {'':18s} {'all pairs':>10s} {'per site':>10s}")
+        for name, a in t["agreement"].items():
+            print(f"  {name:18s} {a['all_pairs']:10.3f} {a['mean_per_site']:10.3f}")
     return 0

@@ -10,7 +10,7 @@ import itertools
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,19 @@ class ScoreArgs(CommandArgs):
     batch_size: int = 64
     naive: bool = False
     fp32: bool = False
+    truth: str | None = None  # deep mutational scanning: preferences or effects (genolm.evolution.dms)
+    truth_offset: int = 0  # codons before the truth's site 1
+    truth_mapping: str | None = None  # site -> codon file (insertion codes)
+    family: list[str] = field(default_factory=list)  # sequences of the family: the frequency-table baseline
+    family_until: int | None = None  # only family sequences dated up to this year (header field 3)
 
     def check(self) -> None:
         if not self.out:
             self.fail("out", "an output Parquet file", self.out)
+        if (self.truth or self.family) and self.level != "aa":
+            self.fail("level", "aa (--truth and --family compare amino-acid changes)", self.level)
+        if self.family_until is not None and not self.family:
+            raise GenolmError("--family-until filters --family: give the family's sequences")
         for name, allowed in (("level", LEVELS), ("method", METHODS), ("strand", STRANDS)):
             if getattr(self, name) not in allowed:
                 self.fail(name, " | ".join(allowed), getattr(self, name))
@@ -318,13 +327,97 @@ def run(args: ScoreArgs) -> dict:
     if not columns:
         raise GenolmError("nothing to score: no A/C/G/T position (or complete codon) in the input",
                           file=args.inputs[0])
+    truth = None
+    if args.level == "aa":
+        columns["blosum62"] = _blosum(columns["ref_aa"], columns["alt_aa"])
+        if args.family:
+            if len(records) != 1:
+                raise GenolmError("--family and --truth compare one scored sequence", found=f"{len(records)} sequences",
+                                  hint="give the scanned protein's coding sequence alone")
+            columns["frequency"], fam = family_baseline(args, records[0].seq, columns)
+        if args.truth:
+            truth = truth_report(args, records, columns, fam if args.family else None)
     table = pa.table(columns)
     table = table.replace_schema_metadata({"genolm": json.dumps({"method": method, "level": args.level,
                                                                 "strand": args.strand, "model": args.model})})
     with atomic_file(Path(args.out)) as tmp:
         pq.write_table(table, tmp)
     return {"rows": table.num_rows, "sequences": len(records), "method": method, "strand": args.strand,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "truth": truth}
+
+
+def _blosum(ref: list[str], alt: list[str]) -> list[float]:
+    from genolm.evolution.dms import blosum62
+
+    return blosum62(ref, alt).tolist()
+
+
+def family_baseline(args: ScoreArgs, seq: str, columns: dict) -> tuple[list[float], dict]:
+    """The frequency-table score of every row (nan at a stop codon), and what the family held."""
+    from genolm.bio.codon import translate
+    from genolm.bio.genome_stats import AMINO_ACIDS
+    from genolm.evolution.baselines import dated_records
+    from genolm.evolution.dms import family_counts, frequency_scores
+    from genolm.io.seqio import read_records
+
+    seqs, left_out = [], 0
+    for path in args.family:
+        if not Path(path).is_file():
+            raise GenolmError("no such family file", file=path)
+        if args.family_until is None:
+            seqs.extend(r.seq for r in read_records(path, case="upper", unique_ids=False))
+        else:
+            d = dated_records(path)
+            seqs.extend(x for x, date in zip(d.seqs, d.dates) if date.year <= args.family_until)
+            left_out += sum(date.year > args.family_until for date in d.dates)
+    if not seqs:
+        raise GenolmError("no family sequences" + (f" dated up to {args.family_until}" if args.family_until else ""),
+                          file=args.family[0])
+    reference = translate(seq[args.frame:][: (len(seq) - args.frame) // 3 * 3], args.table)
+    proteins = [translate(x[: len(x) - len(x) % 3], args.table, unknown="n") for x in seqs]
+    counts = family_counts(reference, proteins)
+    ok = [r in AMINO_ACIDS and a in AMINO_ACIDS for r, a in zip(columns["ref_aa"], columns["alt_aa"])]
+    scores = np.full(len(ok), np.nan)
+    idx = np.flatnonzero(ok)
+    scores[idx] = frequency_scores(counts, np.asarray(columns["codon"])[idx],
+                                   [columns["ref_aa"][i] for i in idx], [columns["alt_aa"][i] for i in idx])
+    return scores.tolist(), {"sequences": len(seqs), "left_out_after_until": left_out,
+                             "aligned_positions": int((counts.sum(1) > 0).sum())}
+
+
+def truth_report(args: ScoreArgs, records, columns: dict, family: dict | None) -> dict:
+    """Spearman of the model and the baselines against the truth; writes OUT's .truth.json/.truth.tsv."""
+    from genolm.bio.codon import translate
+    from genolm.evolution.dms import agreement, read_mapping, read_truth
+    from genolm.io.atomic import atomic_file
+
+    if len(records) != 1:
+        raise GenolmError("--truth compares one scored sequence", found=f"{len(records)} sequences",
+                          hint="give the scanned protein's coding sequence alone")
+    seq = records[0].seq
+    protein = translate(seq[args.frame:][: (len(seq) - args.frame) // 3 * 3], args.table)
+    truth = read_truth(args.truth, args.truth_offset, read_mapping(args.truth_mapping) if args.truth_mapping else None,
+                       wildtype_of=lambda c: protein[c - 1] if 1 <= c <= len(protein) else None)
+    row = {(c, a): i for i, (c, a) in enumerate(zip(columns["codon"], columns["alt_aa"]))}
+    missing = [(s, m) for s, c, m in zip(truth.site, truth.codon, truth.mutant) if (int(c), m) not in row]
+    if missing:
+        raise GenolmError("truth pairs with no scored substitution", file=args.truth, found=f"{len(missing)}, e.g. "
+                          f"site {missing[0][0]} -> {missing[0][1]}", hint="check --truth-offset and --frame")
+    at = np.array([row[(int(c), m)] for c, m in zip(truth.codon, truth.mutant)])
+    names = {"model": "score", "frequency table": "frequency", "BLOSUM62": "blosum62"}
+    preds = {n: np.asarray(columns[k], float)[at] for n, k in names.items() if k in columns}
+    result = agreement(truth, preds)
+    out = Path(args.out)
+    summary = {"truth": args.truth, "kind": truth.kind, "offset": args.truth_offset, "pairs": len(truth.site),
+               "sites": len(set(truth.site)), "family": family,
+               "agreement": {n: {k: v for k, v in r.items() if k != "per_site"} for n, r in result.items()}}
+    with atomic_file(out.with_suffix(".truth.json")) as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=1, default=float) + "\n")
+    with atomic_file(out.with_suffix(".truth.tsv")) as tmp, open(tmp, "w") as f:
+        f.write("site\t" + "\t".join(result) + "\n")
+        for s in dict.fromkeys(truth.site):
+            f.write(s + "\t" + "\t".join(f"{r['per_site'][s]:.4f}" for r in result.values()) + "\n")
+    return summary
 
 
 def nt_rows(rec, subs, scores) -> dict[str, list]:
