@@ -122,6 +122,16 @@ def check_phage_design(out, stdout):
     assert "damage" in stdout and "genomes per minute" not in stdout and "per minute" in stdout and "chosen:" in stdout
 
 
+def check_dms_perth(out, stdout):
+    r = load(out / "dms_perth" / "dms_perth.json")
+    t = r["truth"]
+    assert set(t["agreement"]) == {"model", "frequency table", "BLOSUM62"}
+    assert (t["sites"], t["pairs"], t["offset"]) == (13, 13 * 19, 16)  # HA1 sites 1-30 of the development half
+    assert t["family"]["sequences"] == r["family_sequences"] > 100 and t["family"]["left_out_after_until"] == 0
+    # BLOSUM62 reads neither the model nor the family: a golden figure on these sites
+    assert abs(t["agreement"]["BLOSUM62"]["all_pairs"] - 0.288) < 0.0005 and "per site" in stdout
+
+
 def check_classify_16s(out, stdout):
     rows = load(out / "classify_16s" / "bench_16s.json")["rows"]
     assert {(r["level"], r["method"]) for r in rows} == {(lv, m) for lv in ("phylum", "genus")
@@ -202,6 +212,7 @@ CHECKS = {
     "environment/condition_folds.py": check_condition_folds,
     "environment/tara.py": check_tara,
     "evolution/backtest_summary.py": check_backtest_summary,
+    "evolution/dms_perth.py": check_dms_perth,
     "evolution/forecast_baselines.py": check_forecast_baselines,
     "evolution/score_speed.py": check_score_speed,
     "finetune/gue_corpus.py": check_gue_corpus,
