@@ -142,8 +142,11 @@ def test_score_truth_family_end_to_end(tmp_path, capsys):
     out = tmp_path / "o.parquet"
     code_, stdout, err = run_cli(["score", tmp_path / "s.fa", "--model", run, "--level", "aa", "--out", out,
                                   "--truth", tmp_path / "p.csv", "--truth-offset", "1", "--family", tmp_path / "fam.fa",
-                                  "--family-until", "2005", "--no-progress"], capsys)
+                                  "--family-until", "2005", "--no-progress", "--report", tmp_path / "r.html"], capsys)
     assert code_ == 0, err
+    page = (tmp_path / "r.html").read_text()  # the agreement table, the scatters and the per-site profile
+    assert "Against the lab" in page and "Measured against frequency table" in page
+    assert "Spearman within each measured site" in page and "agrees best over all pairs" in page
     s = json.loads(out.with_suffix(".truth.json").read_text())
     assert s["pairs"] == 57 and s["sites"] == 3 and s["family"]["sequences"] == 30
     assert s["family"]["left_out_after_until"] == 30
@@ -153,7 +156,8 @@ def test_score_truth_family_end_to_end(tmp_path, capsys):
     tsv = out.with_suffix(".truth.tsv").read_text().splitlines()
     assert tsv[0].split("\t") == ["site", "model", "frequency table", "BLOSUM62"] and len(tsv) == 4
     t = pq.read_table(out).to_pydict()
-    assert {"blosum62", "frequency"} <= set(t)
+    assert {"blosum62", "frequency", "truth_effect"} <= set(t)
+    assert np.isfinite(np.asarray(t["truth_effect"], float)).sum() == 57
     k = next(i for i in range(len(t["codon"])) if t["codon"][i] == 2 and t["alt_aa"][i] == "A")
     assert math.isclose(t["frequency"][k], math.log(1 / 31), rel_tol=1e-6)  # W never varies: 0 A of 30
 

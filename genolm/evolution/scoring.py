@@ -404,6 +404,9 @@ def truth_report(args: ScoreArgs, records, columns: dict, family: dict | None) -
         raise GenolmError("truth pairs with no scored substitution", file=args.truth, found=f"{len(missing)}, e.g. "
                           f"site {missing[0][0]} -> {missing[0][1]}", hint="check --truth-offset and --frame")
     at = np.array([row[(int(c), m)] for c, m in zip(truth.codon, truth.mutant)])
+    measured = np.full(len(columns["codon"]), np.nan)
+    measured[at] = truth.effect
+    columns["truth_effect"] = measured.tolist()  # the report's scatter reads it
     names = {"model": "score", "frequency table": "frequency", "BLOSUM62": "blosum62"}
     preds = {n: np.asarray(columns[k], float)[at] for n, k in names.items() if k in columns}
     result = agreement(truth, preds)

@@ -745,7 +745,47 @@ def score_section(path: Path) -> Section:
                                   "hovertemplate": "position %{x} → %{y}: %{z:.2f}<extra></extra>"}],
                         "layout": _layout(f"Mutation landscape of {seq_id} (blue: tolerated, red: damaging)",
                                           "codon" if aa else "position", "substitution", height=420)})]
-    return Section(f"Substitution scores: {path.name}", "score", str(path), summary, figs)
+    tables = []
+    if "truth_effect" in t:
+        summary, more, tables = _truth_parts(path, t, summary)
+        figs += more
+    return Section(f"Substitution scores: {path.name}", "score", str(path), summary, figs, tables)
+
+
+def _truth_parts(path: Path, t: dict, summary: str):
+    """score --truth: the agreement table, measured against predicted effects, Spearman per site."""
+    info = path.with_suffix(".truth.json")
+    agreement = json.loads(info.read_text())["agreement"] if info.is_file() else {}
+    truth = np.asarray(t["truth_effect"], float)
+    m = np.flatnonzero(np.isfinite(truth))
+    names = {"score": "model", "frequency": "frequency table", "blosum62": "BLOSUM62"}
+    figs = []
+    for i, (col, name) in enumerate((c, n) for c, n in names.items() if c in t):
+        x = np.asarray(t[col], float)[m]
+        figs.append(("plotly", {"data": [{"type": "scatter", "mode": "markers", "x": x.tolist(), "y": truth[m].tolist(),
+                                          "text": [f"{t['ref_aa'][k]}{t['codon'][k]}{t['alt_aa'][k]}" for k in m],
+                                          "marker": {"size": 4, "opacity": 0.5, "color": PALETTE[i % len(PALETTE)]}}],
+                                "layout": _layout(f"Measured against {name}: Spearman "
+                                                  f"{agreement.get(name, {}).get('all_pairs', float('nan')):.3f} over "
+                                                  f"all pairs", name, "measured effect", height=380)}))
+    per_site = path.with_suffix(".truth.tsv")
+    if per_site.is_file():
+        rows = [line.split("\t") for line in per_site.read_text().splitlines()]
+        head, body = rows[0], rows[1:]
+        traces = [{"type": "scatter", "mode": "lines+markers", "name": name, "x": [r[0] for r in body],
+                   "y": [float(r[j]) if r[j] != "nan" else None for r in body],
+                   "marker": {"size": 4, "color": PALETTE[(j - 1) % len(PALETTE)]}}
+                  for j, name in enumerate(head[1:], 1)]
+        figs.append(("plotly", {"data": traces, "layout": _layout("Spearman within each measured site", "site",
+                                                                   "Spearman", height=380)}))
+    tables = [("Against the lab (Spearman)", ["scoring", "all pairs", "mean per site"],
+               [[n, _fmt(a["all_pairs"]), _fmt(a["mean_per_site"])] for n, a in agreement.items()])]
+    if agreement:
+        best = max(agreement, key=lambda n: agreement[n]["all_pairs"])
+        summary += (f" Against {len(m):,} measured effects, {best} agrees best over all pairs "
+                    f"(Spearman {agreement[best]['all_pairs']:.3f}); the model: {agreement['model']['all_pairs']:.3f} "
+                    f"over all pairs, {agreement['model']['mean_per_site']:.3f} within sites.")
+    return summary, figs, tables
 
 
 UNIFORM_BITS = 2.0  # a blind guess among A, C, G and T: log2(4) bits per base
