@@ -307,6 +307,21 @@ def run(args: ScoreArgs) -> dict:
         raise GenolmError("no sequences in the input", file=args.inputs[0])
     if args.level == "aa":
         genetic_code(args.table)  # checks the table number
+    protein = truth = family = None
+    if args.truth or args.family:  # bad truth or family input fails before the scoring, not after
+        if len(records) != 1:
+            raise GenolmError("--truth and --family compare one scored sequence", found=f"{len(records)} sequences",
+                              hint="give the scanned protein's coding sequence alone")
+        seq = records[0].seq
+        protein = translate(seq[args.frame:][: (len(seq) - args.frame) // 3 * 3], args.table)
+        if args.truth:
+            from genolm.evolution.dms import read_mapping, read_truth
+
+            truth = read_truth(args.truth, args.truth_offset,
+                               read_mapping(args.truth_mapping) if args.truth_mapping else None,
+                               wildtype_of=lambda c: protein[c - 1] if 1 <= c <= len(protein) else None)
+        if args.family:
+            family = read_family(args)
     jobs = [(r, nt_substitutions(r.seq) if args.level == "nt" else codon_substitutions(r.seq, args.frame))
             for r in records]
     bar = progress(sum(len(s) for _, s in jobs) * (2 if args.strand == "both" else 1), "score", "sub",
@@ -327,37 +342,27 @@ def run(args: ScoreArgs) -> dict:
     if not columns:
         raise GenolmError("nothing to score: no A/C/G/T position (or complete codon) in the input",
                           file=args.inputs[0])
-    truth = None
+    report = None
     if args.level == "aa":
-        columns["blosum62"] = _blosum(columns["ref_aa"], columns["alt_aa"])
-        if args.family:
-            if len(records) != 1:
-                raise GenolmError("--family and --truth compare one scored sequence", found=f"{len(records)} sequences",
-                                  hint="give the scanned protein's coding sequence alone")
-            columns["frequency"], fam = family_baseline(args, records[0].seq, columns)
-        if args.truth:
-            truth = truth_report(args, records, columns, fam if args.family else None)
+        from genolm.evolution.dms import blosum62
+
+        columns["blosum62"] = blosum62(columns["ref_aa"], columns["alt_aa"]).tolist()
+        if family is not None:
+            columns["frequency"], family = family_baseline(family, protein, columns)
+        if truth is not None:
+            report = truth_report(args, truth, columns, family)
     table = pa.table(columns)
     table = table.replace_schema_metadata({"genolm": json.dumps({"method": method, "level": args.level,
                                                                 "strand": args.strand, "model": args.model})})
     with atomic_file(Path(args.out)) as tmp:
         pq.write_table(table, tmp)
     return {"rows": table.num_rows, "sequences": len(records), "method": method, "strand": args.strand,
-            "seconds": time.perf_counter() - t0, "truth": truth}
+            "seconds": time.perf_counter() - t0, "truth": report}
 
 
-def _blosum(ref: list[str], alt: list[str]) -> list[float]:
-    from genolm.evolution.dms import blosum62
-
-    return blosum62(ref, alt).tolist()
-
-
-def family_baseline(args: ScoreArgs, seq: str, columns: dict) -> tuple[list[float], dict]:
-    """The frequency-table score of every row (nan at a stop codon), and what the family held."""
-    from genolm.bio.codon import translate
-    from genolm.bio.genome_stats import AMINO_ACIDS
+def read_family(args: ScoreArgs) -> tuple[list[str], int, int]:
+    """The --family sequences (dated up to --family-until when given), how many that left out, and the code."""
     from genolm.evolution.baselines import dated_records
-    from genolm.evolution.dms import family_counts, frequency_scores
     from genolm.io.seqio import read_records
 
     seqs, left_out = [], 0
@@ -373,9 +378,18 @@ def family_baseline(args: ScoreArgs, seq: str, columns: dict) -> tuple[list[floa
     if not seqs:
         raise GenolmError("no family sequences" + (f" dated up to {args.family_until}" if args.family_until else ""),
                           file=args.family[0])
-    reference = translate(seq[args.frame:][: (len(seq) - args.frame) // 3 * 3], args.table)
-    proteins = [translate(x[: len(x) - len(x) % 3], args.table, unknown="n") for x in seqs]
-    counts = family_counts(reference, proteins)
+    return seqs, left_out, args.table
+
+
+def family_baseline(family: tuple, protein: str, columns: dict) -> tuple[list[float], dict]:
+    """The frequency-table score of every row (nan at a stop codon), and what the family held."""
+    from genolm.bio.codon import translate
+    from genolm.bio.genome_stats import AMINO_ACIDS
+    from genolm.evolution.dms import family_counts, frequency_scores
+
+    seqs, left_out, table = family
+    proteins = [translate(x[: len(x) - len(x) % 3], table, unknown="n") for x in seqs]
+    counts = family_counts(protein, proteins)
     ok = [r in AMINO_ACIDS and a in AMINO_ACIDS for r, a in zip(columns["ref_aa"], columns["alt_aa"])]
     scores = np.full(len(ok), np.nan)
     idx = np.flatnonzero(ok)
@@ -385,19 +399,11 @@ def family_baseline(args: ScoreArgs, seq: str, columns: dict) -> tuple[list[floa
                              "aligned_positions": int((counts.sum(1) > 0).sum())}
 
 
-def truth_report(args: ScoreArgs, records, columns: dict, family: dict | None) -> dict:
+def truth_report(args: ScoreArgs, truth, columns: dict, family: dict | None) -> dict:
     """Spearman of the model and the baselines against the truth; writes OUT's .truth.json/.truth.tsv."""
-    from genolm.bio.codon import translate
-    from genolm.evolution.dms import agreement, read_mapping, read_truth
+    from genolm.evolution.dms import agreement
     from genolm.io.atomic import atomic_file
 
-    if len(records) != 1:
-        raise GenolmError("--truth compares one scored sequence", found=f"{len(records)} sequences",
-                          hint="give the scanned protein's coding sequence alone")
-    seq = records[0].seq
-    protein = translate(seq[args.frame:][: (len(seq) - args.frame) // 3 * 3], args.table)
-    truth = read_truth(args.truth, args.truth_offset, read_mapping(args.truth_mapping) if args.truth_mapping else None,
-                       wildtype_of=lambda c: protein[c - 1] if 1 <= c <= len(protein) else None)
     row = {(c, a): i for i, (c, a) in enumerate(zip(columns["codon"], columns["alt_aa"]))}
     missing = [(s, m) for s, c, m in zip(truth.site, truth.codon, truth.mutant) if (int(c), m) not in row]
     if missing:
