@@ -43,40 +43,34 @@ for c in range(3):
     print(f"codon pos {c+1}: n={m.sum()} mean alt prob {alt[m].mean():.4f}  sum {alt[m].sum():.2f}  frac>0.01 {(alt[m]>0.01).mean():.3f}")
 m = cnt == 0; print(f"noncoding n={m.sum()} mean alt {alt[m].mean():.4f}")
 m = cnt >= 2; print(f"overlap n={m.sum()} mean alt {alt[m].mean():.4f}")
-# synonymous share of the top alternative at 3rd positions
-from itertools import product
-code = {}
-bases = "TCAG"; aas = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
-for i, (a, b, c) in enumerate(product(bases, repeat=3)): code[a+b+c] = aas[i]
-syn_mass = nonsyn_mass = stop_mass = 0.0
-for s, e in cds:
-    for k in range(s, e - 2, 3):
-        cod = "".join(g[(k + j) % L] for j in range(3))
-        for j in range(3):
-            i = (k + j) % L
-            if cnt[i] != 1: continue
-            for b in range(4):
-                if b == obs[i]: continue
-                mut = cod[:j] + "ACGT"[b] + cod[j+1:]
-                if code[mut] == code[cod]: syn_mass += p[i, b]
-                elif code[mut] == "*": stop_mass += p[i, b]
-                else: nonsyn_mass += p[i, b]
-print(f"alt mass in single-gene positions: synonymous {syn_mass:.2f} nonsynonymous {nonsyn_mass:.2f} stop {stop_mass:.3f}")
-# under T=2 and min-p .05 before T
-for T, mp in ((1, 0), (1.5, 0.05), (2, 0.05), (2, 0.1)):
-    q = p.copy(); q[q < mp * q.max(1, keepdims=True)] = 0; q = q ** (1 / T); q /= q.sum(1, keepdims=True)
-    a = 1 - q[np.arange(L), obs]
-    s_, n_, st_ = 0, 0, 0
+from genolm.bio.codon import genetic_code
+
+code = dict(zip((a + b + c for a in "TCAG" for b in "TCAG" for c in "TCAG"), genetic_code(1).amino_acids))
+
+
+def kinds(q):
+    """Probability mass of synonymous, missense and stop changes at single-gene positions under q."""
+    out = {"syn": 0.0, "nonsyn": 0.0, "stop": 0.0}
     for s, e in cds:
         for k in range(s, e - 2, 3):
             cod = "".join(g[(k + j) % L] for j in range(3))
             for j in range(3):
                 i = (k + j) % L
-                if cnt[i] != 1: continue
+                if cnt[i] != 1:
+                    continue
                 for b in range(4):
-                    if b == obs[i]: continue
-                    aa = code[cod[:j] + "ACGT"[b] + cod[j+1:]]
-                    if aa == code[cod]: s_ += q[i, b]
-                    elif aa == "*": st_ += q[i, b]
-                    else: n_ += q[i, b]
-    print(f"T={T} min-p={mp}: expected subs {a.sum():.1f}; syn {s_:.1f} nonsyn {n_:.1f} stop {st_:.2f}")
+                    if b == obs[i]:
+                        continue
+                    aa = code[cod[:j] + "ACGT"[b] + cod[j + 1:]]
+                    out["syn" if aa == code[cod] else "stop" if aa == "*" else "nonsyn"] += q[i, b]
+    return out
+
+
+m = kinds(p)
+print(f"alt mass in single-gene positions: synonymous {m['syn']:.2f} nonsynonymous {m['nonsyn']:.2f} stop {m['stop']:.3f}")
+# under temperature T, min-p applied first (on the model's own probabilities)
+for T, mp in ((1, 0), (1.5, 0.05), (2, 0.05), (2, 0.1)):
+    q = p.copy(); q[q < mp * q.max(1, keepdims=True)] = 0; q = q ** (1 / T); q /= q.sum(1, keepdims=True)
+    a = 1 - q[np.arange(L), obs]
+    m = kinds(q)
+    print(f"T={T} min-p={mp}: expected subs {a.sum():.1f}; syn {m['syn']:.1f} nonsyn {m['nonsyn']:.1f} stop {m['stop']:.2f}")
