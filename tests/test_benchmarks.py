@@ -87,6 +87,10 @@ def check_backtest_summary(out, stdout):
 def check_forecast_baselines(out, stdout):
     r = load(out / "forecast_baselines" / "evolve_baselines.json")
     assert "2009" in json.dumps(r) and "2010" in json.dumps(r)
+    assert r["fitness_terms"] == ["growth", "constraint"]
+    for season in r["seasons"]:
+        assert "fitness model" in season["strain_pick"] and "fitness model" in season["mutation_pick"]
+        assert set(season["population_distance"]) == {"fitness model", "last 3 months", "last season"}
 
 
 def check_score_speed(out, stdout):
@@ -125,7 +129,7 @@ def check_phage_design(out, stdout):
 def check_dms_perth(out, stdout):
     r = load(out / "dms_perth" / "dms_perth.json")
     t = r["truth"]
-    assert set(t["agreement"]) == {"model", "frequency table", "BLOSUM62"}
+    assert set(t["agreement"]) == {"combined", "model", "frequency table", "BLOSUM62"}
     assert (t["sites"], t["pairs"], t["offset"]) == (13, 13 * 19, 16)  # HA1 sites 1-30 of the development half
     assert t["family"]["sequences"] == r["family_sequences"] > 100 and t["family"]["left_out_after_until"] == 0
     # BLOSUM62 reads neither the model nor the family: a golden figure on these sites

@@ -1,5 +1,6 @@
 """Deep mutational scanning as truth for genolm score: preferences and effects files with site
 offsets and mappings, the frequency-table baseline against a hand count, Spearman against scipy,
+the reweighting of near-duplicates against a hand count, the combination's features and fit,
 and `score --truth --family` end to end on a planted family; bad truth files in one line."""
 
 import json
@@ -13,7 +14,8 @@ from conftest import run_cli
 from test_score import model, save_run
 
 from genolm.errors import GenolmError
-from genolm.evolution.dms import (agreement, blosum62, family_counts, frequency_scores, read_mapping, read_truth,
+from genolm.evolution.dms import (Combination, agreement, align_family, blosum62, family_counts, frequency_scores,
+                                  held_out_agreement, pair_features, read_mapping, read_truth, sequence_weights,
                                   spearman)
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
@@ -96,6 +98,98 @@ def test_family_counts_match_a_hand_count():
     assert np.allclose(s, [math.log(2 / 6), math.log(1 / 6), math.log(1 / 6)])
 
 
+def test_sequence_weights_match_a_hand_count():
+    """Two copies of P, Q one substitution from P (90% identical), R unalignable (it covers nothing
+    and is its own only neighbour), S a fragment that
+    P and Q share (identity counts the positions both cover): at identity 0.9, P's neighbours are
+    its 2 copies, Q and S (4); Q's and S's the same 4; at identity 1, P's are P, P, S (3), Q's Q
+    and S (2), S's all four."""
+    P = "MKTIIALSYI"
+    fam = [P, P, "MKTIIALSYV", "WWWWWWWWWW", "TIIALS"]
+    F = align_family(P, fam)
+    assert F.copies.tolist() == [2, 1, 1, 1] and F.residues.shape == (4, 10)
+    assert (F.residues[2] >= 0).sum() == 0 and (F.residues[3] >= 0).sum() == 6  # the fragment covers 3..8
+    assert (F.residues[3][:2] == -1).all() and (F.residues[3][8:] == -1).all()
+    w = sequence_weights(F, 0.9)
+    assert np.allclose(w, [2 / 4, 1 / 4, 1, 1 / 4])  # P's 2 copies share 2/4; the far protein alone weighs 1
+    assert np.allclose(sequence_weights(F, 1.0), [2 / 3, 1 / 2, 1, 1 / 4])
+    c = F.counts(w)
+    A = {a: i for i, a in enumerate(AMINO)}
+    assert math.isclose(c[9, A["I"]], 0.5) and math.isclose(c[9, A["V"]], 0.25) and c[:, A["W"]].sum() == 0
+    assert math.isclose(c[4, A["I"]], 0.5 + 0.25 + 0.25)
+    assert np.array_equal(F.counts(), family_counts(P, fam))
+    with pytest.raises(GenolmError, match="identity"):
+        sequence_weights(F, 1.5)
+
+
+def test_pair_features_by_hand():
+    """Site 1 never varies (M); site 2 shows K x3, R x2, E x1; the mutant one-hot names the mutant."""
+    counts = np.zeros((2, 20))
+    A = {a: i for i, a in enumerate(AMINO)}
+    counts[0, A["M"]] = 6
+    counts[1, A["K"]], counts[1, A["R"]], counts[1, A["E"]] = 3, 2, 1
+    f = pair_features(counts, np.array([1, 2, 2]), ["M", "K", "K"], ["L", "R", "W"], np.array([-1.0, -2.0, -3.0]))
+    assert np.allclose(f["frequency"], [math.log(1 / 7), math.log(3 / 4), math.log(1 / 4)])
+    h = -(0.5 * math.log(0.5) + 1 / 3 * math.log(1 / 3) + 1 / 6 * math.log(1 / 6))
+    assert np.allclose(f["site_entropy"], [0, h, h])
+    assert np.allclose(f["site_variants"], [0, math.log(4), math.log(4)])
+    assert f["site_residues"].tolist() == [1, 2, 2]  # E once: not counted
+    assert np.allclose(f["mutant_seen"], [0, math.log(3), 0])
+    odds = lambda a, b: 2 ** (blosum62([a], [b])[0] / 2)  # noqa: E731
+    assert np.isclose(f["similar_seen"][2], math.log((odds("W", "K") + odds("W", "R") + odds("W", "E")) / 3))
+    assert np.isclose(f["similar_seen"][0], math.log(odds("L", "M")))
+    assert np.allclose(f["model_site"], [-1.0, math.log(math.exp(-2) + math.exp(-3)), math.log(math.exp(-2) + math.exp(-3))])
+    assert f["mutant_W"].tolist() == [0, 0, 1] and f["mutant_L"].tolist() == [1, 0, 0]
+
+
+def test_combination_fits_a_planted_rule_and_round_trips(tmp_path):
+    """Effects that follow 2·blosum + site_variants − frequency (plus noise): the two recovered, the
+    frequency table's weight held at 0 (a feature counts only in its own direction); a fit on
+    half the sites ranks the other half; the file round-trips and bad files are refused in one line."""
+    rng = np.random.default_rng(0)
+    n_sites, per = 40, 19
+
+    class T:
+        site = [str(s) for s in range(n_sites) for _ in range(per)]
+        codon = np.repeat(np.arange(1, n_sites + 1), per)
+        mutant = ["A"] * (n_sites * per)
+        kind, path = "effects", "t"
+
+    feats = {"blosum62": rng.normal(size=n_sites * per), "site_variants": np.repeat(rng.normal(size=n_sites), per),
+             "frequency": rng.normal(size=n_sites * per)}
+    T.effect = 2 * feats["blosum62"] + feats["site_variants"] - 0.5 * feats["frequency"] + 0.1 * rng.normal(size=n_sites * per)
+    c = Combination.fit_to(feats, T.effect, ridge=1.0)
+    w = dict(zip(c.features, c.weights))
+    assert w["blosum62"] > 1.5 and w["site_variants"] > 0.7 and w["frequency"] == 0
+    assert agreement(T, {"c": c.predict(feats)})["c"]["all_pairs"] > 0.9
+    first = np.arange(n_sites * per // 2)  # the first 20 sites: standardised over all, fit on these
+    half = Combination.fit_to(feats, T.effect[first], ridge=1.0, rows=first)
+    assert np.allclose(half.weights, c.weights, atol=0.2)
+    h = held_out_agreement(T, feats, ridge=1.0, repeats=3)
+    assert h["all_pairs"] > 0.85 and h["mean_per_site"] > 0.85 and h["splits"] == 6
+    c.fit["note"] = "planted"
+    c.save(tmp_path / "c.json")
+    back = Combination.load(tmp_path / "c.json")
+    assert back.features == c.features and np.allclose(back.predict(feats), c.predict(feats))
+    assert back.fit["note"] == "planted"
+    with pytest.raises(GenolmError, match="lacks"):
+        c.predict({"blosum62": feats["blosum62"]})
+    for text, says in (("{", "must be JSON"), ('{"format": "x"}', "not a genolm combination"),
+                       ('{"format": "genolm-dms-combination/1", "features": ["nope"], "weights": [1]}', "known features")):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(GenolmError, match=says) as e:
+            Combination.load(tmp_path / "bad.json")
+        assert "bad.json" in str(e.value)
+
+
+def test_shipped_combination_loads_and_reads_the_family():
+    from genolm.evolution.dms import DEFAULT_COMBINATION
+
+    c = Combination.load(DEFAULT_COMBINATION)
+    assert "site_variants" in c.features and c.fit["truth"].endswith("ha1_dev_sites_prefs.csv")
+    assert c.fit["held_out"]["all_pairs"] > c.fit["baselines"]["frequency table"]["all_pairs"]
+
+
 def test_spearman_and_agreement_match_scipy():
     from scipy.stats import spearmanr
 
@@ -151,15 +245,79 @@ def test_score_truth_family_end_to_end(tmp_path, capsys):
     assert s["pairs"] == 57 and s["sites"] == 3 and s["family"]["sequences"] == 30
     assert s["family"]["left_out_after_until"] == 30
     assert s["agreement"]["frequency table"]["all_pairs"] > 0.6
-    assert set(s["agreement"]) == {"model", "frequency table", "BLOSUM62"}
+    assert set(s["agreement"]) == {"combined", "model", "frequency table", "BLOSUM62"}
     assert "frequency table" in stdout and "per site" in stdout
     tsv = out.with_suffix(".truth.tsv").read_text().splitlines()
-    assert tsv[0].split("\t") == ["site", "model", "frequency table", "BLOSUM62"] and len(tsv) == 4
+    assert tsv[0].split("\t") == ["site", "combined", "model", "frequency table", "BLOSUM62"] and len(tsv) == 4
     t = pq.read_table(out).to_pydict()
-    assert {"blosum62", "frequency", "truth_effect"} <= set(t)
+    assert {"blosum62", "frequency", "combined", "truth_effect"} <= set(t)
+    stop = [i for i, (r, a) in enumerate(zip(t["ref_aa"], t["alt_aa"])) if "*" in (r, a)]  # to or from a stop
+    assert stop and all(math.isnan(t["combined"][i]) for i in stop)
+    assert np.isfinite(np.delete(np.asarray(t["combined"], float), stop)).all()
+
+    # fit a combination to this truth, then use it: the same column, and a file that says where it came from
+    common = ["--truth", tmp_path / "p.csv", "--truth-offset", "1", "--family", tmp_path / "fam.fa", "--no-progress"]
+    code_, stdout, err = run_cli(["score", tmp_path / "s.fa", "--model", run, "--level", "aa", "--out", tmp_path / "f.parquet",
+                                  *common, "--fit-combination", tmp_path / "c.json", "--fit-model",
+                                  "--family-identity", "0.9"], capsys)
+    assert code_ == 0, err
+    assert "combined (held out)" in stdout and "combination written to" in stdout
+    fitted = json.loads((tmp_path / "c.json").read_text())
+    assert "model" in fitted["features"] and fitted["fit"]["pairs"] == 57 and "held_out" in fitted["fit"]
+    assert set(fitted["fit"]["baselines"]) == {"model", "frequency table", "BLOSUM62"}
+    assert fitted["fit"]["family_identity"] == 0.9
+    f_summary = json.loads((tmp_path / "f.truth.json").read_text())
+    assert "combined (in sample)" in f_summary["agreement"]
+    assert f_summary["family"]["reweighting_identity"] == 0.9 and 0 < f_summary["family"]["effective_sequences"] <= 60
+    code_, _, err = run_cli(["score", tmp_path / "s.fa", "--model", run, "--level", "aa", "--out", tmp_path / "g.parquet",
+                             *common, "--combination", tmp_path / "c.json", "--family-identity", "0.9"], capsys)
+    assert code_ == 0, err
+    f, g = (pq.read_table(tmp_path / x).column("combined").to_numpy() for x in ("f.parquet", "g.parquet"))
+    assert np.allclose(f, g, equal_nan=True)
+    for extra, says in ((["--combination", tmp_path / "c.json", "--fit-combination", tmp_path / "d.json"], "not both"),
+                        (["--fit-model"], "--fit-model goes with"), (["--family-identity", "2"], "identity")):
+        code_, _, err = run_cli(["score", tmp_path / "s.fa", "--model", run, "--level", "aa", "--out",
+                                 tmp_path / "h.parquet", *common, *extra], capsys)
+        assert code_ == 2 and says in err and not (tmp_path / "h.parquet").exists(), err
     assert np.isfinite(np.asarray(t["truth_effect"], float)).sum() == 57
     k = next(i for i in range(len(t["codon"])) if t["codon"][i] == 2 and t["alt_aa"][i] == "A")
     assert math.isclose(t["frequency"][k], math.log(1 / 31), rel_tol=1e-6)  # W never varies: 0 A of 30
+
+
+def test_a_model_trained_where_one_site_never_varies_scores_changes_there_lowest(tmp_path, capsys, one_thread):
+    """The planted toy: 400 coding sequences of 8 codons, each codon varying among six amino acids,
+    except codon 4 (always W).  A debug model trained on them for 400 steps scores every change
+    at codon 4 below the changes elsewhere (its mean and its best), and so does the combined
+    score of the same family."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    choices = ["GCT", "AAA", "GAT", "CTG", "TTC", "AGC"]  # A K D L F S
+    ref = ["GCT", "AAA", "GAT", "TGG", "CTG", "TTC", "AGC", "GCT"]
+    seqs = []
+    for _ in range(400):  # each codon but the fourth: the reference's half the time, else any of the six
+        codons = [c if rng.random() < 0.5 else choices[rng.integers(len(choices))] for c in ref]
+        codons[3] = "TGG"
+        seqs.append("".join(codons))
+    (tmp_path / "toy.fa").write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+    (tmp_path / "ref.fa").write_text(f">ref\n{''.join(ref)}\n")
+    assert run_cli(["prepare", tmp_path / "toy.fa", "--out", tmp_path / "c", "--window", "50", "--val-fraction", "0",
+                    "--no-progress"], capsys)[0] == 0
+    assert run_cli(["pretrain", "--data", tmp_path / "c", "--out", tmp_path / "run", "--model", "debug", "--steps", "400",
+                    "--batch-size", "16", "--lr", "3e-3", "--device", "cpu", "--no-rc-augment", "--eval-every", "1000",
+                    "--no-progress"], capsys)[0] == 0
+    out = tmp_path / "o.parquet"
+    code, _, err = run_cli(["score", tmp_path / "ref.fa", "--model", tmp_path / "run", "--level", "aa", "--out", out,
+                            "--family", tmp_path / "toy.fa", "--no-progress"], capsys)
+    assert code == 0, err
+    t = pq.read_table(out).to_pydict()
+    codon, alt = np.array(t["codon"]), np.array(t["alt_aa"])
+    for column in ("score", "combined"):
+        x = np.array(t[column], float)
+        ok = alt != "*"
+        mean = [x[ok & (codon == c)].mean() for c in range(1, 9)]
+        best = [x[ok & (codon == c)].max() for c in range(1, 9)]
+        assert int(np.argmin(mean)) == 3 and int(np.argmin(best)) == 3, (column, mean, best)
 
 
 def test_score_truth_refuses_nt_level_and_many_sequences(tmp_path, capsys):

@@ -5,12 +5,15 @@ baselines every such run reports (the family's frequency table, BLOSUM62) in the
   python benchmarks/evolution/dms_perth.py --model RUN --out OUT              # a trained run
   python benchmarks/evolution/dms_perth.py --flavor small --minutes 5 --device cuda --out OUT
   SMOKE=1 python benchmarks/evolution/dms_perth.py                            # a debug model, HA1 sites 1-30
+  python benchmarks/evolution/dms_perth.py --model RUN --fit-combination genolm/evolution/dms_combination.json
 
 Without --model, a causal model of --flavor is trained for --minutes on the H3N2 HA1 sequences
 dated up to --until (2009: the scanned strain's year; nothing later is read), 1,024-token windows.
 The scanned coding sequence (16 signal-peptide codons, then HA1 site 1) is scored at every amino
 acid of every codon (`--level aa`), and the family of the frequency table is the same
-sequences up to --until.  Writes OUT/dms_perth.json and the score's Parquet, .truth.json and
+sequences up to --until; its combined score (the family, BLOSUM62 and the mutant, genolm's
+shipped weights) is reported beside them, or with --fit-combination fit to this truth (in sample,
+and on held-out halves of the sites).  Writes OUT/dms_perth.json and the score's Parquet, .truth.json and
 .truth.tsv (Spearman per site).
 """
 
@@ -51,6 +54,10 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--suffix", type=int, default=0, help="genolm score --suffix (0: exact)")
     ap.add_argument("--out", default=str(OUT / "dms_perth"))
+    ap.add_argument("--fit-combination", metavar="JSON",
+                    help="fit the combined score's weights to this truth and write them (genolm score --fit-combination; "
+                         "genolm's shipped weights: genolm/evolution/dms_combination.json)")
+    ap.add_argument("--fit-model", action="store_true", help="the fit also reads the model's scores")
     if SMOKE:
         ap.set_defaults(flavor="debug", minutes=None, device="cpu")
     args = ap.parse_args()
@@ -87,17 +94,24 @@ def main() -> None:
     t = time.perf_counter()
     run(["score", reference, "--model", model, "--level", "aa", "--out", out / "scores.parquet",
          "--truth", truth, "--truth-offset", 16, "--family", out / "family.fa", "--family-until", args.until,
-         "--device", args.device, "--suffix", args.suffix, "--no-progress"])
+         "--device", args.device, "--suffix", args.suffix, "--no-progress",
+         *(["--fit-combination", args.fit_combination] if args.fit_combination else []),
+         *(["--fit-model"] if args.fit_model else [])])
     result["score_seconds"] = time.perf_counter() - t
     result["truth"] = json.loads((out / "scores.truth.json").read_text())
     (out / "dms_perth.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     tr = result.get("train")
     print(f"\nmodel: {model}" + (f" ({args.flavor}, {tr['step']} steps, {tr['val_bpb']:.3f} bits/base held out)"
                                   if tr else "") + f"; family: {len(keep):,} HA1 sequences up to {args.until}")
-    print(f"{'scoring':18s} {'all pairs':>10s} {'per site':>10s}   ({result['truth']['pairs']:,} pairs, "
+    print(f"{'scoring':22s} {'all pairs':>10s} {'per site':>10s}   ({result['truth']['pairs']:,} pairs, "
           f"{result['truth']['sites']} sites; Spearman)")
     for name, a in result["truth"]["agreement"].items():
-        print(f"{name:18s} {a['all_pairs']:10.3f} {a['mean_per_site']:10.3f}")
+        print(f"{name:22s} {a['all_pairs']:10.3f} {a['mean_per_site']:10.3f}")
+    fitted = result["truth"].get("fitted_combination")
+    if fitted:
+        h = fitted["held_out"]
+        print(f"{'combined (held out)':22s} {h['all_pairs']:10.3f} {h['mean_per_site']:10.3f}   (fit on half the sites, "
+              f"ranked on the other half; mean of {h['splits']} splits)")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,20 @@ fast path is tested against, and the baseline of benchmarks/evolution/score_spee
 Output: Parquet, one row per substitution. ``--level nt``: seq_id, position (1-based), ref, alt,
 score.  ``--level aa``: seq_id, codon (1-based), position (of the codon's first base), ref_codon,
 ref_aa, alt_aa, score, best_codon, nt_changes, blosum62 (the BLOSUM62 score of ref_aa -> alt_aa), and
-with ``--family`` frequency (the family's log((n[alt] + 1) / (n[ref] + 1)) at the codon).
+with ``--family`` frequency (the family's log((n[alt] + 1) / (n[ref] + 1)) at the codon) and
+combined: genolm's estimate of how well the protein tolerates the change.
+
+The combined score (with ``--family``) is a linear reading, fit by ridge regression on measured
+effects, of what the family and the substitution matrix say: the frequency table, how much the
+site varies (entropy, proteins unlike the wild type, amino acids seen twice), whether the family
+shows the mutant or amino acids like it, BLOSUM62 and which amino acid the mutant is (P and C are
+rarely tolerated).  Each feature is standardised within the run.  Its shipped weights were fit on
+the deep mutational scan of the A/Perth/16/2009 HA (development sites); on the sites held out of
+each fit it ranks the scan's effects better than the frequency table alone (BENCHMARKS.md).
+``--fit-combination`` fits new weights to a ``--truth`` of your own, ``--combination`` uses them.
 
 Against the lab (``--truth``, deep mutational scanning of the scored protein): Spearman's rank
-correlation of the model's scores and of each baseline (BLOSUM62; the frequency table with
+correlation of the model's scores, the combined score and each baseline (BLOSUM62; the frequency table with
 ``--family``) with the measured effects, over every (site, amino acid) pair and its mean within
 sites, printed and written to OUT.truth.json (and per site to OUT.truth.tsv).  Preferences
 (``site`` + the 20 amino acids) give the effect log(pref[mutant] / pref[wild type]); a file of
@@ -83,6 +93,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--family-until", type=int, metavar="YEAR",
                    help="only family sequences dated up to YEAR (header field 3, '|'-separated: "
                         "strain|accession|date|…); score a scanned strain with what came before it")
+    g.add_argument("--family-identity", type=float, metavar="ID",
+                   help="reweight near-duplicates: each family protein weighs 1 / (proteins at least ID "
+                        "identical to it), as EVE does (default: none; every distinct protein counts its copies)")
+    g.add_argument("--combination", metavar="JSON",
+                   help="weights of the combined column (default: genolm's, fit on the Perth/2009 HA scan's "
+                        "development sites)")
+    g.add_argument("--fit-combination", metavar="JSON",
+                   help="fit the combination to --truth and write it (report: in sample and on held-out halves "
+                        "of the sites); use it on another protein with --combination")
+    g.add_argument("--fit-model", action="store_true",
+                   help="the fit also reads the model's scores (its score and how readily it changes the site); "
+                        "by default the combination reads only the family, BLOSUM62 and the mutant")
     add_device(p)
     p.add_argument("--fp32", action="store_true",
                    help="on a GPU, compute in fp32 instead of bf16 (slower; bf16 scores drift by up to ~1 nat)")
@@ -97,7 +119,12 @@ def setup(args: argparse.Namespace) -> int:
     if r.get("truth"):
         t = r["truth"]
         print(f"against {t['truth']} ({t['kind']}: {t['pairs']:,} pairs at {t['sites']} sites), Spearman:")
-        print(f"  {'':18s} {'all pairs':>10s} {'per site':>10s}")
+        print(f"  {'':22s} {'all pairs':>10s} {'per site':>10s}")
         for name, a in t["agreement"].items():
-            print(f"  {name:18s} {a['all_pairs']:10.3f} {a['mean_per_site']:10.3f}")
+            print(f"  {name:22s} {a['all_pairs']:10.3f} {a['mean_per_site']:10.3f}")
+        if t.get("fitted_combination"):
+            f = t["fitted_combination"]
+            print(f"  {'combined (held out)':22s} {f['held_out']['all_pairs']:10.3f} {f['held_out']['mean_per_site']:10.3f}"
+                  f"   (fit on half the sites, ranked on the other half, {f['held_out']['splits']} splits)")
+            print(f"combination written to {f['file']}")
     return 0

@@ -48,6 +48,10 @@ class ScoreArgs(CommandArgs):
     truth_mapping: str | None = None  # site -> codon file (insertion codes)
     family: list[str] = field(default_factory=list)  # sequences of the family: the frequency-table baseline
     family_until: int | None = None  # only family sequences dated up to this year (header field 3)
+    family_identity: float | None = None  # reweight near-duplicate family proteins (EVE); None: each counts once
+    combination: str | None = None  # the combined column's weights (default: genolm.evolution's shipped file)
+    fit_combination: str | None = None  # fit the combination to --truth and write it here
+    fit_model: bool = False  # the fit also reads the model's scores (model, model_site)
 
     def check(self) -> None:
         if not self.out:
@@ -56,6 +60,17 @@ class ScoreArgs(CommandArgs):
             self.fail("level", "aa (--truth and --family compare amino-acid changes)", self.level)
         if self.family_until is not None and not self.family:
             raise GenolmError("--family-until filters --family: give the family's sequences")
+        for name in ("family_identity", "combination", "fit_combination"):
+            if getattr(self, name) is not None and not self.family:
+                raise GenolmError(f"--{name.replace('_', '-')} reads the family: give --family")
+        if self.fit_combination and not self.truth:
+            raise GenolmError("--fit-combination fits measured effects: give --truth")
+        if self.fit_combination and self.combination:
+            raise GenolmError("give --combination (weights to use) or --fit-combination (weights to fit), not both")
+        if self.fit_model and not self.fit_combination:
+            raise GenolmError("--fit-model goes with --fit-combination")
+        if self.family_identity is not None and not 0 < self.family_identity <= 1:
+            self.fail("family_identity", "an identity in (0, 1], e.g. 0.99", self.family_identity)
         for name, allowed in (("level", LEVELS), ("method", METHODS), ("strand", STRANDS)):
             if getattr(self, name) not in allowed:
                 self.fail(name, " | ".join(allowed), getattr(self, name))
@@ -307,7 +322,7 @@ def run(args: ScoreArgs) -> dict:
         raise GenolmError("no sequences in the input", file=args.inputs[0])
     if args.level == "aa":
         genetic_code(args.table)  # checks the table number
-    protein = truth = family = None
+    protein = truth = family = combination = None
     if args.truth or args.family:  # bad truth or family input fails before the scoring, not after
         if len(records) != 1:
             raise GenolmError("--truth and --family compare one scored sequence", found=f"{len(records)} sequences",
@@ -322,6 +337,10 @@ def run(args: ScoreArgs) -> dict:
                                wildtype_of=lambda c: protein[c - 1] if 1 <= c <= len(protein) else None)
         if args.family:
             family = read_family(args)
+            from genolm.evolution.dms import DEFAULT_COMBINATION, Combination
+
+            if not args.fit_combination:
+                combination = Combination.load(args.combination or DEFAULT_COMBINATION)
     jobs = [(r, nt_substitutions(r.seq) if args.level == "nt" else codon_substitutions(r.seq, args.frame))
             for r in records]
     bar = progress(sum(len(s) for _, s in jobs) * (2 if args.strand == "both" else 1), "score", "sub",
@@ -347,10 +366,16 @@ def run(args: ScoreArgs) -> dict:
         from genolm.evolution.dms import blosum62
 
         columns["blosum62"] = blosum62(columns["ref_aa"], columns["alt_aa"]).tolist()
+        at = truth_rows(args, truth, columns) if truth is not None else None
         if family is not None:
-            columns["frequency"], family = family_baseline(family, protein, columns)
+            columns["frequency"], family, features = family_baseline(family, protein, columns, args.family_identity)
+            if args.fit_combination:
+                combination = fit_combination(args, truth, at, features, family)
+            out = np.full(len(columns["codon"]), np.nan)
+            out[features["rows"]] = combination.predict(features)
+            columns["combined"] = out.tolist()
         if truth is not None:
-            report = truth_report(args, truth, columns, family)
+            report = truth_report(args, truth, at, columns, family, combination)
     table = pa.table(columns)
     table = table.replace_schema_metadata({"genolm": json.dumps({"method": method, "level": args.level,
                                                                 "strand": args.strand, "model": args.model})})
@@ -381,45 +406,84 @@ def read_family(args: ScoreArgs) -> tuple[list[str], int, int]:
     return seqs, left_out, args.table
 
 
-def family_baseline(family: tuple, protein: str, columns: dict) -> tuple[list[float], dict]:
-    """The frequency-table score of every row (nan at a stop codon), and what the family held."""
+def family_baseline(family: tuple, protein: str, columns: dict, identity: float | None = None):
+    """The frequency-table score of every row (nan at a stop codon), what the family held, and the
+    combination's features of the rows between two amino acids ({"rows": indices, name: values})."""
     from genolm.bio.codon import translate
     from genolm.bio.genome_stats import AMINO_ACIDS
-    from genolm.evolution.dms import family_counts, frequency_scores
+    from genolm.evolution.dms import align_family, pair_features, sequence_weights
 
     seqs, left_out, table = family
     proteins = [translate(x[: len(x) - len(x) % 3], table, unknown="n") for x in seqs]
-    counts = family_counts(protein, proteins)
+    aligned = align_family(protein, proteins)
+    weights = sequence_weights(aligned, identity) if identity is not None else None
+    counts = aligned.counts(weights)
     ok = [r in AMINO_ACIDS and a in AMINO_ACIDS for r, a in zip(columns["ref_aa"], columns["alt_aa"])]
-    scores = np.full(len(ok), np.nan)
     idx = np.flatnonzero(ok)
-    scores[idx] = frequency_scores(counts, np.asarray(columns["codon"])[idx],
-                                   [columns["ref_aa"][i] for i in idx], [columns["alt_aa"][i] for i in idx])
-    return scores.tolist(), {"sequences": len(seqs), "left_out_after_until": left_out,
-                             "aligned_positions": int((counts.sum(1) > 0).sum())}
+    features = pair_features(counts, np.asarray(columns["codon"])[idx], [columns["ref_aa"][i] for i in idx],
+                             [columns["alt_aa"][i] for i in idx], np.asarray(columns["score"], float)[idx])
+    features["rows"] = idx
+    scores = np.full(len(ok), np.nan)
+    scores[idx] = features["frequency"]
+    info = {"sequences": len(seqs), "left_out_after_until": left_out,
+            "aligned_positions": int((counts.sum(1) > 0).sum()), "distinct_proteins": len(aligned.copies)}
+    if weights is not None:
+        info["reweighting_identity"] = identity
+        info["effective_sequences"] = round(float(weights.sum()), 1)
+    return scores.tolist(), info, features
 
 
-def truth_report(args: ScoreArgs, truth, columns: dict, family: dict | None) -> dict:
-    """Spearman of the model and the baselines against the truth; writes OUT's .truth.json/.truth.tsv."""
-    from genolm.evolution.dms import agreement
-    from genolm.io.atomic import atomic_file
-
+def truth_rows(args: ScoreArgs, truth, columns: dict) -> np.ndarray:
+    """The row of every truth pair (its codon and mutant); a pair with none is an error."""
     row = {(c, a): i for i, (c, a) in enumerate(zip(columns["codon"], columns["alt_aa"]))}
     missing = [(s, m) for s, c, m in zip(truth.site, truth.codon, truth.mutant) if (int(c), m) not in row]
     if missing:
         raise GenolmError("truth pairs with no scored substitution", file=args.truth, found=f"{len(missing)}, e.g. "
                           f"site {missing[0][0]} -> {missing[0][1]}", hint="check --truth-offset and --frame")
-    at = np.array([row[(int(c), m)] for c, m in zip(truth.codon, truth.mutant)])
+    return np.array([row[(int(c), m)] for c, m in zip(truth.codon, truth.mutant)])
+
+
+def fit_combination(args: ScoreArgs, truth, at: np.ndarray, features: dict, family: dict):
+    """--fit-combination: weights fit to the truth (with how they rank held-out halves of its sites), written."""
+    from genolm.evolution.dms import FEATURES, MODEL_FEATURES, Combination, held_out_agreement
+
+    place = {int(r): i for i, r in enumerate(features["rows"])}
+    if any(int(r) not in place for r in at):
+        raise GenolmError("--fit-combination needs amino-acid wild types at every truth site", file=args.truth)
+    pick = np.array([place[int(r)] for r in at])  # standardised over every row, fit where measured
+    names = [f for f in FEATURES if f not in MODEL_FEATURES or args.fit_model]
+    c = Combination.fit_to(features, truth.effect, names, rows=pick, provenance={
+        "truth": str(args.truth), "pairs": len(truth.site), "sites": len(set(truth.site)),
+        "family_sequences": family["sequences"], "family_identity": args.family_identity,
+        "model": str(args.model) if args.fit_model else None})
+    c.fit["held_out"] = held_out_agreement(truth, features, c.features, c.ridge, rows=pick)
+    return c
+
+
+def truth_report(args: ScoreArgs, truth, at: np.ndarray, columns: dict, family: dict | None, combination=None) -> dict:
+    """Spearman of the model, the combination and the baselines against the truth; writes OUT's
+    .truth.json/.truth.tsv (and, with --fit-combination, the combination fit to this truth)."""
+    from genolm.evolution.dms import agreement
+    from genolm.io.atomic import atomic_file
+
     measured = np.full(len(columns["codon"]), np.nan)
     measured[at] = truth.effect
     columns["truth_effect"] = measured.tolist()  # the report's scatter reads it
-    names = {"model": "score", "frequency table": "frequency", "BLOSUM62": "blosum62"}
+    fitted = bool(args.fit_combination)
+    names = {"combined (in sample)" if fitted else "combined": "combined", "model": "score",
+             "frequency table": "frequency", "BLOSUM62": "blosum62"}
     preds = {n: np.asarray(columns[k], float)[at] for n, k in names.items() if k in columns}
     result = agreement(truth, preds)
     out = Path(args.out)
     summary = {"truth": args.truth, "kind": truth.kind, "offset": args.truth_offset, "pairs": len(truth.site),
                "sites": len(set(truth.site)), "family": family,
                "agreement": {n: {k: v for k, v in r.items() if k != "per_site"} for n, r in result.items()}}
+    if fitted:
+        combination.fit["in_sample"] = summary["agreement"]["combined (in sample)"]
+        combination.fit["baselines"] = {n: summary["agreement"][n] for n in result if not n.startswith("combined")}
+        combination.save(args.fit_combination)
+        summary["fitted_combination"] = {"file": str(args.fit_combination), "features": combination.features,
+                                         "held_out": combination.fit["held_out"]}
     with atomic_file(out.with_suffix(".truth.json")) as tmp:
         Path(tmp).write_text(json.dumps(summary, indent=1, default=float) + "\n")
     with atomic_file(out.with_suffix(".truth.tsv")) as tmp, open(tmp, "w") as f:
