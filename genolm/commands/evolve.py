@@ -13,6 +13,17 @@ halves every ``--half-life`` years), and makes two forecasts for season ``--pred
   substitution's codons, as ``genolm score --level aa``, in fp32).  ``genolm + frequency`` ranks by
   the mean of the percentile ranks of that score and of the last-season frequency.
 
+* **Fitness model** (genolm.evolution.fitness, after Łuksza & Lässig 2014 and Huddleston et al.
+  2020): the population of the last ``--months`` months, each candidate grown by exp(its fitness);
+  fitness weighs ``--fitness-terms``: growth (its clade's rise over the season before),
+  constraint (genolm's combined mutation-effect score of its changes, from the family up to
+  ``--until``) and epitope (novelty at ``--epitope-sites`` to the three seasons before), the
+  weights fit only on past seasons (each season's forecast of the next, both at or before
+  ``--until``).  Its strain pick is the candidate closest to that predicted population, its
+  mutation ranking the predicted population's share carrying each substitution, and its
+  predicted population's mean amino-acid distance to the target season is reported beside the
+  last season's and the last months' (Huddleston et al.'s measure).
+
 The baselines come in the same run: the candidate closest to the last season's consensus, the one
 closest to the amino-acid profile of the last ``--months`` months, the one with the highest local
 branching index (Neher et al. 2014) on the UPGMA tree of the candidates; for mutations, each amino
@@ -37,6 +48,8 @@ so use a GPU (or fewer --steps) there.
 Example:
   genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --until 2004 --predict 2005 --out flu_2005
   genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --backtest 2001-2010 --device cuda --out flu_backtest
+  genolm evolve --data data/h3n2_ha1_1968-2010.fasta.gz --until 2004 --fitness-terms growth,constraint,epitope \
+      --epitope-sites koel-h3 --out flu_2005_epitope
   genolm evolve --data sarscov2.fasta --metadata metadata.tsv --id-column strain --date-column date \\
       --until 2021 --out sars_2022
 """
@@ -76,6 +89,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame (default: 0)")
     p.add_argument("--table", type=int, default=1, help="NCBI genetic code (default: 1)")
     p.add_argument("--top", type=int, default=20, help="mutations listed in forecast.json (default: 20)")
+    p.add_argument("--fitness-terms", default="growth,constraint",
+                   help="terms of the fitness model, comma-separated: growth, constraint, epitope "
+                        "(default: growth,constraint; each weight is fit on past seasons, 0 allowed)")
+    p.add_argument("--epitope-sites", metavar="SITES",
+                   help="1-based protein positions of the epitope term, comma-separated, or koel-h3 (the seven "
+                        "HA1 sites of Koel et al. 2013: 145,155,156,158,159,189,193)")
     add_device(p)
     add_seed(p, "model's initialisation and training")
     add_no_progress(p)
@@ -93,6 +112,8 @@ def setup(args: argparse.Namespace) -> int:
     if "evaluation" in r:
         e = r["evaluation"]
         print("strain-pick score: " + ", ".join(f"{k} {v:.3f}" for k, v in e["strain_pick"].items()))
+        print("predicted population's mean distance to it: " +
+              ", ".join(f"{k} {v:.2f}" for k, v in e["population_distance"].items()))
         print("precision@10: " + ", ".join(f"{k} {v['precision@10']:.2f}" for k, v in e["mutation_pick"].items()) +
               f" (ceiling {e['precision@10_ceiling']:.1f})")
     return 0

@@ -47,6 +47,8 @@ class EvolveArgs(CommandArgs):
     frame: int = 0
     table: int = 1
     top: int = 20
+    fitness_terms: str = "growth,constraint"  # of the fitness model (genolm.evolution.fitness.TERMS)
+    epitope_sites: str | None = None  # 1-based protein positions, comma-separated, or "koel-h3"
 
     def check(self) -> None:
         if not self.out:
@@ -70,6 +72,14 @@ class EvolveArgs(CommandArgs):
             self.fail("frame", "0, 1 or 2", self.frame)
         if not self.sep:
             self.fail("sep", "a header field separator", self.sep)
+        from genolm.evolution.fitness import TERMS
+
+        terms = [t for t in self.fitness_terms.split(",") if t]
+        if any(t not in TERMS for t in terms):
+            self.fail("fitness_terms", "comma-separated: " + ", ".join(TERMS), self.fitness_terms)
+        if "epitope" in terms and not self.epitope_sites:
+            raise GenolmError("the epitope term needs --epitope-sites (positions, or koel-h3)")
+        epitope_positions(self.epitope_sites)  # checks them
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -124,6 +134,33 @@ def _metadata_dates(path: str, id_column: str, date_column: str) -> dict[str, st
                                   expected=f"{len(header)} fields", found=f"{len(row)}")
             out[row[i]] = row[j]
     return out
+
+
+def epitope_positions(text: str | None) -> list[int] | None:
+    """--epitope-sites: 0-based protein positions (the option takes 1-based ones, or koel-h3)."""
+    from genolm.evolution.fitness import KOEL_H3_SITES
+
+    if not text:
+        return None
+    if text.lower() == "koel-h3":
+        return [s - 1 for s in KOEL_H3_SITES]
+    try:
+        sites = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise GenolmError("--epitope-sites takes positions", found=repr(text),
+                          expected="1-based protein positions, comma-separated (145,155,156), or koel-h3") from None
+    if not sites or min(sites) < 1:
+        raise GenolmError("--epitope-sites takes positions from 1", found=repr(text))
+    return [s - 1 for s in sites]
+
+
+def family_constraint(consensus: str, family: np.ndarray) -> np.ndarray:
+    """(L, 20) genolm's combined mutation-effect score of every change of ``consensus``, its family
+    the aligned proteins ``family`` (genolm.evolution.dms)."""
+    from genolm.evolution.dms import AMINO, combined_table
+
+    counts = np.stack([(family == a).sum(0) for a in AMINO], axis=1).astype(float)
+    return combined_table(consensus, counts)
 
 
 # ---- one season ----------------------------------------------------------------------------------
@@ -182,7 +219,7 @@ def percentile_rank(x: np.ndarray) -> np.ndarray:
     return (rankdata(x) - 1) / max(len(x) - 1, 1)
 
 
-def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot=None) -> tuple:
+def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot=None, fitness_cache=None) -> tuple:
     """Train on the seasons up to ``until``, forecast ``predict``; evaluate when it is in the data.
     Returns (result for forecast.json, model, tokenizer, the tables behind the output files)."""
     import torch
@@ -239,9 +276,22 @@ def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot
     floor = min(llr.values()) if llr else 0.0
     ref_aa = translate(ref, args.table)
     genolm_scores = np.array([llr.get(m, 0.0 if ref_aa[m[0]] == m[1] else floor) for m in muts])
+    # the fitness model: the population now, grown by fitness; fit only on the seasons up to `until`
+    from genolm.evolution import fitness
+
+    kept = np.flatnonzero(data.years() <= until)
+    terms = [t for t in args.fitness_terms.split(",") if t]
+    fit = fitness.forecast(train, prot[kept], until, args.months,
+                           epitope_positions(args.epitope_sites) if "epitope" in terms else None,
+                           family_constraint if "constraint" in terms else None, cache=fitness_cache,
+                           use=terms)
+    if not np.array_equal(kept[fit["season"].candidates], cand):
+        raise GenolmError("internal: the fitness model's candidates differ from the baselines'")
+    picks["fitness model"] = fit["pick"]
     scores = {"genolm": genolm_scores,
               "genolm + frequency": (percentile_rank(genolm_scores)
                                      + percentile_rank(base["scores"]["last-season frequency"])) / 2,
+              "fitness model": fitness.predicted_frequency(prot[kept], fit["season"], fit["population"], muts),
               **base["scores"]}
     order = np.argsort(-genolm_scores, kind="stable")
     cons = base["consensus"]
@@ -253,6 +303,8 @@ def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot
                   "final_loss": float(np.mean(losses[-50:])), "seconds": round(t_train, 1),
                   "params": sum(p.numel() for p in model.parameters())},
         "candidates": len(cand),
+        "fitness_model": {"terms": terms, "weights": fit["weights"], "fit_seasons": fit["fit_seasons"],
+                          "fit_mean_distance": fit["fit_mean_distance"]},
         "strain_pick": {k: data.ids[cand[i]] for k, i in picks.items()},
         "top_mutations": [{"mutation": names[k], "genolm": round(float(genolm_scores[k]), 4),
                            "last_frequency": round(float(base["scores"]["last-season frequency"][k]), 4)}
@@ -269,7 +321,11 @@ def forecast(data, until: int, predict: int, args: EvolveArgs, device: str, prot
                        for k in np.flatnonzero(ev["truth"])],
             "sweeps_unseen_last_season": ev["sweeps_unseen_last_season"],
             "unseen_sweeps_in_genolm_top_50": int(sum(rank[k] <= 50 for k in np.flatnonzero(ev["unseen"]))),
-            "precision@10_ceiling": ev["precision@10_ceiling"], "mutations_ranked": len(muts)}
+            "precision@10_ceiling": ev["precision@10_ceiling"], "mutations_ranked": len(muts),
+            # Huddleston et al.'s measure: the predicted population's mean amino-acid distance to the next season
+            "population_distance": {"fitness model": float(fit["population"] @ ev["to_target"]),
+                                    f"last {args.months} months": float(fit["season"].now @ ev["to_target"]),
+                                    "last season": float(ev["to_target"].mean())}}
     result["seconds"] = round(time.perf_counter() - t0, 1)
     tables = {"muts": muts, "names": names, "scores": scores, "truth": ev["truth"] if ev else None,
               "bits": bits, "base": base, "to_target": ev["to_target"] if ev else None, "cons": cons}
@@ -350,6 +406,8 @@ def summarize(results: list[dict]) -> dict:
         "auroc": {k: stat([r["evaluation"]["mutation_pick"][k]["auroc"] for r in seasons]) for k in mutation},
         "precision@10": {k: stat([r["evaluation"]["mutation_pick"][k]["precision@10"] for r in seasons]) for k in mutation},
         "precision@10_ceiling": stat([r["evaluation"]["precision@10_ceiling"] for r in seasons]),
+        "population_distance": {k: stat([r["evaluation"]["population_distance"][k] for r in seasons])
+                                for k in (seasons[0]["evaluation"]["population_distance"] if seasons else {})},
         "sweeps": sum(len(r["evaluation"]["sweeps"]) for r in seasons),
         "sweeps_unseen_last_season": sum(r["evaluation"]["sweeps_unseen_last_season"] for r in seasons),
         "unseen_sweeps_in_genolm_top_50": sum(r["evaluation"]["unseen_sweeps_in_genolm_top_50"] for r in seasons),
@@ -371,10 +429,10 @@ def run(args: EvolveArgs) -> dict:
     seasons = [(args.until, args.predict or args.until + 1)] if args.backtest is None else \
         [(y - 1, y) for y in parse_range(args.backtest)]
     replaceable = lambda p: (p / "forecast.json").is_file() or (p / "summary.json").is_file()  # noqa: E731
-    results = []
+    results, fitness_cache = [], {}  # a season's fitness terms serve every later forecast of a backtest
     with atomic_dir(args.out, replaceable=replaceable) as tmp:
         for until, predict in seasons:
-            r, model, tok, tables = forecast(data, until, predict, args, device, prot)
+            r, model, tok, tables = forecast(data, until, predict, args, device, prot, fitness_cache)
             folder = tmp if args.backtest is None else tmp / f"season_{predict}"
             folder.mkdir(exist_ok=True)
             write_season(folder, r, model, tok, tables, data, args)
@@ -431,3 +489,6 @@ def print_summary(s: dict, where: str) -> None:
         print(f"{k:28s} {cell(s['strain_pick'].get(k)):>18s} {cell(s['auroc'].get(k)):>14s} "
               f"{cell(s['precision@10'].get(k)):>14s}")
     print(f"{'ceiling':28s} {'':>18s} {'':>14s} {s['precision@10_ceiling']['mean']:>14.3f}")
+    if s.get("population_distance"):
+        print("predicted population's mean amino-acid distance to the next season (lower is better): " +
+              ", ".join(f"{k} {v['mean']:.2f}" for k, v in s["population_distance"].items()))
