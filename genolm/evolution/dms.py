@@ -327,7 +327,7 @@ def pair_features(counts: np.ndarray, codon: np.ndarray, wt: list[str], mutant: 
     seen = rows > 0
     odds = _blosum_odds()
     similar = (seen * odds[a]).sum(1) / np.maximum(seen.sum(1), 1)
-    out = {"frequency": np.log((rows[k, a] + 1) / (rows[k, w] + 1)),
+    out = {"frequency": frequency_scores(counts, np.asarray(codon), wt, mutant),
            "site_entropy": entropy,
            "site_variants": np.log1p(n - rows[k, w]),
            "site_residues": (rows >= 2).sum(1).astype(float),
