@@ -14,15 +14,15 @@ halves every ``--half-life`` years), and makes two forecasts for season ``--pred
   the mean of the percentile ranks of that score and of the last-season frequency.
 
 * **Fitness model** (genolm.evolution.fitness, after Łuksza & Lässig 2014 and Huddleston et al.
-  2020): the population of the last ``--months`` months, each candidate grown by exp(its fitness);
-  fitness weighs ``--fitness-terms``: growth (its clade's rise over the season before),
-  constraint (genolm's combined mutation-effect score of its changes, from the family up to
-  ``--until``) and epitope (novelty at ``--epitope-sites`` to the three seasons before), the
-  weights fit only on past seasons (each season's forecast of the next, both at or before
-  ``--until``).  Its strain pick is the candidate closest to that predicted population, its
-  mutation ranking the predicted population's share carrying each substitution, and its
-  predicted population's mean amino-acid distance to the target season is reported beside the
-  last season's and the last months' (Huddleston et al.'s measure).
+  2020): the population of the last ``--months`` months, each candidate grown by exp(its
+  fitness).  Fitness weighs ``--fitness-terms``: growth (its clade's rise over the season before;
+  the default, the best measured), constraint (genolm's combined mutation-effect score of its
+  changes, from the family up to ``--until``) and epitope (novelty at ``--epitope-sites`` to the
+  three seasons before).  The weights are fit only on past seasons (each season's forecast of the
+  next, both at or before ``--until``).  Its strain pick is the candidate closest to that
+  predicted population, its mutation ranking the predicted population's share carrying each
+  substitution, and its predicted population's mean amino-acid distance to the target season is
+  reported beside the last season's and the last months' (Huddleston et al.'s measure).
 
 The baselines come in the same run: the candidate closest to the last season's consensus, the one
 closest to the amino-acid profile of the last ``--months`` months, the one with the highest local
@@ -89,9 +89,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame (default: 0)")
     p.add_argument("--table", type=int, default=1, help="NCBI genetic code (default: 1)")
     p.add_argument("--top", type=int, default=20, help="mutations listed in forecast.json (default: 20)")
-    p.add_argument("--fitness-terms", default="growth,constraint",
+    p.add_argument("--fitness-terms", default="growth",
                    help="terms of the fitness model, comma-separated: growth, constraint, epitope "
-                        "(default: growth,constraint; each weight is fit on past seasons, 0 allowed)")
+                        "(default: growth, the best measured on H3N2 2001-2010; each weight is fit on past "
+                        "seasons, 0 allowed)")
     p.add_argument("--epitope-sites", metavar="SITES",
                    help="1-based protein positions of the epitope term, comma-separated, or koel-h3 (the seven "
                         "HA1 sites of Koel et al. 2013: 145,155,156,158,159,189,193)")
