@@ -173,6 +173,8 @@ def test_the_same_seed_designs_the_same_genomes(tmp_path, capsys, causal_run):
     code, out, err = design(tmp_path / "a", causal_run, *common, capsys=capsys)
     assert code == 0, err
     assert "3 genomes (median " in out and "(not checked: no --reference)" in out
+    lengths = [len(x) for x in (tmp_path / "a" / "generated.fasta").read_text().split(">")[1:]]  # with a header line
+    assert min(lengths) > 50  # no genome ends before --min-length, which it would fail
     code, _, err = design(tmp_path / "b", causal_run, *common, capsys=capsys)
     assert code == 0, err
     for name in ("generated.fasta", "designs.fasta", "designs.tsv", "funnel.tsv"):

@@ -273,3 +273,33 @@ def test_stop_at_end_cuts_each_row_at_its_sep_and_ends_once_all_have(tmp_path, c
     seqs = read_fasta(out)
     assert len(seqs) == 5 and all(set(s) <= set("ACGT") for s in seqs.values())
     assert max(map(len, seqs.values())) < 300 and len(set(map(len, seqs.values()))) > 1  # each its own length
+
+
+@pytest.mark.parametrize("engine", ["eager", "static"])
+def test_min_length_holds_every_row_open_until_then(tmp_path, capsys, engine):
+    """The same one-in-five <sep> model: with min_stop no row ends before that draw (it would, at
+    once, without it), the rows still end after it, and --min-length does the same in the command."""
+    m = model()
+    with torch.no_grad():
+        m.lm_head.weight.zero_()
+        if m.lm_head.bias is not None:
+            m.lm_head.bias.zero_()
+    prefix = np.array([SEP], np.int64)
+    draw = dict(temperature=1.0, top_k=0, top_p=1.0, device="cpu", engine=engine, stop=SEP)
+    free = sample_batch(m, prefix, np.r_[LETTERS, SEP], 6, 400, generator=torch.Generator().manual_seed(0), **draw)
+    held = sample_batch(m, prefix, np.r_[LETTERS, SEP], 6, 400, generator=torch.Generator().manual_seed(0),
+                        min_stop=60, **draw)
+    assert (free[:, :60] == SEP).any(1).sum() >= 5  # without it, rows end within 60 draws
+    assert not (held[:, :60] == SEP).any() and (held == SEP).any(1).all()
+
+    run = save_run(tmp_path / "run", m)
+    out = tmp_path / "g.fa"
+    code, _, err = run_cli(["generate", "--model", run, "--num", "5", "--length", "300", "--stop-at-end",
+                            "--min-length", "120", "--out", out, "--device", "cpu", "--engine", engine,
+                            "--no-progress"], capsys)
+    assert code == 0, err
+    lengths = list(map(len, read_fasta(out).values()))
+    assert min(lengths) >= 120 and max(lengths) < 300
+    code, _, err = run_cli(["generate", "--model", run, "--num", "5", "--length", "300", "--min-length", "120",
+                            "--out", out, "--device", "cpu", "--no-progress"], capsys)
+    assert code == 2 and "--stop-at-end" in err

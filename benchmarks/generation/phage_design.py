@@ -20,7 +20,8 @@ on its validation set (held-out natural isolates against damaged copies of them)
    fine-tuned run without and one with 8 synonymously recoded copies of every training genome in
    its corpus (`prepare --synonymous-copies`): the 134 genomes are nearly one strain, and a model
    fitted to them puts its doubt anywhere, so the novel designs it samples carry missense changes
-   and stops; the copies show it where a phiX174 genome may change and keep its proteins.
+   and stops; the copies show it where a phiX174 genome may change and keep its proteins.  A
+   comma-separated `--synonymous-rate` fine-tunes one run per rate.
 3. `genolm design --num --sweep-num` for each fine-tuned run at each `--sweep` setting
    (temperature/top-p/min-p); the pair nearest both targets (a fifth of the designs passing every
    stage, in ten clusters or more; then the most passing) designs `--num` genomes against phiX174
@@ -28,7 +29,8 @@ on its validation set (held-out natural isolates against damaged copies of them)
 4. The viability score's validation set: the isolates (viable) and `--copies` damaged copies of
    each per damage type; cross-validated AUROC per damage type, combined and per component.
 
-`--model RUN` skips 1-2 (a fine-tuned run from an earlier call), `--setting T/P/M` skips the sweep,
+`--model RUN` skips 1-2 (a fine-tuned run from an earlier call), `--base-run RUN` skips the base
+pretraining (fine-tunes from RUN), `--setting T/P/M` skips the sweep,
 and `--stop-after train|sweep|design` ends early: a GPU session can train in one call and design in the
 next.  Writes OUT/phage_design.json after each step, so a run cut short keeps what it measured.
 """
@@ -84,7 +86,9 @@ def main() -> None:
     ap.add_argument("--synonymous-copies", default="0", help="comma-separated: one fine-tuned run for each, its "
                     "corpus holding this many synonymously recoded copies of every training genome (prepare "
                     "--synonymous-copies); the sweep tries every run")
-    ap.add_argument("--synonymous-rate", type=float, default=0.08, help="share of a copy's synonymous sites changed")
+    ap.add_argument("--synonymous-rate", default="0.08", help="share of a copy's synonymous sites changed; "
+                    "comma-separated: one fine-tuned run for each (with each --synonymous-copies)")
+    ap.add_argument("--base-run", help="a base run to fine-tune from: skip the base pretraining")
     ap.add_argument("--model", help="a fine-tuned run: skip the training")
     ap.add_argument("--sweep", default=SWEEP, help="temperature/top-p[/min-p] settings tried, comma-separated")
     ap.add_argument("--sweep-num", type=int, default=200, help="genomes designed at each setting")
@@ -114,36 +118,42 @@ def main() -> None:
     # 1-2. the models: a base model, then the phiX174 family from it (--init), early stopped; one
     # fine-tuned run per --synonymous-copies value (0: the genomes alone)
     copies = [int(x) for x in args.synonymous_copies.split(",")] if not args.model else [0]
-    models = {c: Path(args.model) if args.model else out / ("run" if copies == [0] else f"run_syn{c}")
-              for c in copies}
+    rates = args.synonymous_rate.split(",")
+    variants = [(c, r) for c in copies for r in (rates if c else rates[:1])]
+
+    def name(c, r):  # run_syn8, or run_syn8_r0.2 when several rates are tried
+        return "run" if variants == [(0, rates[0])] else f"run_syn{c}" + (f"_r{r}" if c and len(rates) > 1 else "")
+    models = {str(c) + (f"@{r}" if c and len(rates) > 1 else ""): Path(args.model) if args.model else out / name(c, r) for c, r in variants}
     if not args.model:
+        base = Path(args.base_run) if args.base_run else out / "base"
         t = time.perf_counter()
-        run(["prepare", *args.base, "--out", out / "base_corpus", "--window", args.window, "--split", "region",
-             "--val-fraction", "0.02", "--no-progress"])
-        run(["pretrain", "--data", out / "base_corpus", "--out", out / "base", "--model", args.flavor,
-             "--batch-size", args.batch_size, "--lr", "1e-3", "--device", args.device, "--eval-every", "200",
-             "--no-progress", *budget(args.base_minutes)])
-        result["base"] = {"seconds": time.perf_counter() - t, "last": metrics(out / "base")[-1]}
+        if not args.base_run:
+            run(["prepare", *args.base, "--out", out / "base_corpus", "--window", args.window, "--split", "region",
+                 "--val-fraction", "0.02", "--no-progress"])
+            run(["pretrain", "--data", out / "base_corpus", "--out", base, "--model", args.flavor,
+                 "--batch-size", args.batch_size, "--lr", "1e-3", "--device", args.device, "--eval-every", "200",
+                 "--no-progress", *budget(args.base_minutes)])
+        result["base"] = {"seconds": time.perf_counter() - t, "last": metrics(base)[-1], "run": str(base)}
         result["trains"] = {}
-        for c, model in models.items():
+        for (c, rate), (key, model) in zip(variants, models.items()):
             t = time.perf_counter()
-            run(["prepare", TRAIN, "--rotate-to", PHIX, "--out", out / f"corpus_syn{c}", "--window", args.window,
+            corpus = out / f"corpus_{model.name}"
+            run(["prepare", TRAIN, "--rotate-to", PHIX, "--out", corpus, "--window", args.window,
                  "--val-fraction", "0.1", "--no-progress"]
-                + (["--annotation", GFF, "--synonymous-copies", c, "--synonymous-rate", args.synonymous_rate]
-                   if c else []))
-            run(["pretrain", "--data", out / f"corpus_syn{c}", "--out", model, "--init", out / "base", "--batch-size",
+                + (["--annotation", GFF, "--synonymous-copies", c, "--synonymous-rate", rate] if c else []))
+            run(["pretrain", "--data", corpus, "--out", model, "--init", base, "--batch-size",
                  args.batch_size, "--lr", "5e-4", "--device", args.device, "--eval-every", args.eval_every,
                  "--patience", args.patience, "--eval-batches", "4", "--no-progress", *budget(args.minutes)])
             rows = metrics(model)
             evals = [r for r in rows if "val_bpb" in r]
             best = min(evals, key=lambda r: r["val_loss"])
-            result["trains"][str(c)] = {
+            result["trains"][key] = {
                 "seconds": time.perf_counter() - t, "steps": max(r["step"] for r in rows),
                 "best_step": best["step"], "best_val_bpb": best["val_bpb"],
                 "validations": [(r["step"], r["val_bpb"]) for r in evals],
                 "train_bpb_at_best": [r["loss"] / np.log(2) for r in rows  # the last logged at or before it
                                       if "loss" in r and r["step"] <= best["step"]][-1]}
-            print(f"fine-tuned with {c} recoded copies per genome, {result['trains'][str(c)]['steps']} steps: "
+            print(f"fine-tuned with {c} recoded copies per genome (rate {rate}), {result['trains'][key]['steps']} steps: "
                   f"validation {best['val_bpb']:.4f} bits/base at step {best['step']}")
         result["train"] = next(iter(result["trains"].values()))
         save()
@@ -183,13 +193,13 @@ def main() -> None:
             return (min(r["passed"] / r["generated"] / 0.2, 1) + min(r["clusters"] / 10, 1), r["passed"])
         best = max(result["sweep"], key=nearness)
         setting, model = best["setting"], {m.name: m for m in models.values()}[best["model"]]
-        print(f"\n{'model':>9s} {'setting':>11s} {'biology':>8s} {'passed':>7s} {'clusters':>9s} {'identity':>9s}")
+        print(f"\n{'model':>14s} {'setting':>11s} {'biology':>8s} {'passed':>7s} {'clusters':>9s} {'identity':>9s}")
         for r in result["sweep"]:
-            print(f"{r['model']:>9s} {r['setting']:>11s} {r['biology_pass']:8d} {r['passed']:7d} {r['clusters']:9d} "
+            print(f"{r['model']:>14s} {r['setting']:>11s} {r['biology_pass']:8d} {r['passed']:7d} {r['clusters']:9d} "
                   f"{r['identity_training_median']:9.4f}")
         print(f"chosen: {model.name} at {setting} (temperature/top-p/min-p)")
         if "trains" in result:
-            result["train"] = result["trains"][str(next(c for c, m in models.items() if m == model))]
+            result["train"] = result["trains"][next(k for k, m in models.items() if m == model)]
         result["chosen_model"] = str(model)
         save()
         if args.stop_after == "sweep":

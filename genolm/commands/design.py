@@ -2,7 +2,7 @@
 
 ``genolm design`` samples ``--num`` genomes from a causal genolm model (batched and seeded, as
 ``genolm generate``); a genome ends where the model ends it (the <sep> that closed every training
-record), or at ``--length`` bases (default: the reference's length + 10%).  It puts every one through the
+record; never before ``--min-length``, which it would fail), or at ``--length`` bases (default: the reference's length + 10%).  It puts every one through the
 filter funnel, ranks the survivors by the model's bits per base (lower first; or by a fitted
 ``--viability-score``, higher first), clusters them at
 ``--cluster-identity`` and keeps the best ``--keep``, at most ``--per-cluster`` from a cluster.

@@ -43,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-at-end", action="store_true",
                    help="end each sequence where the model ends a record (the <sep> every training record "
                         "ended with), so genomes come out at the lengths the model gives them")
+    p.add_argument("--min-length", type=int, default=0,
+                   help="with --stop-at-end: new bases before a sequence may end (default: 0)")
     p.add_argument("--out", required=True, help="output FASTA")
     p.add_argument("--prompt", help="sequence (or FASTA file: its first record) every output starts with")
     add_sampling(p, 64)

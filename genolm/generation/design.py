@@ -90,7 +90,7 @@ class DesignArgs(CommandArgs):
 
 
 def run(args: DesignArgs) -> dict:
-    from genolm.generation.generate import GenerateArgs
+    from genolm.generation.generate import GenerateArgs, read_prompt
     from genolm.generation.generate import run as generate
     from genolm.io.atomic import atomic_dir
     from genolm.io.seqio import read_records
@@ -99,6 +99,8 @@ def run(args: DesignArgs) -> dict:
     reference = (Reference.load(args.reference, args.annotation, args.spike)
                  if args.reference else None)
     length = args.length or round(len(reference.genome) * 1.1)
+    # a genome shorter than the funnel's least length fails it anyway: none ends before it
+    shortest = min(max(0, args.min_length - len(read_prompt(args.prompt))), length)
     training = [s for path in args.train for s in read_genomes(path)[1]]
     replaceable = lambda p: (p / "funnel.tsv").is_file()  # noqa: E731 - an earlier design
     with atomic_dir(args.out, replaceable=replaceable) as tmp:
@@ -106,7 +108,7 @@ def run(args: DesignArgs) -> dict:
                                     prompt=args.prompt, temperature=args.temperature, top_k=args.top_k,
                                     top_p=args.top_p, min_p=args.min_p, batch_size=args.batch_size, prefix="gen", engine=args.engine,
                                     seed=args.seed, device=args.device, no_progress=args.no_progress,
-                                    stop_at_end=True))
+                                    stop_at_end=True, min_length=shortest))
         records = list(read_records(tmp / "generated.fasta", case="upper"))
         ids, seqs = [r.id for r in records], [r.seq for r in records]
         hits: list = []

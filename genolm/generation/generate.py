@@ -35,12 +35,18 @@ class GenerateArgs(CommandArgs):
     condition: list[str] | None = None  # KEY=VALUE of a conditioned model
     engine: str = "auto"
     stop_at_end: bool = False  # a sequence ends where the model ends a record (<sep>); length is the most
+    min_length: int = 0  # with stop_at_end: new bases before a sequence may end
 
     def check(self) -> None:
         if not self.out:
             self.fail("out", "an output FASTA file", self.out)
         for name in ("num", "length", "batch_size"):
             self.at_least(name, 1)
+        self.at_least("min_length", 0)
+        if self.min_length and not self.stop_at_end:
+            raise GenolmError("--min-length needs --stop-at-end", hint="without it every sequence has --length bases")
+        if self.min_length > self.length:
+            self.fail("min_length", f"at most --length ({self.length})", self.min_length)
         self.at_least("temperature", 0)
         self.at_least("top_k", 0)
         if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
@@ -51,7 +57,7 @@ class GenerateArgs(CommandArgs):
             self.fail("engine", " | ".join(ENGINES), self.engine)
 
 
-def _prompt(text: str | None) -> str:
+def read_prompt(text: str | None) -> str:
     if not text:
         return ""
     if Path(text).is_file():
@@ -102,7 +108,7 @@ def run(args: GenerateArgs) -> dict:
     letters = "ACGU" if tok.alphabet.name == "rna" else "ACGT"
     allowed = np.array([tok.token_to_id(c) for c in letters])
     stop = SEP if args.stop_at_end else None  # the end of a record, as training windows showed it
-    prompt = _prompt(args.prompt)
+    prompt = read_prompt(args.prompt)
     bad = next((c for c in prompt if c not in letters + "N"), None)
     if bad is not None:
         raise GenolmError("the prompt has a letter the model cannot read", found=repr(bad), expected=letters)
@@ -122,7 +128,8 @@ def run(args: GenerateArgs) -> dict:
             ids = sample_batch(model, prefix, allowed if stop is None else np.r_[allowed, stop], rows, args.length,
                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, generator=gen,
                                device=device, step=bar.update, engine=args.engine,
-                               fixed=len(head) if "conditions" in config else 0, window=window, stop=stop)
+                               fixed=len(head) if "conditions" in config else 0, window=window, stop=stop,
+                               min_stop=args.min_length)
             bar.update(rows * (args.length - ids.shape[1]))  # rows that all ended early
             for r in range(rows):
                 row = ids[r]

@@ -64,13 +64,13 @@ def choose(logits, noise, temperature: float, top_k: int, top_p: float, min_p: f
 def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, length: int, *, temperature: float,
                  top_k: int, top_p: float, generator, device: str, keep: int | None = None, step=None, min_p: float = 0.0,
                  engine: str = "auto", fixed: int = 0, window: int | None = None,
-                 stop: int | None = None) -> np.ndarray:
+                 stop: int | None = None, min_stop: int = 1) -> np.ndarray:
     """(rows, length) sampled token ids after ``prefix`` (ids, <sep> first), drawn among ``allowed``.
 
     With ``stop`` (a token id among ``allowed``, such as <sep>: the end of a record), sampling ends
     early once every row has drawn it (checked every ``STOP_CHECK`` steps), and fewer than
-    ``length`` columns come back; the caller cuts each row at its first ``stop``.  The first draw
-    is never ``stop`` (no empty rows).
+    ``length`` columns come back; the caller cuts each row at its first ``stop``.  The first
+    ``min_stop`` draws (at least one: no empty rows) are never ``stop``.
 
     Past the ``window`` (default: the model's max_len), generation continues from the last
     ``keep`` tokens (default: half the window) re-read from position 0, after the first ``fixed``
@@ -101,12 +101,15 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
     def ended(t: int) -> bool:  # every row has drawn `stop` (a device sync, so only now and then)
         return stop is not None and t % STOP_CHECK == 0 and bool((out[:, :t] == stop).any(1).all())
 
-    first_stop = int(np.flatnonzero(np.asarray(allowed) == stop)[0]) if stop is not None else None
+    stop_col = int(np.flatnonzero(np.asarray(allowed) == stop)[0]) if stop is not None else -1
+    # per draw, what the stop's logit gets: -inf before min_stop (never an empty row), then 0
+    stop_bias = torch.zeros(length, device=device)
+    stop_bias[: max(1, min_stop)] = float("-inf")
 
     def pick(h, t: int):
         logits = head(h).float()[:, allowed_t]
-        if t == 0 and first_stop is not None:  # no empty rows: the first draw is never the end
-            logits[:, first_stop] = float("-inf")
+        if stop_col >= 0 and t < max(1, min_stop):
+            logits[:, stop_col] = float("-inf")
         tok = allowed_t[choose(logits, noise[t], temperature, top_k, top_p, min_p)]
         out[:, t] = tok
         if step is not None:
@@ -152,7 +155,8 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
         pos_buf = torch.tensor([pos], device=device)
         t_buf = torch.tensor([t], device=device)
         static = cache.at(pos_buf)  # the same buffers, addressed by pos_buf
-        bufs = (backbone, head, tok_buf, t_buf, static, noise, out, allowed_t, temperature, top_k, top_p, min_p)
+        bufs = (backbone, head, tok_buf, t_buf, static, noise, out, allowed_t, temperature, top_k, top_p, min_p,
+                stop_col, stop_bias)
 
         def static_step():
             (_compiled_step() if engine == "compile" else _static_step)(*bufs)
@@ -193,13 +197,17 @@ def sample_batch(model, prefix: np.ndarray, allowed: np.ndarray, rows: int, leng
 
 
 def _static_step(backbone, head, tok_buf, t_buf, cache, noise, out, allowed_t, temperature: float,
-                 top_k: int, top_p: float, min_p: float = 0.0) -> None:
+                 top_k: int, top_p: float, min_p: float = 0.0, stop_col: int = -1, stop_bias=None) -> None:
     """One decoding step on device buffers only: the token in ``tok_buf`` at the cache's
     ``position`` goes through the model, the next one is drawn with ``noise[t_buf]`` into
-    ``out[:, t_buf]`` and ``tok_buf``, and both counters advance (the position in the forward)."""
+    ``out[:, t_buf]`` and ``tok_buf``, and both counters advance (the position in the forward).
+    The stop token's logit (column ``stop_col``) gets ``stop_bias[t_buf]`` (-inf: not yet)."""
     h = backbone(tok_buf, cache=cache)[:, -1]
     z = noise.index_select(0, t_buf)[0]
-    new = allowed_t[choose(head(h).float()[:, allowed_t], z, temperature, top_k, top_p, min_p)]
+    logits = head(h).float()[:, allowed_t]
+    if stop_col >= 0:
+        logits[:, stop_col] += stop_bias.index_select(0, t_buf)[0]
+    new = allowed_t[choose(logits, z, temperature, top_k, top_p, min_p)]
     out.index_copy_(1, t_buf, new[:, None])
     tok_buf.copy_(new[:, None])
     t_buf.add_(1)
