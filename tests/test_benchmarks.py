@@ -87,7 +87,7 @@ def check_backtest_summary(out, stdout):
 def check_forecast_baselines(out, stdout):
     r = load(out / "forecast_baselines" / "evolve_baselines.json")
     assert "2009" in json.dumps(r) and "2010" in json.dumps(r)
-    assert r["fitness_terms"] == ["growth"]
+    assert r["fitness_terms"] == ["lbi"]
     for season in r["seasons"]:
         assert "fitness model" in season["strain_pick"] and "fitness model" in season["mutation_pick"]
         assert set(season["population_distance"]) == {"fitness model", "last 3 months", "last season"}

@@ -64,7 +64,7 @@ def test_forecast_and_its_evaluation_on_a_known_answer(toy, tmp_path, capsys):
     assert set(e["population_distance"]) == {"fitness model", "last 3 months", "last season"}
     # the November K3R strains are one change (L6I) from 2002's; the season's mean is (4·2 + 2·1) / 6
     assert e["population_distance"]["last 3 months"] == 1.0 and e["population_distance"]["last season"] == pytest.approx(10 / 6)
-    assert r["fitness_model"]["terms"] == ["growth"] and r["fitness_model"]["fit_seasons"] == [1998, 1999, 2000]
+    assert r["fitness_model"]["terms"] == ["lbi"] and r["fitness_model"]["fit_seasons"] == [1998, 1999, 2000]
     assert e["strain_pick"]["last 3 months profile"] == 1.0  # the November K3R strains
     assert e["mutation_pick"]["last-season frequency"]["precision@10"] == 0.1  # K3R is the only one seen
     assert len(r["top_mutations"]) == 5 and e["mutations_ranked"] == 10 * 19

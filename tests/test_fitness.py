@@ -52,6 +52,20 @@ def test_population_and_pick_follow_a_growing_clade():
     assert f[0] == pytest.approx(p[grown].sum()) and f[0] + f[1] == pytest.approx(1) and f[2] == 0
 
 
+def test_the_lbi_term_favours_dense_clades():
+    """LBI (local branching index) of the season's tree: in 2003 the eight identical V strains
+    score above the two scattered K strains, and the fitness model can run on it alone."""
+    data = planted(range(2000, 2005))  # 2003: 8 of 20 in the V clade, K at i = 10 and 15
+    prot = proteins(data.seqs)
+    season = fitness.season_terms(data, prot, 2003, 12)
+    C = prot[season.candidates]
+    clade, scattered = C[:, 2] == "V", (C == "K").any(1)
+    assert clade.sum() == 8 and scattered.sum() == 2
+    assert season.terms["lbi"][clade].min() > season.terms["lbi"][scattered].max()
+    r = fitness.forecast(data, prot, 2004, months=12, use=("lbi",))
+    assert set(r["weights"]) == {"lbi"} and r["population"].sum() == pytest.approx(1)
+
+
 def test_weights_are_fit_on_the_seasons_that_were_seen():
     """With the growth term, past seasons' forecasts (each of the season after it) come closer to
     what followed than without; the chosen loss is the best of the grid."""

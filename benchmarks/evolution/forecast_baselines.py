@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("data", nargs="?" if SMOKE else None)
     ap.add_argument("--seasons", default="2001-2010")
     ap.add_argument("--out", default=str(OUT / "forecast_baselines"))
-    ap.add_argument("--fitness-terms", default="growth", help="terms of the fitness model (genolm evolve's)")
+    ap.add_argument("--fitness-terms", default="lbi", help="terms of the fitness model (genolm evolve's)")
     ap.add_argument("--epitope-sites", help="positions of the epitope term, or koel-h3")
     if SMOKE:
         ap.set_defaults(seasons="2009-2010")

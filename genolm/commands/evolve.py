@@ -15,11 +15,12 @@ halves every ``--half-life`` years), and makes two forecasts for season ``--pred
 
 * **Fitness model** (genolm.evolution.fitness, after Łuksza & Lässig 2014 and Huddleston et al.
   2020): the population of the last ``--months`` months, each candidate grown by exp(its
-  fitness).  Fitness weighs ``--fitness-terms``: growth (its clade's rise over the season before;
-  the default, the best measured), constraint (genolm's combined mutation-effect score of its
-  changes, from the family up to ``--until``) and epitope (novelty at ``--epitope-sites`` to the
-  three seasons before).  The weights are fit only on past seasons (each season's forecast of the
-  next, both at or before ``--until``).  Its strain pick is the candidate closest to that
+  fitness).  Fitness weighs ``--fitness-terms``: lbi (its local branching index in the season's
+  tree, Neher et al. 2014; the default: the best strain pick measured), growth (its clade's rise
+  over the season before: the closest predicted population), constraint (genolm's combined
+  mutation-effect score of its changes, from the family up to ``--until``) and epitope (novelty
+  at ``--epitope-sites`` to the three seasons before).  The weights are fit only on past seasons
+  (each season's forecast of the next, both at or before ``--until``).  Its strain pick is the candidate closest to that
   predicted population, its mutation ranking the predicted population's share carrying each
   substitution, and its predicted population's mean amino-acid distance to the target season is
   reported beside the last season's and the last months' (Huddleston et al.'s measure).
@@ -89,9 +90,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame", type=int, default=0, choices=(0, 1, 2), help="reading frame (default: 0)")
     p.add_argument("--table", type=int, default=1, help="NCBI genetic code (default: 1)")
     p.add_argument("--top", type=int, default=20, help="mutations listed in forecast.json (default: 20)")
-    p.add_argument("--fitness-terms", default="growth",
-                   help="terms of the fitness model, comma-separated: growth, constraint, epitope "
-                        "(default: growth, the best measured on H3N2 2001-2010; each weight is fit on past "
+    p.add_argument("--fitness-terms", default="lbi",
+                   help="terms of the fitness model, comma-separated: growth, constraint, epitope, lbi "
+                        "(default: lbi, the best strain pick measured on H3N2 2001-2010; each weight is fit on past "
                         "seasons, 0 allowed)")
     p.add_argument("--epitope-sites", metavar="SITES",
                    help="1-based protein positions of the epitope term, comma-separated, or koel-h3 (the seven "

@@ -12,7 +12,9 @@ fitness), is the forecast of the next one.
   effects genolm's combined score gives (genolm.evolution.dms: the family up to that season and
   BLOSUM62; a low sum: changes the protein tolerates badly);
   ``epitope`` — its mean distance at the epitope sites to the sequences of the three seasons
-  before (novelty to the immunity they left), when epitope sites are given.
+  before (novelty to the immunity they left), when epitope sites are given;
+  ``lbi`` — its local branching index in the season's tree (Neher, Russell & Shraiman 2014:
+  a strain in a dense, fast-branching clade; genolm.evolution.baselines.lbi).
 * **Weights** fit only on seasons already seen: each past season's forecast of the one after it
   (both at or before the last observed season) scored by the mean amino-acid distance of the
   predicted population to what circulated; the grid point with the smallest mean wins.
@@ -36,7 +38,7 @@ import numpy as np
 
 from genolm.errors import GenolmError
 
-TERMS = ("growth", "constraint", "epitope")
+TERMS = ("growth", "constraint", "epitope", "lbi")
 GRID = (-1.0, -0.5, 0.0, 0.5, 1.0)
 CLADE_RADIUS = 1  # amino acids: a candidate's clade
 HISTORY = 6  # past seasons the weights are fit on
@@ -72,7 +74,7 @@ def season_terms(data, prot: np.ndarray, last: int, months: int = 3, epitope: li
                  constraint=None) -> Season:
     """The candidates of season ``last``, the population now and their terms.  ``epitope``:
     0-based protein positions; ``constraint(consensus, family) -> (L, 20) effects`` (optional)."""
-    from genolm.evolution.baselines import consensus, distances
+    from genolm.evolution.baselines import consensus, distances, lbi, nt_distances
 
     years = data.years()
     cand = np.flatnonzero(years == last)
@@ -95,6 +97,7 @@ def season_terms(data, prot: np.ndarray, last: int, months: int = 3, epitope: li
         past = np.flatnonzero((years >= last - 3) & (years <= last - 1))
         ep = np.asarray(epitope)
         terms["epitope"] = distances(C[:, ep], prot[past][:, ep]).mean(1) if len(past) else np.zeros(len(cand))
+    terms["lbi"] = lbi(nt_distances([data.seqs[i] for i in cand]))
     return Season(last, cand, now / now.sum(), terms)
 
 

@@ -47,7 +47,7 @@ class EvolveArgs(CommandArgs):
     frame: int = 0
     table: int = 1
     top: int = 20
-    fitness_terms: str = "growth"  # of the fitness model (genolm.evolution.fitness.TERMS)
+    fitness_terms: str = "lbi"  # of the fitness model (genolm.evolution.fitness.TERMS)
     epitope_sites: str | None = None  # 1-based protein positions, comma-separated, or "koel-h3"
 
     def check(self) -> None:
