@@ -19,6 +19,17 @@ def model(seed=0, causal=True, **kw):
     return build_model(config_for("debug", vocab_size=TOK.vocab_size, causal=causal, **kw)).eval()
 
 
+def uniform_model():
+    """A model whose every draw is uniform over the vocabulary (a zero head): with <sep> among
+    the five allowed tokens, a row ends one time in five."""
+    m = model()
+    with torch.no_grad():
+        m.lm_head.weight.zero_()
+        if m.lm_head.bias is not None:
+            m.lm_head.bias.zero_()
+    return m
+
+
 def save_run(path, m):
     from genolm.train.checkpoint import save_checkpoint
 
@@ -249,11 +260,7 @@ def test_stop_at_end_cuts_each_row_at_its_sep_and_ends_once_all_have(tmp_path, c
     check after the last row ended, and the command writes each row up to its own <sep>."""
     from genolm.infer.sampling import STOP_CHECK
 
-    m = model()
-    with torch.no_grad():
-        m.lm_head.weight.zero_()
-        if m.lm_head.bias is not None:
-            m.lm_head.bias.zero_()
+    m = uniform_model()
     prefix = np.array([SEP], np.int64)
     draw = dict(temperature=1.0, top_k=0, top_p=1.0, device="cpu", engine=engine)
     ids = sample_batch(m, prefix, np.r_[LETTERS, SEP], 6, 1000, stop=SEP,
@@ -279,11 +286,7 @@ def test_stop_at_end_cuts_each_row_at_its_sep_and_ends_once_all_have(tmp_path, c
 def test_min_length_holds_every_row_open_until_then(tmp_path, capsys, engine):
     """The same one-in-five <sep> model: with min_stop no row ends before that draw (it would, at
     once, without it), the rows still end after it, and --min-length does the same in the command."""
-    m = model()
-    with torch.no_grad():
-        m.lm_head.weight.zero_()
-        if m.lm_head.bias is not None:
-            m.lm_head.bias.zero_()
+    m = uniform_model()
     prefix = np.array([SEP], np.int64)
     draw = dict(temperature=1.0, top_k=0, top_p=1.0, device="cpu", engine=engine, stop=SEP)
     free = sample_batch(m, prefix, np.r_[LETTERS, SEP], 6, 400, generator=torch.Generator().manual_seed(0), **draw)
